@@ -1,0 +1,163 @@
+//! Error values.
+//!
+//! Two families never mix:
+//!
+//! * [`ProtocolError`] — the **peer** broke RFC 6455 after the handshake. Each carries the close
+//!   code that goes on the wire ([`ProtocolError::close_code`]).
+//! * [`UsageError`] — the **local application** called the machine in a way the protocol does not
+//!   allow (sending after Close, accepting twice, …). Nothing is written to the wire for it.
+//!
+//! Handshake failures have their own type, [`crate::handshake::HandshakeError`], which carries the
+//! HTTP status a server answers with.
+
+use core::fmt;
+
+/// A violation of RFC 6455 by the peer, detected after the opening handshake.
+///
+/// The machine answers it by queueing a Close frame with [`close_code`](Self::close_code) and
+/// reporting it as [`crate::Event::ProtocolError`].
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProtocolError {
+    /// An RSV bit is set that no negotiated extension claims (§5.2).
+    ReservedBitsSet,
+    /// The opcode is one of the reserved values 0x3–0x7 or 0xB–0xF (§5.2).
+    ReservedOpcode(u8),
+    /// A server received an unmasked frame (§5.1).
+    UnmaskedFrame,
+    /// A client received a masked frame (§5.1).
+    MaskedFrame,
+    /// A 64-bit payload length with the most significant bit set (§5.2).
+    InvalidPayloadLength,
+    /// A control frame with a payload over 125 bytes (§5.5).
+    ControlFrameTooLong,
+    /// A control frame without FIN (§5.5).
+    FragmentedControlFrame,
+    /// A continuation frame arrived while no message was in progress (§5.4).
+    UnexpectedContinuation,
+    /// A new text or binary frame arrived inside a fragmented message (§5.4).
+    ExpectedContinuation,
+    /// A text message (or close reason) is not valid UTF-8 (§8.1).
+    InvalidUtf8,
+    /// A Close payload of exactly one byte (§5.5.1).
+    InvalidClosePayload,
+    /// A Close frame carrying a status code that may not be sent on the wire (§7.4).
+    InvalidCloseCode(u16),
+    /// A frame larger than the configured `max_frame_size`.
+    FrameTooLarge {
+        /// The configured limit, in bytes.
+        limit: usize,
+    },
+    /// A message larger than the configured `max_message_size`.
+    MessageTooLarge {
+        /// The configured limit, in bytes.
+        limit: usize,
+    },
+    /// A data frame arrived after the peer had already sent Close (§5.5.1).
+    DataAfterClose,
+}
+
+impl ProtocolError {
+    /// The close code sent to the peer for this error (§7.4.1).
+    pub fn close_code(&self) -> u16 {
+        match self {
+            ProtocolError::InvalidUtf8 => 1007,
+            ProtocolError::FrameTooLarge { .. } | ProtocolError::MessageTooLarge { .. } => 1009,
+            _ => 1002,
+        }
+    }
+
+    /// A short human-readable reason, also used as the reason text of the Close frame.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ProtocolError::ReservedBitsSet => "reserved bits set",
+            ProtocolError::ReservedOpcode(_) => "reserved opcode",
+            ProtocolError::UnmaskedFrame => "client frame not masked",
+            ProtocolError::MaskedFrame => "server frame masked",
+            ProtocolError::InvalidPayloadLength => "invalid payload length",
+            ProtocolError::ControlFrameTooLong => "control frame too long",
+            ProtocolError::FragmentedControlFrame => "fragmented control frame",
+            ProtocolError::UnexpectedContinuation => "unexpected continuation frame",
+            ProtocolError::ExpectedContinuation => "expected continuation frame",
+            ProtocolError::InvalidUtf8 => "invalid UTF-8",
+            ProtocolError::InvalidClosePayload => "invalid close payload",
+            ProtocolError::InvalidCloseCode(_) => "invalid close code",
+            ProtocolError::FrameTooLarge { .. } => "frame too large",
+            ProtocolError::MessageTooLarge { .. } => "message too large",
+            ProtocolError::DataAfterClose => "data frame after close",
+        }
+    }
+}
+
+impl fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProtocolError::ReservedOpcode(op) => write!(f, "reserved opcode {op:#x}"),
+            ProtocolError::InvalidCloseCode(code) => write!(f, "invalid close code {code}"),
+            ProtocolError::FrameTooLarge { limit } => {
+                write!(f, "frame larger than the limit of {limit} bytes")
+            }
+            ProtocolError::MessageTooLarge { limit } => {
+                write!(f, "message larger than the limit of {limit} bytes")
+            }
+            other => f.write_str(other.reason()),
+        }?;
+        write!(f, " (close code {})", self.close_code())
+    }
+}
+
+impl std::error::Error for ProtocolError {}
+
+/// A call the local application made that the protocol or the machine's state does not allow.
+///
+/// Returning it changes nothing in the machine: no bytes are queued.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UsageError {
+    /// The opening handshake is not complete; data cannot be sent yet.
+    NotOpen,
+    /// A Close frame was already sent; no further data frames may follow (§5.5.1).
+    AlreadyClosing,
+    /// The connection is closed.
+    Closed,
+    /// The call does not fit the current handshake step (accepting twice, accepting on a client,
+    /// accepting before the request arrived, …).
+    WrongHandshakeStep,
+    /// A control frame payload (ping, pong, close code + reason) longer than 125 bytes (§5.5).
+    ControlPayloadTooLong,
+    /// A close code that may not be sent (§7.4): 1005, 1006, 1015, or outside 1000–4999.
+    InvalidCloseCode(u16),
+    /// A fragmented message is in progress: finish it before starting another data message.
+    MessageInProgress,
+    /// A continuation was sent while no fragmented message was in progress.
+    NoMessageInProgress,
+    /// The subprotocol chosen by the application was not offered by the client.
+    SubprotocolNotOffered(String),
+    /// A header name or value the application supplied is not valid in HTTP/1.1.
+    InvalidHeader(String),
+}
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UsageError::NotOpen => f.write_str("the connection is not open yet"),
+            UsageError::AlreadyClosing => f.write_str("a Close frame was already sent"),
+            UsageError::Closed => f.write_str("the connection is closed"),
+            UsageError::WrongHandshakeStep => {
+                f.write_str("this call does not fit the current handshake step")
+            }
+            UsageError::ControlPayloadTooLong => {
+                f.write_str("control frame payloads are limited to 125 bytes")
+            }
+            UsageError::InvalidCloseCode(c) => write!(f, "close code {c} may not be sent"),
+            UsageError::MessageInProgress => f.write_str("a fragmented message is in progress"),
+            UsageError::NoMessageInProgress => f.write_str("no fragmented message is in progress"),
+            UsageError::SubprotocolNotOffered(p) => {
+                write!(f, "subprotocol {p:?} was not offered by the client")
+            }
+            UsageError::InvalidHeader(h) => write!(f, "invalid header: {h}"),
+        }
+    }
+}
+
+impl std::error::Error for UsageError {}
