@@ -135,6 +135,11 @@ pub enum UsageError {
     SubprotocolNotOffered(String),
     /// A header name or value the application supplied is not valid in HTTP/1.1.
     InvalidHeader(String),
+    /// Text sent by the application is not valid UTF-8 (possible only with
+    /// [`crate::Connection::send_fragment`], whose pieces are bytes).
+    InvalidUtf8,
+    /// A close reason longer than 123 bytes (the Close payload is limited to 125 bytes).
+    CloseReasonTooLong,
 }
 
 impl fmt::Display for UsageError {
@@ -156,6 +161,8 @@ impl fmt::Display for UsageError {
                 write!(f, "subprotocol {p:?} was not offered by the client")
             }
             UsageError::InvalidHeader(h) => write!(f, "invalid header: {h}"),
+            UsageError::InvalidUtf8 => f.write_str("text is not valid UTF-8"),
+            UsageError::CloseReasonTooLong => f.write_str("close reasons are limited to 123 bytes"),
         }
     }
 }

@@ -17,5 +17,7 @@ pub mod state;
 pub mod utf8;
 
 pub use config::{Config, Delivery};
+pub use connection::{Connection, MessageKind, Role};
 pub use error::{ProtocolError, UsageError};
+pub use event::Event;
 pub use state::State;

@@ -1,0 +1,555 @@
+//! The open connection: frames, messages, control frames and the closing handshake.
+
+mod common;
+
+use common::*;
+use proptest::prelude::*;
+use wsmachine::rng::FixedMasks;
+use wsmachine::{
+    Config, Connection, Delivery, MessageKind, ProtocolError, Role, State, UsageError,
+};
+
+fn server() -> Connection {
+    Connection::from_upgraded(Role::Server, Config::default())
+}
+
+fn client() -> Connection {
+    let mut c = Connection::from_upgraded(Role::Client, Config::default());
+    c.set_mask_source(Box::new(FixedMasks::new(vec![[0x37, 0xfa, 0x21, 0x3d]])));
+    c
+}
+
+/// A masked frame as a client would send it.
+fn masked(first: u8, payload: &[u8], key: [u8; 4]) -> Vec<u8> {
+    let mut v = vec![first];
+    let len = payload.len();
+    if len < 126 {
+        v.push(0x80 | len as u8);
+    } else if len < 65536 {
+        v.push(0x80 | 126);
+        v.extend_from_slice(&(len as u16).to_be_bytes());
+    } else {
+        v.push(0x80 | 127);
+        v.extend_from_slice(&(len as u64).to_be_bytes());
+    }
+    v.extend_from_slice(&key);
+    v.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    v
+}
+
+const K: [u8; 4] = [1, 2, 3, 4];
+
+#[test]
+fn rfc_5_7_masked_hello_reaches_server_as_text() {
+    let mut s = server();
+    s.receive(&[
+        0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+    ]);
+    assert_eq!(drain(&mut s), vec![Ev::Text("Hello".into())]);
+}
+
+#[test]
+fn client_sends_rfc_5_7_masked_hello() {
+    let mut c = client();
+    c.send_text("Hello").unwrap();
+    assert_eq!(
+        take_output(&mut c),
+        vec![
+            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58
+        ]
+    );
+}
+
+#[test]
+fn rfc_5_7_unmasked_fragments_reach_client() {
+    let mut c = client();
+    c.receive(&[0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f]);
+    assert_eq!(drain(&mut c), vec![Ev::Text("Hello".into())]);
+}
+
+#[test]
+fn server_sends_unmasked_frames() {
+    let mut s = server();
+    s.send_text("Hello").unwrap();
+    s.send_ping(b"Hello").unwrap();
+    assert_eq!(
+        take_output(&mut s),
+        [
+            &[0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f][..],
+            &[0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]
+        ]
+        .concat()
+    );
+}
+
+#[test]
+fn ping_between_fragments_is_answered_and_message_reassembled() {
+    let mut s = server();
+    let input = [
+        masked(0x01, "héllo ".as_bytes(), K),
+        masked(0x89, b"p", K),
+        masked(0x00, &"wörld".as_bytes()[..2], K),
+        masked(0x80, &"wörld".as_bytes()[2..], K),
+    ]
+    .concat();
+    let (events, out) = feed_split(&mut s, &input, &[]);
+    assert_eq!(
+        events,
+        vec![Ev::Ping(b"p".to_vec()), Ev::Text("héllo wörld".into())]
+    );
+    assert_eq!(out, vec![0x8a, 0x01, b'p']);
+}
+
+#[test]
+fn unmasked_frame_to_server_fails_with_1002() {
+    let mut s = server();
+    s.receive(&[0x81, 0x02, b'h', b'i']);
+    assert_eq!(drain(&mut s), vec![Ev::Error(ProtocolError::UnmaskedFrame)]);
+    let out = take_output(&mut s);
+    assert_eq!(&out[..4], &[0x88, out[1], 0x03, 0xea]);
+    assert!(s.should_close_transport());
+    assert_eq!(s.state(), State::Closed);
+}
+
+#[test]
+fn masked_frame_to_client_fails_with_1002() {
+    let mut c = client();
+    c.receive(&masked(0x82, b"x", K));
+    assert_eq!(drain(&mut c), vec![Ev::Error(ProtocolError::MaskedFrame)]);
+    assert!(c.should_close_transport());
+}
+
+#[test]
+fn invalid_utf8_fails_fast_in_the_middle_of_a_frame() {
+    let mut s = server();
+    // A 20-byte text frame whose 3rd byte is invalid; only 5 payload bytes arrive.
+    let mut payload = b"ab\xffdefghijklmnopqrst".to_vec();
+    payload.truncate(20);
+    let frame = masked(0x81, &payload, K);
+    s.receive(&frame[..6 + 5]);
+    assert_eq!(drain(&mut s), vec![Ev::Error(ProtocolError::InvalidUtf8)]);
+    let out = take_output(&mut s);
+    assert_eq!(&out[2..4], &1007u16.to_be_bytes());
+}
+
+#[test]
+fn code_point_split_across_frames_is_accepted() {
+    let mut s = server();
+    let euro = "€".as_bytes();
+    let input = [
+        masked(0x01, &euro[..1], K),
+        masked(0x00, &euro[1..2], K),
+        masked(0x80, &euro[2..], K),
+    ]
+    .concat();
+    let (events, _) = feed_bytewise(&mut s, &input);
+    assert_eq!(events, vec![Ev::Text("€".into())]);
+}
+
+#[test]
+fn truncated_code_point_at_message_end_is_1007() {
+    let mut s = server();
+    s.receive(&masked(0x81, &"€".as_bytes()[..2], K));
+    assert_eq!(drain(&mut s), vec![Ev::Error(ProtocolError::InvalidUtf8)]);
+}
+
+#[test]
+fn continuation_without_message_and_new_message_inside_fragments_are_1002() {
+    let mut s = server();
+    s.receive(&masked(0x80, b"x", K));
+    assert_eq!(
+        drain(&mut s),
+        vec![Ev::Error(ProtocolError::UnexpectedContinuation)]
+    );
+    let mut s = server();
+    s.receive(&[masked(0x01, b"a", K), masked(0x81, b"b", K)].concat());
+    assert_eq!(
+        drain(&mut s),
+        vec![Ev::Error(ProtocolError::ExpectedContinuation)]
+    );
+}
+
+#[test]
+fn frame_and_message_limits_give_1009() {
+    let mut s = Connection::from_upgraded(Role::Server, Config::default().max_frame_size(10));
+    s.receive(&masked(0x82, &[0; 11], K)[..8]);
+    assert_eq!(
+        drain(&mut s),
+        vec![Ev::Error(ProtocolError::FrameTooLarge { limit: 10 })]
+    );
+    assert_eq!(&take_output(&mut s)[2..4], &1009u16.to_be_bytes());
+
+    let mut s = Connection::from_upgraded(Role::Server, Config::default().max_message_size(10));
+    s.receive(&[masked(0x02, &[0; 6], K), masked(0x80, &[0; 6], K)].concat());
+    assert_eq!(
+        drain(&mut s),
+        vec![Ev::Error(ProtocolError::MessageTooLarge { limit: 10 })]
+    );
+}
+
+#[test]
+fn messages_before_an_error_are_delivered_and_replies_kept() {
+    let mut s = server();
+    let input = [
+        masked(0x81, b"one", K),
+        masked(0x89, b"p", K),
+        masked(0x83, b"bad", K),
+    ]
+    .concat();
+    let (events, out) = feed_split(&mut s, &input, &[]);
+    assert_eq!(
+        events,
+        vec![
+            Ev::Text("one".into()),
+            Ev::Ping(b"p".to_vec()),
+            Ev::Error(ProtocolError::ReservedOpcode(3))
+        ]
+    );
+    // The pong comes first, then the Close 1002.
+    assert_eq!(&out[..3], &[0x8a, 0x01, b'p']);
+    assert_eq!(out[3], 0x88);
+    assert_eq!(&out[5..7], &1002u16.to_be_bytes());
+}
+
+#[test]
+fn close_handshake_initiated_by_client() {
+    let mut c = client();
+    let mut s = server();
+    c.close(1000, "bye").unwrap();
+    assert_eq!(c.state(), State::Closing);
+    assert_eq!(c.send_text("late"), Err(UsageError::AlreadyClosing));
+    s.receive(&take_output(&mut c));
+    assert_eq!(drain(&mut s), vec![Ev::Close(1000, "bye".into())]);
+    assert_eq!(s.state(), State::Closed);
+    assert!(s.should_close_transport());
+    // The echo carries the same code.
+    let echo = take_output(&mut s);
+    assert_eq!(echo, vec![0x88, 0x02, 0x03, 0xe8]);
+    c.receive(&echo);
+    assert_eq!(drain(&mut c), vec![Ev::Close(1000, String::new())]);
+    assert_eq!(c.state(), State::Closed);
+    // The client waits for the server to close the TCP connection.
+    assert!(!c.should_close_transport());
+    c.receive_eof();
+    assert!(c.should_close_transport());
+    assert_eq!(drain(&mut c), vec![]);
+}
+
+#[test]
+fn close_handshake_initiated_by_server_and_data_still_delivered_while_closing() {
+    let mut c = client();
+    let mut s = server();
+    s.close(1001, "").unwrap();
+    c.send_text("in flight").unwrap();
+    let from_client = take_output(&mut c);
+    s.receive(&from_client);
+    assert_eq!(drain(&mut s), vec![Ev::Text("in flight".into())]);
+    c.receive(&take_output(&mut s));
+    assert_eq!(drain(&mut c), vec![Ev::Close(1001, String::new())]);
+    s.receive(&take_output(&mut c));
+    assert_eq!(drain(&mut s), vec![Ev::Close(1001, String::new())]);
+    assert!(s.should_close_transport());
+}
+
+#[test]
+fn empty_close_is_reported_as_1005_and_echoed_empty() {
+    let mut s = server();
+    s.receive(&masked(0x88, b"", K));
+    assert_eq!(drain(&mut s), vec![Ev::Close(1005, String::new())]);
+    assert_eq!(take_output(&mut s), vec![0x88, 0x00]);
+}
+
+#[test]
+fn invalid_close_payloads() {
+    for (payload, err) in [
+        (vec![0x03], ProtocolError::InvalidClosePayload),
+        (
+            999u16.to_be_bytes().to_vec(),
+            ProtocolError::InvalidCloseCode(999),
+        ),
+        (
+            1005u16.to_be_bytes().to_vec(),
+            ProtocolError::InvalidCloseCode(1005),
+        ),
+        (
+            [&1000u16.to_be_bytes()[..], b"\xff"].concat(),
+            ProtocolError::InvalidUtf8,
+        ),
+    ] {
+        let mut s = server();
+        s.receive(&masked(0x88, &payload, K));
+        assert_eq!(drain(&mut s), vec![Ev::Error(err)]);
+        let out = take_output(&mut s);
+        assert_eq!(&out[2..4], &err.close_code().to_be_bytes());
+    }
+}
+
+#[test]
+fn eof_without_close_reports_1006_after_buffered_messages() {
+    let mut s = server();
+    s.receive(&masked(0x81, b"last", K));
+    s.receive(&masked(0x81, b"partial", K)[..5]);
+    s.receive_eof();
+    assert_eq!(
+        drain(&mut s),
+        vec![Ev::Text("last".into()), Ev::Close(1006, String::new())]
+    );
+    assert!(s.should_close_transport());
+}
+
+#[test]
+fn local_misuse_is_a_usage_error() {
+    let mut s = server();
+    assert_eq!(
+        s.send_ping(&[0; 126]),
+        Err(UsageError::ControlPayloadTooLong)
+    );
+    assert_eq!(s.close(1005, ""), Err(UsageError::InvalidCloseCode(1005)));
+    assert_eq!(
+        s.close(1000, &"x".repeat(124)),
+        Err(UsageError::CloseReasonTooLong)
+    );
+    s.send_fragment(MessageKind::Text, b"a", false).unwrap();
+    assert_eq!(s.send_text("b"), Err(UsageError::MessageInProgress));
+    assert_eq!(
+        s.send_fragment(MessageKind::Binary, b"a", true),
+        Err(UsageError::MessageInProgress)
+    );
+    assert_eq!(
+        s.send_fragment(MessageKind::Text, b"\xe2\x82", true),
+        Err(UsageError::InvalidUtf8)
+    );
+    s.send_fragment(MessageKind::Text, b"\xe2\x82\xac", true)
+        .unwrap();
+    s.close(1000, "").unwrap();
+    assert_eq!(s.close(1000, ""), Err(UsageError::AlreadyClosing));
+    let mut fresh = Connection::server(Config::default());
+    assert_eq!(fresh.send_text("x"), Err(UsageError::NotOpen));
+}
+
+#[test]
+fn streaming_delivers_pieces_as_they_arrive() {
+    let mut s = Connection::from_upgraded(
+        Role::Server,
+        Config::default().delivery(Delivery::Streaming),
+    );
+    let frame = masked(0x82, b"abcdef", K);
+    s.receive(&frame[..9]);
+    let mut got = drain(&mut s);
+    s.receive(&frame[9..]);
+    got.extend(drain(&mut s));
+    s.receive(&frame);
+    got.extend(drain(&mut s));
+    assert_eq!(
+        got,
+        vec![
+            Ev::Data {
+                data: b"abc".to_vec(),
+                text: false,
+                finished: false
+            },
+            Ev::Data {
+                data: b"def".to_vec(),
+                text: false,
+                finished: true
+            },
+            Ev::Data {
+                data: b"abcdef".to_vec(),
+                text: false,
+                finished: true
+            },
+        ]
+    );
+}
+
+#[test]
+fn lent_receive_buffer_is_equivalent_to_receive() {
+    let input = [masked(0x81, b"hello", K), masked(0x82, &[7; 300], K)].concat();
+    let mut s = server();
+    for chunk in input.chunks(7) {
+        let buf = s.receive_buffer(chunk.len());
+        buf[..chunk.len()].copy_from_slice(chunk);
+        s.commit_received(chunk.len());
+    }
+    assert_eq!(
+        drain(&mut s),
+        vec![Ev::Text("hello".into()), Ev::Binary(vec![7; 300])]
+    );
+}
+
+#[test]
+fn release_buffers_frees_idle_memory() {
+    let mut s = server();
+    s.receive(&masked(0x82, &[1; 5000], K));
+    assert_eq!(drain(&mut s).len(), 1);
+    s.send_binary(&[0; 100]).unwrap();
+    take_output(&mut s);
+    assert!(s.buffered_capacity() > 0);
+    s.release_buffers();
+    assert_eq!(s.buffered_capacity(), 0);
+    s.receive(&masked(0x81, b"again", K));
+    assert_eq!(drain(&mut s), vec![Ev::Text("again".into())]);
+}
+
+/// What a client application does; replayed against both roles.
+#[derive(Debug, Clone)]
+enum Op {
+    Text(String),
+    Binary(Vec<u8>),
+    Fragments(bool, Vec<Vec<u8>>),
+    Ping(Vec<u8>),
+    Pong(Vec<u8>),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        ".{0,40}".prop_map(Op::Text),
+        proptest::collection::vec(any::<u8>(), 0..300).prop_map(Op::Binary),
+        (
+            any::<bool>(),
+            proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..20), 1..4)
+        )
+            .prop_map(|(t, parts)| Op::Fragments(t, parts)),
+        proptest::collection::vec(any::<u8>(), 0..125).prop_map(Op::Ping),
+        proptest::collection::vec(any::<u8>(), 0..125).prop_map(Op::Pong),
+    ]
+}
+
+/// Apply ops to `sender`; return the events the receiver is expected to report.
+fn apply(sender: &mut Connection, ops: &[Op]) -> Vec<Ev> {
+    let mut expected = Vec::new();
+    for op in ops {
+        match op {
+            Op::Text(t) => {
+                sender.send_text(t).unwrap();
+                expected.push(Ev::Text(t.clone()));
+            }
+            Op::Binary(b) => {
+                sender.send_binary(b).unwrap();
+                expected.push(Ev::Binary(b.clone()));
+            }
+            Op::Fragments(text, parts) => {
+                let whole: Vec<u8> = parts.concat();
+                if *text {
+                    // Text fragments: split a valid string at the same lengths.
+                    let s: String = whole.iter().map(|b| (b'a' + b % 26) as char).collect();
+                    let mut at = 0;
+                    for (i, p) in parts.iter().enumerate() {
+                        sender
+                            .send_fragment(
+                                MessageKind::Text,
+                                &s.as_bytes()[at..at + p.len()],
+                                i + 1 == parts.len(),
+                            )
+                            .unwrap();
+                        at += p.len();
+                    }
+                    expected.push(Ev::Text(s));
+                } else {
+                    for (i, p) in parts.iter().enumerate() {
+                        sender
+                            .send_fragment(MessageKind::Binary, p, i + 1 == parts.len())
+                            .unwrap();
+                    }
+                    expected.push(Ev::Binary(whole));
+                }
+            }
+            Op::Ping(p) => {
+                sender.send_ping(p).unwrap();
+                expected.push(Ev::Ping(p.clone()));
+            }
+            Op::Pong(p) => {
+                sender.send_pong(p).unwrap();
+                expected.push(Ev::Pong(p.clone()));
+            }
+        }
+    }
+    expected
+}
+
+proptest! {
+    #[test]
+    fn any_frames_round_trip_at_any_split(
+        ops in proptest::collection::vec(op(), 0..12),
+        cuts in proptest::collection::vec(any::<usize>(), 0..20),
+        from_client in any::<bool>(),
+    ) {
+        let (mut tx, mut rx) = if from_client { (client(), server()) } else { (server(), client()) };
+        let expected = apply(&mut tx, &ops);
+        let wire = take_output(&mut tx);
+        let cuts: Vec<usize> = cuts.iter().map(|c| c % (wire.len() + 1)).collect();
+        let (events, _) = feed_split(&mut rx, &wire, &cuts);
+        prop_assert_eq!(&events, &expected);
+        // Byte by byte gives the same events.
+        let mut rx2 = if from_client { server() } else { client() };
+        let (events2, _) = feed_bytewise(&mut rx2, &wire);
+        prop_assert_eq!(events2, expected);
+    }
+
+    #[test]
+    fn arbitrary_input_never_panics_and_chunking_never_changes_events(
+        input in proptest::collection::vec(any::<u8>(), 0..400),
+        cuts in proptest::collection::vec(any::<usize>(), 0..20),
+        role_server in any::<bool>(),
+        streaming in any::<bool>(),
+    ) {
+        let make = || {
+            let config = Config::default()
+                .max_frame_size(200)
+                .max_message_size(300)
+                .delivery(if streaming { Delivery::Streaming } else { Delivery::Whole });
+            let mut c = Connection::from_upgraded(
+                if role_server { Role::Server } else { Role::Client },
+                config,
+            );
+            c.set_mask_source(Box::new(FixedMasks::new(vec![[9, 8, 7, 6]])));
+            c
+        };
+        let mut a = make();
+        let (whole, out_whole) = feed_split(&mut a, &input, &[]);
+        let mut b = make();
+        let cuts: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
+        let (split, out_split) = feed_split(&mut b, &input, &cuts);
+        if streaming {
+            // Pieces may be cut differently; what they carry may not.
+            prop_assert_eq!(flatten(&whole), flatten(&split));
+        } else {
+            prop_assert_eq!(whole, split);
+            prop_assert_eq!(out_whole, out_split);
+        }
+    }
+}
+
+/// Merge adjacent streaming pieces of one message, for comparison across chunkings.
+fn flatten(events: &[Ev]) -> Vec<Ev> {
+    let mut v: Vec<Ev> = Vec::new();
+    for e in events {
+        if let Ev::Data {
+            data,
+            text,
+            finished,
+        } = e
+        {
+            if let Some(Ev::Data {
+                data: d,
+                finished: f,
+                ..
+            }) = v.last_mut()
+            {
+                if !*f {
+                    d.extend_from_slice(data);
+                    *f = *finished;
+                    continue;
+                }
+            }
+            v.push(Ev::Data {
+                data: data.clone(),
+                text: *text,
+                finished: *finished,
+            });
+        } else {
+            v.push(e.clone());
+        }
+    }
+    v
+}
