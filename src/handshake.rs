@@ -107,25 +107,7 @@ fn has_token(headers: &[(String, String)], name: &str, token: &str) -> bool {
 
 /// Whether `b` may appear in a URI reg-name: unreserved, sub-delims or `%` (RFC 3986 §3.2.2).
 fn is_reg_name_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'-' | b'.'
-                | b'_'
-                | b'~'
-                | b'!'
-                | b'$'
-                | b'&'
-                | b'\''
-                | b'('
-                | b')'
-                | b'*'
-                | b'+'
-                | b','
-                | b';'
-                | b'='
-                | b'%'
-        )
+    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(&b)
 }
 
 /// Whether `s` is a host name or address without port: a non-empty reg-name with valid
@@ -701,23 +683,24 @@ impl RequestParser {
             }
             HeadProgress::Complete { head, consumed } => validate_request(head)
                 .map(|request| RequestProgress::Complete { request, consumed }),
-            HeadProgress::Failed(HeadError::TooLarge) => Err(HandshakeError::RequestTooLarge {
-                limit: self.config.max_header_bytes,
-            }),
-            HeadProgress::Failed(HeadError::TooManyHeaders) => {
-                Err(HandshakeError::TooManyHeaders {
-                    limit: self.config.max_headers,
-                })
-            }
-            HeadProgress::Failed(HeadError::Malformed(r)) => {
-                // A request line already received decides first (405 before a later 400).
+            HeadProgress::Failed(e) => {
+                // A request line already received decides first (405 before a later 400 or
+                // 431), so that the outcome does not depend on how the bytes were split.
                 match self
                     .head
                     .start_line()
                     .map(|(s, v)| check_request_line(s, v))
                 {
-                    Some(Err(e)) => Err(e),
-                    _ => Err(HandshakeError::MalformedRequest(r)),
+                    Some(Err(line_error)) => Err(line_error),
+                    _ => Err(match e {
+                        HeadError::TooLarge => HandshakeError::RequestTooLarge {
+                            limit: self.config.max_header_bytes,
+                        },
+                        HeadError::TooManyHeaders => HandshakeError::TooManyHeaders {
+                            limit: self.config.max_headers,
+                        },
+                        HeadError::Malformed(r) => HandshakeError::MalformedRequest(r),
+                    }),
                 }
             }
         };
