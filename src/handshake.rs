@@ -251,7 +251,9 @@ pub enum HandshakeError {
         /// The configured limit.
         limit: usize,
     },
-    /// The request breaks the HTTP/1.1 syntax (400); the text says where.
+    /// The request breaks the HTTP/1.1 syntax, or announces a body (`Transfer-Encoding`, or a
+    /// `Content-Length` other than 0), which a handshake request may not have (400). The text
+    /// says what is wrong.
     MalformedRequest(&'static str),
     /// The request is HTTP/1.0; §4.1 requires HTTP/1.1 or later (400).
     HttpVersionTooLow,
@@ -547,6 +549,15 @@ fn validate_request(head: Head) -> Result<HandshakeRequest, HandshakeError> {
         }
         host.to_owned()
     };
+    // Bytes after the head are frames: a body would be misread as frames (or, behind a proxy,
+    // smuggled), so a request announcing one is refused.
+    if find(&headers, "transfer-encoding").is_some()
+        || find_all(&headers, "content-length").any(|v| v != "0")
+    {
+        return Err(HandshakeError::MalformedRequest(
+            "a handshake request has no body",
+        ));
+    }
     if !has_token(&headers, "upgrade", "websocket") {
         return Err(HandshakeError::MissingUpgrade);
     }

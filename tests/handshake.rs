@@ -521,6 +521,18 @@ fn malformed_requests_get_the_exact_response() {
             E::MalformedRequest("HTTP version is not HTTP/1.x"),
         ),
         case(
+            "request with a body",
+            good_but("", "Content-Length: 5"),
+            400,
+            E::MalformedRequest("a handshake request has no body"),
+        ),
+        case(
+            "request with chunked body",
+            good_but("", "Transfer-Encoding: chunked"),
+            400,
+            E::MalformedRequest("a handshake request has no body"),
+        ),
+        case(
             "bad extension header",
             good_but(
                 "",
@@ -712,6 +724,18 @@ fn head_exactly_at_the_limit_is_accepted_one_byte_more_is_431() {
         headers.result,
         Some(Err(HandshakeError::TooManyHeaders { limit: 5 }))
     );
+}
+
+#[test]
+fn handshake_types_can_move_between_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<RequestParser>();
+    send_sync::<ClientHandshake>();
+    send_sync::<ServerPolicy>();
+    send_sync::<HandshakeRequest>();
+    send_sync::<HandshakeError>();
+    send_sync::<Response>();
+    send_sync::<Negotiated>();
 }
 
 #[test]
