@@ -496,6 +496,7 @@ impl Connection {
         if !matches!(self.handshake, Handshake::ServerDeciding(_)) {
             return Err(UsageError::WrongHandshakeStep);
         }
+        response.check()?;
         response.write(&mut self.out);
         self.handshake = Handshake::Done;
         self.state = self.state.apply(Transition::Failed);

@@ -1,1 +1,378 @@
-//! (in progress)
+//! The `Sec-WebSocket-Extensions` header (RFC 6455 §9.1).
+//!
+//! ```text
+//! extension-list  = 1#extension
+//! extension       = extension-token *( ";" extension-param )
+//! extension-param = token [ "=" ( token / quoted-string ) ]
+//! ```
+//!
+//! Whitespace (SP, HTAB) is allowed around `,`, `;` and `=`. Empty list elements (`a, , b`) are
+//! skipped, as RFC 9110 §5.6.1 asks of recipients. A quoted-string value may use backslash
+//! escapes and must unescape to a token (§9.1). Multiple header fields are parsed one by one and
+//! their lists concatenated.
+//!
+//! ```
+//! use wsmachine::extension::{parse_extensions, format_extensions};
+//!
+//! let offers = parse_extensions(r#"permessage-deflate; client_max_window_bits="10", x-foo"#)?;
+//! assert_eq!(offers[0].name, "permessage-deflate");
+//! assert_eq!(offers[0].params, vec![("client_max_window_bits".to_string(), Some("10".to_string()))]);
+//! assert_eq!(offers[1].name, "x-foo");
+//! assert_eq!(
+//!     format_extensions(&offers),
+//!     "permessage-deflate; client_max_window_bits=10, x-foo"
+//! );
+//! # Ok::<(), wsmachine::extension::ExtensionError>(())
+//! ```
+
+use core::fmt;
+
+use crate::http::{is_tchar, is_token};
+
+/// One extension as listed in a `Sec-WebSocket-Extensions` header: a client's offer, or (in a
+/// server's 101) the extension the server accepted.
+///
+/// `params` keeps the parameters in order; a parameter without `=` has the value `None`. Quoted
+/// values are stored unescaped.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ExtensionOffer {
+    /// The extension token, e.g. `permessage-deflate`.
+    pub name: String,
+    /// The parameters in order: name and optional value.
+    pub params: Vec<(String, Option<String>)>,
+}
+
+impl ExtensionOffer {
+    /// An offer of `name` without parameters.
+    pub fn new(name: impl Into<String>) -> Self {
+        ExtensionOffer {
+            name: name.into(),
+            params: Vec::new(),
+        }
+    }
+
+    /// Add a parameter without a value (`; name`).
+    pub fn flag(mut self, name: impl Into<String>) -> Self {
+        self.params.push((name.into(), None));
+        self
+    }
+
+    /// Add a parameter with a value (`; name=value`).
+    pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.params.push((name.into(), Some(value.into())));
+        self
+    }
+
+    /// Whether the name, every parameter name and every value are tokens, as §9.1 requires.
+    pub fn is_valid(&self) -> bool {
+        is_token(&self.name)
+            && self
+                .params
+                .iter()
+                .all(|(n, v)| is_token(n) && v.as_deref().is_none_or(is_token))
+    }
+}
+
+impl fmt::Display for ExtensionOffer {
+    /// The header form: `name; p=v; q`. A value that is not a token is written as a
+    /// quoted-string.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_extension(f, &self.name, &self.params)
+    }
+}
+
+/// An extension the server accepted, as returned by the policy's extension hook
+/// ([`crate::handshake::ServerPolicy::extension_hook`]) and reported in
+/// [`crate::handshake::Negotiated`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AcceptedExtension {
+    /// The extension token; must be one the client offered.
+    pub name: String,
+    /// The parameters written in the 101 response, in order.
+    pub params: Vec<(String, Option<String>)>,
+    /// The RSV bits of the frame header this extension gives a meaning to: RSV1 = `0b100`,
+    /// RSV2 = `0b010`, RSV3 = `0b001`. Two accepted extensions may not claim the same bit.
+    pub rsv_bits: u8,
+}
+
+impl AcceptedExtension {
+    /// An accepted extension without parameters or RSV bits.
+    pub fn new(name: impl Into<String>) -> Self {
+        AcceptedExtension {
+            name: name.into(),
+            params: Vec::new(),
+            rsv_bits: 0,
+        }
+    }
+}
+
+impl fmt::Display for AcceptedExtension {
+    /// The header form, as for [`ExtensionOffer`].
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_extension(f, &self.name, &self.params)
+    }
+}
+
+fn write_extension(
+    f: &mut fmt::Formatter<'_>,
+    name: &str,
+    params: &[(String, Option<String>)],
+) -> fmt::Result {
+    f.write_str(name)?;
+    for (n, v) in params {
+        write!(f, "; {n}")?;
+        if let Some(v) = v {
+            if is_token(v) {
+                write!(f, "={v}")?;
+            } else {
+                f.write_str("=\"")?;
+                for c in v.chars() {
+                    if c == '"' || c == '\\' {
+                        f.write_str("\\")?;
+                    }
+                    write!(f, "{c}")?;
+                }
+                f.write_str("\"")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Format extensions as one header value, separated by `, `.
+pub fn format_extensions(list: &[ExtensionOffer]) -> String {
+    let items: Vec<String> = list.iter().map(ToString::to_string).collect();
+    items.join(", ")
+}
+
+/// A `Sec-WebSocket-Extensions` value that breaks the §9.1 grammar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExtensionError {
+    reason: &'static str,
+}
+
+impl ExtensionError {
+    /// What is wrong, in a few words.
+    pub fn reason(&self) -> &'static str {
+        self.reason
+    }
+}
+
+impl fmt::Display for ExtensionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid Sec-WebSocket-Extensions: {}", self.reason)
+    }
+}
+
+impl std::error::Error for ExtensionError {}
+
+const fn err(reason: &'static str) -> ExtensionError {
+    ExtensionError { reason }
+}
+
+/// A cursor over the header value.
+struct Cursor<'a> {
+    s: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.pos).copied()
+    }
+
+    fn skip_ows(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t')) {
+            self.pos += 1;
+        }
+    }
+
+    fn token(&mut self) -> Option<&'a str> {
+        let start = self.pos;
+        while self.peek().is_some_and(is_tchar) {
+            self.pos += 1;
+        }
+        // tchar bytes are ASCII, so this is always valid UTF-8.
+        std::str::from_utf8(&self.s[start..self.pos])
+            .ok()
+            .filter(|t| !t.is_empty())
+    }
+
+    /// A quoted-string, the opening quote at the cursor; returns the unescaped text.
+    fn quoted(&mut self) -> Result<String, ExtensionError> {
+        self.pos += 1;
+        let mut out = Vec::new();
+        loop {
+            match self.peek() {
+                None => return Err(err("unterminated quoted-string")),
+                Some(b'"') => {
+                    self.pos += 1;
+                    break;
+                }
+                Some(b'\\') => {
+                    self.pos += 1;
+                    match self.peek() {
+                        Some(b) if b == b'\t' || (0x20..0x7f).contains(&b) => {
+                            out.push(b);
+                            self.pos += 1;
+                        }
+                        _ => return Err(err("invalid escape in quoted-string")),
+                    }
+                }
+                Some(b) if b == b'\t' || (0x20..0x7f).contains(&b) => {
+                    out.push(b);
+                    self.pos += 1;
+                }
+                Some(_) => return Err(err("invalid character in quoted-string")),
+            }
+        }
+        // Only ASCII bytes were pushed.
+        String::from_utf8(out).map_err(|_| err("invalid character in quoted-string"))
+    }
+}
+
+/// Parse one `Sec-WebSocket-Extensions` header value into its extensions, in order.
+///
+/// An empty value (or one with only empty elements) gives an empty list.
+pub fn parse_extensions(value: &str) -> Result<Vec<ExtensionOffer>, ExtensionError> {
+    let mut c = Cursor {
+        s: value.as_bytes(),
+        pos: 0,
+    };
+    let mut list = Vec::new();
+    loop {
+        c.skip_ows();
+        match c.peek() {
+            None => return Ok(list),
+            Some(b',') => {
+                c.pos += 1;
+                continue;
+            }
+            _ => {}
+        }
+        let name = c.token().ok_or(err("expected an extension name"))?;
+        let mut ext = ExtensionOffer::new(name);
+        loop {
+            c.skip_ows();
+            match c.peek() {
+                None => {
+                    list.push(ext);
+                    return Ok(list);
+                }
+                Some(b',') => {
+                    c.pos += 1;
+                    list.push(ext);
+                    break;
+                }
+                Some(b';') => {
+                    c.pos += 1;
+                    c.skip_ows();
+                    let pname = c.token().ok_or(err("expected a parameter name"))?;
+                    c.skip_ows();
+                    let pvalue = if c.peek() == Some(b'=') {
+                        c.pos += 1;
+                        c.skip_ows();
+                        let v = if c.peek() == Some(b'"') {
+                            let v = c.quoted()?;
+                            if !is_token(&v) {
+                                return Err(err("quoted parameter value is not a token"));
+                            }
+                            v
+                        } else {
+                            c.token()
+                                .ok_or(err("expected a parameter value"))?
+                                .to_owned()
+                        };
+                        Some(v)
+                    } else {
+                        None
+                    };
+                    ext.params.push((pname.to_owned(), pvalue));
+                }
+                Some(_) => return Err(err("unexpected character")),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(name: &str, params: &[(&str, Option<&str>)]) -> ExtensionOffer {
+        ExtensionOffer {
+            name: name.into(),
+            params: params
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.map(str::to_string)))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn valid_values() {
+        let cases: &[(&str, Vec<ExtensionOffer>)] = &[
+            ("", vec![]),
+            (" , ,", vec![]),
+            ("foo", vec![p("foo", &[])]),
+            (
+                "permessage-deflate; client_max_window_bits",
+                vec![p("permessage-deflate", &[("client_max_window_bits", None)])],
+            ),
+            (
+                "a;x=1;y , b ;\tz = \"2\"",
+                vec![
+                    p("a", &[("x", Some("1")), ("y", None)]),
+                    p("b", &[("z", Some("2"))]),
+                ],
+            ),
+            (r#"a; x="a\bc""#, vec![p("a", &[("x", Some("abc"))])]),
+            ("a,,b", vec![p("a", &[]), p("b", &[])]),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(&parse_extensions(input).unwrap(), expected, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn invalid_values() {
+        let cases: &[(&str, &str)] = &[
+            ("a;", "expected a parameter name"),
+            ("a; =1", "expected a parameter name"),
+            ("a; x=", "expected a parameter value"),
+            ("a; x=\"1", "unterminated quoted-string"),
+            ("a; x=\"1 2\"", "quoted parameter value is not a token"),
+            ("a; x=\"\"", "quoted parameter value is not a token"),
+            ("a; x=\"\\\u{e9}\"", "invalid escape in quoted-string"),
+            ("a b", "unexpected character"),
+            ("a; x=1 2", "unexpected character"),
+            ("\"a\"", "expected an extension name"),
+            ("a; x=y=z", "unexpected character"),
+        ];
+        for (input, reason) in cases {
+            assert_eq!(parse_extensions(input), Err(err(reason)), "{input:?}");
+        }
+    }
+
+    #[test]
+    fn format_round_trips() {
+        let list = vec![
+            p(
+                "permessage-deflate",
+                &[("server_no_context_takeover", None)],
+            ),
+            p("x", &[("a", Some("1")), ("b", Some("q\"v"))]),
+        ];
+        let text = format_extensions(&list);
+        assert_eq!(
+            text,
+            r#"permessage-deflate; server_no_context_takeover, x; a=1; b="q\"v""#
+        );
+        assert!(!list[1].is_valid());
+        assert!(list[0].is_valid());
+        assert_eq!(
+            parse_extensions(&format_extensions(&list[..1])).unwrap(),
+            list[..1]
+        );
+    }
+}

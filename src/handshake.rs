@@ -1,94 +1,1696 @@
-//! Opening handshake. Placeholder with the interface only.
-#![allow(missing_docs, dead_code, unused_variables)]
-use crate::config::Config;
-use crate::error::UsageError;
+//! The opening handshake (RFC 6455 §4), for both roles, without I/O.
+//!
+//! **Server:** feed received bytes to a [`RequestParser`] until it returns
+//! [`RequestProgress::Complete`] with a [`HandshakeRequest`] valid per §4.2.1, or
+//! [`RequestProgress::Failed`] with a [`HandshakeError`] whose
+//! [`write_response`](HandshakeError::write_response) produces the 400/403/405/426/431 answer.
+//! Check the origin with [`ServerPolicy::check_origin`], then answer with [`write_accept`] (101)
+//! or a [`Response`] (any rejection).
+//!
+//! **Client:** build a [`ClientRequest`], start a [`ClientHandshake`] (which writes the GET
+//! request), and feed it the server's bytes until it returns
+//! [`ResponseProgress::Accepted`], [`ResponseProgress::Rejected`] (a non-101 answer, surfaced
+//! with status, headers and body) or [`ResponseProgress::Failed`] (an invalid 101 or a malformed
+//! response).
+//!
+//! In both roles, bytes that follow the head in the same read (the first frames) are not part of
+//! the handshake: `consumed` says where the head ended, and the caller keeps the rest.
+//!
+//! ```
+//! use wsmachine::Config;
+//! use wsmachine::handshake::*;
+//!
+//! // Client side: write the request.
+//! let request = ClientRequest::new("server.example.com", "/chat").protocol("chat");
+//! let mut to_server = Vec::new();
+//! let mut client = ClientHandshake::new(&request, &Config::default(), &mut to_server);
+//!
+//! // Server side: parse it and accept.
+//! let mut parser = RequestParser::new(&Config::default());
+//! let RequestProgress::Complete { request, consumed } = parser.receive(&to_server) else {
+//!     panic!("request not complete");
+//! };
+//! assert_eq!(consumed, to_server.len());
+//! let policy = ServerPolicy::default().protocols(["chat"]);
+//! policy.check_origin(&request)?;
+//! let mut to_client = Vec::new();
+//! let negotiated = write_accept(&request, &Accept::new(), &policy, &mut to_client)?;
+//! assert_eq!(negotiated.protocol(), Some("chat"));
+//!
+//! // Client side: validate the 101.
+//! match client.receive(&to_client) {
+//!     ResponseProgress::Accepted { negotiated, .. } => assert_eq!(negotiated.protocol(), Some("chat")),
+//!     other => panic!("{other:?}"),
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use core::fmt;
 use std::sync::Arc;
 
-#[derive(Debug, Clone)]
-pub struct HandshakeRequest {
-    pub key: String,
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
+use crate::config::Config;
+use crate::error::UsageError;
+use crate::extension::parse_extensions;
+pub use crate::extension::{AcceptedExtension, ExtensionOffer};
+use crate::http::{
+    Head, HeadError, HeadKind, HeadParser, HeadProgress, StartLine, is_field_value, is_token,
+    list_items, trim_ows,
+};
+
+/// The GUID appended to the key before hashing (§1.3).
+const GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/// The `Sec-WebSocket-Accept` value for a `Sec-WebSocket-Key` (§1.3, §4.2.2): the base64 of the
+/// SHA-1 of the key (as sent, base64 text) followed by the WebSocket GUID.
+///
+/// ```
+/// assert_eq!(
+///     wsmachine::handshake::accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
+///     "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+/// );
+/// ```
+pub fn accept_key(key: &[u8]) -> String {
+    let mut sha = sha1_smol::Sha1::new();
+    sha.update(key);
+    sha.update(GUID);
+    BASE64.encode(sha.digest().bytes())
 }
+
+/// The first header named `name` (ASCII case-insensitive).
+fn find<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// Every header named `name` (ASCII case-insensitive), in order.
+fn find_all<'a>(
+    headers: &'a [(String, String)],
+    name: &'a str,
+) -> impl Iterator<Item = &'a str> + 'a {
+    headers
+        .iter()
+        .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// Whether some header named `name` lists `token` (comma list, ASCII case-insensitive).
+fn has_token(headers: &[(String, String)], name: &str, token: &str) -> bool {
+    find_all(headers, name)
+        .flat_map(list_items)
+        .any(|t| t.eq_ignore_ascii_case(token))
+}
+
+/// Whether `b` may appear in a URI reg-name: unreserved, sub-delims or `%` (RFC 3986 §3.2.2).
+fn is_reg_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(&b)
+}
+
+/// Whether `s` is a host name or address without port: a non-empty reg-name with valid
+/// percent-escapes, or an IPv6 address (hex digits, `:` and `.`; brackets not included).
+fn valid_host_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.is_empty() {
+        return false;
+    }
+    if b.contains(&b':') {
+        return b
+            .iter()
+            .all(|&c| c.is_ascii_hexdigit() || c == b':' || c == b'.');
+    }
+    if !b.iter().all(|&c| is_reg_name_byte(c)) {
+        return false;
+    }
+    b.iter().enumerate().all(|(i, &c)| {
+        c != b'%'
+            || (b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+    })
+}
+
+/// Whether `v` is a valid `Host` header value: `uri-host [ ":" port ]` (RFC 9110 §7.2).
+fn valid_host_header(v: &str) -> bool {
+    let (host, rest) = if let Some(inner) = v.strip_prefix('[') {
+        let Some(end) = inner.find(']') else {
+            return false;
+        };
+        if !inner[..end].contains(':') {
+            return false;
+        }
+        (&inner[..end], &inner[end + 1..])
+    } else {
+        match v.find(':') {
+            Some(i) => (&v[..i], &v[i..]),
+            None => (v, ""),
+        }
+    };
+    let port_ok = match rest.strip_prefix(':') {
+        None => rest.is_empty(),
+        Some("") => true,
+        Some(p) => p.bytes().all(|c| c.is_ascii_digit()) && p.parse::<u16>().is_ok(),
+    };
+    port_ok && valid_host_name(host)
+}
+
+/// Whether `t` is a request-target a WebSocket handshake may carry: origin-form (`/path?q`) or
+/// absolute-form (`scheme://…`).
+fn valid_target(t: &str) -> bool {
+    if t.starts_with('/') {
+        return true;
+    }
+    match t.find("://") {
+        Some(i) => {
+            i > 0
+                && t.as_bytes()[0].is_ascii_alphabetic()
+                && t[..i]
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
+        }
+        None => false,
+    }
+}
+
+/// Header names the handshake writes itself; the application may not add them.
+const RESERVED_RESPONSE_HEADERS: &[&str] = &[
+    "upgrade",
+    "connection",
+    "sec-websocket-accept",
+    "sec-websocket-protocol",
+    "sec-websocket-extensions",
+    "content-length",
+    "transfer-encoding",
+];
+
+/// Header names a [`ClientRequest`] writes itself.
+const RESERVED_REQUEST_HEADERS: &[&str] = &[
+    "host",
+    "upgrade",
+    "connection",
+    "sec-websocket-key",
+    "sec-websocket-version",
+    "sec-websocket-protocol",
+    "sec-websocket-extensions",
+    "origin",
+    "content-length",
+    "transfer-encoding",
+];
+
+/// Check a header the application supplies: name a token, value without CR, LF, NUL or other
+/// controls, and not one of `reserved`.
+fn check_header(name: &str, value: &str, reserved: &[&str]) -> Result<(), UsageError> {
+    if !is_token(name) {
+        return Err(UsageError::InvalidHeader(format!(
+            "header name {name:?} is not a token"
+        )));
+    }
+    if !is_field_value(value) {
+        return Err(UsageError::InvalidHeader(format!(
+            "value of {name} contains control characters or surrounding whitespace"
+        )));
+    }
+    if reserved.iter().any(|r| r.eq_ignore_ascii_case(name)) {
+        return Err(UsageError::InvalidHeader(format!(
+            "{name} is written by the handshake itself"
+        )));
+    }
+    Ok(())
+}
+
+fn write_header(out: &mut Vec<u8>, name: &str, value: &str) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------
+
+/// Why an opening handshake failed.
+///
+/// Server-side variants (the peer's request is invalid) have an HTTP [`status`](Self::status)
+/// and [`write_response`](Self::write_response) produces the answer. Client-side variants (the
+/// server's response is invalid) have no status: the client simply closes the connection
+/// (§4.1: "_Fail the WebSocket Connection_").
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HandshakeError {
-    Malformed,
+    // ---- server side ----
+    /// The request head is larger than `max_header_bytes` (431).
+    RequestTooLarge {
+        /// The configured limit, in bytes.
+        limit: usize,
+    },
+    /// The request has more header fields than `max_headers` (431).
+    TooManyHeaders {
+        /// The configured limit.
+        limit: usize,
+    },
+    /// The request breaks the HTTP/1.1 syntax, or announces a body (`Transfer-Encoding`, or a
+    /// `Content-Length` other than 0), which a handshake request may not have (400). The text
+    /// says what is wrong.
+    MalformedRequest(&'static str),
+    /// The request is HTTP/1.0; §4.1 requires HTTP/1.1 or later (400).
+    HttpVersionTooLow,
+    /// The method is not GET (405, with `Allow: GET`).
+    MethodNotAllowed(String),
+    /// The request-target is neither origin-form nor absolute-form (400).
+    InvalidTarget,
+    /// No `Host` header (400).
+    MissingHost,
+    /// More than one `Host` header, or a value that is not `host[:port]` (400).
+    InvalidHost,
+    /// No `Upgrade` header listing the token `websocket` (400).
+    MissingUpgrade,
+    /// No `Connection` header listing the token `Upgrade` (400).
+    MissingConnectionUpgrade,
+    /// `Sec-WebSocket-Key` is missing, repeated, or not the base64 of exactly 16 bytes (400).
+    InvalidKey,
+    /// `Sec-WebSocket-Version` is missing or not `13` (426, with `Sec-WebSocket-Version: 13`).
+    UnsupportedVersion,
+    /// `Sec-WebSocket-Protocol` lists an item that is not a token (400).
+    InvalidProtocols,
+    /// `Sec-WebSocket-Extensions` breaks the §9.1 grammar (400); the text says where.
+    InvalidExtensions(&'static str),
+    /// The server's policy refused the `Origin` (403). Holds the origin, if one was sent.
+    OriginRefused(Option<String>),
+
+    // ---- client side ----
+    /// The response head is larger than `max_header_bytes`.
+    ResponseTooLarge {
+        /// The configured limit, in bytes.
+        limit: usize,
+    },
+    /// The response has more header fields than `max_headers`.
+    TooManyResponseHeaders {
+        /// The configured limit.
+        limit: usize,
+    },
+    /// The response breaks the HTTP/1.1 syntax (bad status line, bad header, bad
+    /// Content-Length, a 101 that is not HTTP/1.1); the text says where.
+    MalformedResponse(&'static str),
+    /// The 101 has no `Sec-WebSocket-Accept`.
+    MissingAccept,
+    /// The 101's `Sec-WebSocket-Accept` does not match the key sent (or is repeated).
+    WrongAccept,
+    /// The 101 has no `Upgrade` header listing `websocket`.
+    ResponseMissingUpgrade,
+    /// The 101 has no `Connection` header listing `Upgrade`.
+    ResponseMissingConnection,
+    /// The 101 selects a subprotocol the client did not offer.
+    ProtocolNotOffered(String),
+    /// The 101 lists more than one subprotocol.
+    MultipleProtocols,
+    /// The 101 uses an extension the client did not offer.
+    ExtensionNotOffered(String),
+    /// The 101's `Sec-WebSocket-Extensions` breaks the §9.1 grammar.
+    InvalidResponseExtensions(&'static str),
+    /// The [`ClientRequest`] itself is invalid (bad host, path or header); nothing was sent.
+    InvalidClientRequest(UsageError),
+
+    // ---- either side ----
+    /// The parser was fed again after the handshake had completed.
+    AlreadyComplete,
 }
+
 impl HandshakeError {
+    /// The HTTP status a server answers this error with; `None` for client-side errors.
     pub fn status(&self) -> Option<u16> {
-        Some(400)
+        use HandshakeError::*;
+        match self {
+            RequestTooLarge { .. } | TooManyHeaders { .. } => Some(431),
+            MalformedRequest(_)
+            | HttpVersionTooLow
+            | InvalidTarget
+            | MissingHost
+            | InvalidHost
+            | MissingUpgrade
+            | MissingConnectionUpgrade
+            | InvalidKey
+            | InvalidProtocols
+            | InvalidExtensions(_) => Some(400),
+            MethodNotAllowed(_) => Some(405),
+            UnsupportedVersion => Some(426),
+            OriginRefused(_) => Some(403),
+            ResponseTooLarge { .. }
+            | TooManyResponseHeaders { .. }
+            | MalformedResponse(_)
+            | MissingAccept
+            | WrongAccept
+            | ResponseMissingUpgrade
+            | ResponseMissingConnection
+            | ProtocolNotOffered(_)
+            | MultipleProtocols
+            | ExtensionNotOffered(_)
+            | InvalidResponseExtensions(_)
+            | InvalidClientRequest(_)
+            | AlreadyComplete => None,
+        }
     }
+
+    /// The response a server sends for this error, or `None` for client-side errors.
+    ///
+    /// It carries `Content-Type: text/plain; charset=utf-8`, the error's text as body, `Allow:
+    /// GET` for 405 and `Sec-WebSocket-Version: 13` for 426; [`Response::write`] adds
+    /// `Content-Length` and `Connection: close`.
+    pub fn response(&self) -> Option<Response> {
+        let status = self.status()?;
+        let mut r = Response::new(status).header("Content-Type", "text/plain; charset=utf-8");
+        match status {
+            405 => r = r.header("Allow", "GET"),
+            426 => r = r.header("Sec-WebSocket-Version", "13"),
+            _ => {}
+        }
+        Some(r.body(format!("{self}\n")))
+    }
+
+    /// Append the complete HTTP/1.1 response a server sends for this error (see
+    /// [`response`](Self::response)). Appends nothing for client-side errors.
     pub fn write_response(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(b"HTTP/1.1 400 Bad Request\r\n\r\n");
+        if let Some(r) = self.response() {
+            r.write(out);
+        }
     }
 }
-#[derive(Debug, Clone, Default)]
-pub struct Response {
-    pub status: u16,
-}
-impl Response {
-    pub fn write(&self, out: &mut Vec<u8>) {}
-}
-#[derive(Debug, Clone, Default)]
-pub struct Negotiated {}
-impl Negotiated {
-    pub fn rsv_bits(&self) -> u8 {
-        0
+
+impl fmt::Display for HandshakeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use HandshakeError::*;
+        match self {
+            RequestTooLarge { limit } => {
+                write!(f, "request head larger than {limit} bytes")
+            }
+            TooManyHeaders { limit } => write!(f, "more than {limit} request header fields"),
+            MalformedRequest(r) => write!(f, "malformed request: {r}"),
+            HttpVersionTooLow => f.write_str("HTTP/1.1 or later required"),
+            MethodNotAllowed(m) => write!(f, "method {m} not allowed; use GET"),
+            InvalidTarget => f.write_str("invalid request target"),
+            MissingHost => f.write_str("missing Host header"),
+            InvalidHost => f.write_str("invalid Host header"),
+            MissingUpgrade => f.write_str("Upgrade header must list websocket"),
+            MissingConnectionUpgrade => f.write_str("Connection header must list Upgrade"),
+            InvalidKey => f.write_str("Sec-WebSocket-Key must be the base64 of exactly 16 bytes"),
+            UnsupportedVersion => f.write_str("Sec-WebSocket-Version 13 required"),
+            InvalidProtocols => f.write_str("invalid Sec-WebSocket-Protocol header"),
+            InvalidExtensions(r) => write!(f, "invalid Sec-WebSocket-Extensions header: {r}"),
+            OriginRefused(_) => f.write_str("origin not allowed"),
+            ResponseTooLarge { limit } => {
+                write!(f, "response head larger than {limit} bytes")
+            }
+            TooManyResponseHeaders { limit } => {
+                write!(f, "more than {limit} response header fields")
+            }
+            MalformedResponse(r) => write!(f, "malformed response: {r}"),
+            MissingAccept => f.write_str("101 response without Sec-WebSocket-Accept"),
+            WrongAccept => f.write_str("Sec-WebSocket-Accept does not match the key sent"),
+            ResponseMissingUpgrade => f.write_str("101 response without Upgrade: websocket"),
+            ResponseMissingConnection => f.write_str("101 response without Connection: Upgrade"),
+            ProtocolNotOffered(p) => write!(f, "server selected subprotocol {p:?}, not offered"),
+            MultipleProtocols => f.write_str("server selected more than one subprotocol"),
+            ExtensionNotOffered(e) => write!(f, "server used extension {e:?}, not offered"),
+            InvalidResponseExtensions(r) => {
+                write!(f, "invalid Sec-WebSocket-Extensions in response: {r}")
+            }
+            InvalidClientRequest(e) => write!(f, "invalid client request: {e}"),
+            AlreadyComplete => f.write_str("the handshake was already complete"),
+        }
     }
 }
-#[derive(Clone, Default)]
-pub struct ServerPolicy {}
-impl ServerPolicy {
-    pub fn check_origin(&self, req: &HandshakeRequest) -> Result<(), HandshakeError> {
-        Ok(())
+
+impl std::error::Error for HandshakeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            HandshakeError::InvalidClientRequest(e) => Some(e),
+            _ => None,
+        }
     }
 }
-#[derive(Debug, Clone, Default)]
-pub struct Accept {}
-#[derive(Debug, Clone, Default)]
-pub struct ClientRequest {}
-pub struct RequestParser {}
+
+// ---------------------------------------------------------------------------------------------
+// Server: the request
+// ---------------------------------------------------------------------------------------------
+
+/// A client's opening handshake, valid per §4.2.1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandshakeRequest {
+    method: String,
+    target: String,
+    http_minor: u8,
+    host: String,
+    origin: Option<String>,
+    protocols: Vec<String>,
+    extensions: Vec<ExtensionOffer>,
+    key: String,
+    headers: Vec<(String, String)>,
+}
+
+impl HandshakeRequest {
+    /// The method; always `GET` in a valid request.
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// The request-target as sent: `/path?query` (or an absolute URI).
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// The HTTP version as `(major, minor)`: `(1, 1)` or a later 1.x.
+    pub fn http_version(&self) -> (u8, u8) {
+        (1, self.http_minor)
+    }
+
+    /// The `Host` header value (`host[:port]`).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The `Origin` header value (first one), if the client sent one; browsers always do.
+    pub fn origin(&self) -> Option<&str> {
+        self.origin.as_deref()
+    }
+
+    /// The subprotocols offered, in the client's order: every `Sec-WebSocket-Protocol` header's
+    /// comma list, items trimmed, empty items dropped.
+    pub fn protocols(&self) -> &[String] {
+        &self.protocols
+    }
+
+    /// The extensions offered, in order, from every `Sec-WebSocket-Extensions` header.
+    pub fn extensions(&self) -> &[ExtensionOffer] {
+        &self.extensions
+    }
+
+    /// The `Sec-WebSocket-Key` value (base64 of 16 bytes).
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The `Sec-WebSocket-Version`; always 13 in a valid request.
+    pub fn version(&self) -> u8 {
+        13
+    }
+
+    /// Every header field in order, name as sent and value trimmed of surrounding whitespace
+    /// (cookies, authorization, …).
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.headers
+    }
+
+    /// The first header named `name` (ASCII case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        find(&self.headers, name)
+    }
+
+    /// Every header named `name` (ASCII case-insensitive), in order.
+    pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        find_all(&self.headers, name)
+    }
+}
+
+/// Check the request line alone: version, then method. Done as soon as the line arrives.
+fn check_request_line(start: &StartLine, minor: u8) -> Result<(), HandshakeError> {
+    if minor < 1 {
+        return Err(HandshakeError::HttpVersionTooLow);
+    }
+    if let StartLine::Request { method, target } = start {
+        if method != "GET" {
+            return Err(HandshakeError::MethodNotAllowed(method.clone()));
+        }
+        if !valid_target(target) {
+            return Err(HandshakeError::InvalidTarget);
+        }
+    }
+    Ok(())
+}
+
+/// Validate a complete request head per §4.2.1.
+fn validate_request(head: Head) -> Result<HandshakeRequest, HandshakeError> {
+    let Head {
+        start,
+        minor_version,
+        headers,
+    } = head;
+    check_request_line(&start, minor_version)?;
+    let StartLine::Request { method, target } = start else {
+        return Err(HandshakeError::MalformedRequest("not a request"));
+    };
+
+    let host = {
+        let mut hosts = find_all(&headers, "host");
+        let host = hosts.next().ok_or(HandshakeError::MissingHost)?;
+        if hosts.next().is_some() || !valid_host_header(host) {
+            return Err(HandshakeError::InvalidHost);
+        }
+        host.to_owned()
+    };
+    // Bytes after the head are frames: a body would be misread as frames (or, behind a proxy,
+    // smuggled), so a request announcing one is refused.
+    if find(&headers, "transfer-encoding").is_some()
+        || find_all(&headers, "content-length").any(|v| v != "0")
+    {
+        return Err(HandshakeError::MalformedRequest(
+            "a handshake request has no body",
+        ));
+    }
+    if !has_token(&headers, "upgrade", "websocket") {
+        return Err(HandshakeError::MissingUpgrade);
+    }
+    if !has_token(&headers, "connection", "upgrade") {
+        return Err(HandshakeError::MissingConnectionUpgrade);
+    }
+    {
+        let mut versions = find_all(&headers, "sec-websocket-version");
+        if versions.next() != Some("13") || versions.next().is_some() {
+            return Err(HandshakeError::UnsupportedVersion);
+        }
+    }
+    let key = {
+        let mut keys = find_all(&headers, "sec-websocket-key");
+        let key = keys.next().ok_or(HandshakeError::InvalidKey)?;
+        if keys.next().is_some() || !BASE64.decode(key).is_ok_and(|k| k.len() == 16) {
+            return Err(HandshakeError::InvalidKey);
+        }
+        key.to_owned()
+    };
+    let protocols: Vec<String> = find_all(&headers, "sec-websocket-protocol")
+        .flat_map(list_items)
+        .map(str::to_owned)
+        .collect();
+    if !protocols.iter().all(|p| is_token(p)) {
+        return Err(HandshakeError::InvalidProtocols);
+    }
+    let mut extensions = Vec::new();
+    for v in find_all(&headers, "sec-websocket-extensions") {
+        let list =
+            parse_extensions(v).map_err(|e| HandshakeError::InvalidExtensions(e.reason()))?;
+        extensions.extend(list);
+    }
+    let origin = find(&headers, "origin").map(str::to_owned);
+    Ok(HandshakeRequest {
+        method,
+        target,
+        http_minor: minor_version,
+        host,
+        origin,
+        protocols,
+        extensions,
+        key,
+        headers,
+    })
+}
+
+/// The outcome of feeding bytes to a [`RequestParser`].
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RequestProgress {
+    /// All the bytes given were consumed; the head is not complete yet.
     Partial,
+    /// The head is complete and valid per §4.2.1.
     Complete {
+        /// The request.
         request: HandshakeRequest,
+        /// How many bytes of the last call's data belonged to the head. The bytes after them
+        /// are the client's first frames: keep them.
         consumed: usize,
     },
+    /// The request is invalid; answer with [`HandshakeError::write_response`] and close.
     Failed(HandshakeError),
 }
+
+enum ParseState {
+    Reading { line_checked: bool },
+    Complete,
+    Failed(HandshakeError),
+}
+
+/// The server's incremental request parser.
+///
+/// Feed it bytes as they arrive, in any chunking; it keeps its place between calls, so the work
+/// is linear in the input, and it enforces `max_header_bytes` and `max_headers` as bytes arrive
+/// (431). The request line is checked as soon as it is complete (HTTP version, then method,
+/// then target), so a non-GET request fails without waiting for its headers.
+///
+/// After `Complete` or `Failed` the parser is finished: fed again, it returns the same
+/// `Failed` error after a failure, and `Failed(HandshakeError::AlreadyComplete)` (no status)
+/// after a success.
+pub struct RequestParser {
+    head: HeadParser,
+    config: Config,
+    state: ParseState,
+}
+
+impl fmt::Debug for RequestParser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestParser").finish_non_exhaustive()
+    }
+}
+
 impl RequestParser {
+    /// A parser using the head limits of `config`.
     pub fn new(config: &Config) -> Self {
-        RequestParser {}
+        RequestParser {
+            head: HeadParser::new(
+                HeadKind::Request,
+                config.max_header_bytes,
+                config.max_headers,
+            ),
+            config: *config,
+            state: ParseState::Reading {
+                line_checked: false,
+            },
+        }
     }
+
+    /// Feed the next received bytes.
     pub fn receive(&mut self, data: &[u8]) -> RequestProgress {
-        RequestProgress::Partial
+        let line_checked = match &self.state {
+            ParseState::Reading { line_checked } => *line_checked,
+            ParseState::Complete => {
+                return RequestProgress::Failed(HandshakeError::AlreadyComplete);
+            }
+            ParseState::Failed(e) => return RequestProgress::Failed(e.clone()),
+        };
+        let result = match self.head.receive(data) {
+            HeadProgress::Partial => {
+                if !line_checked {
+                    match self
+                        .head
+                        .start_line()
+                        .map(|(s, v)| check_request_line(s, v))
+                    {
+                        None => {}
+                        Some(Ok(())) => {
+                            self.state = ParseState::Reading { line_checked: true };
+                        }
+                        Some(Err(e)) => return self.fail(e),
+                    }
+                }
+                return RequestProgress::Partial;
+            }
+            HeadProgress::Complete { head, consumed } => validate_request(head)
+                .map(|request| RequestProgress::Complete { request, consumed }),
+            HeadProgress::Failed(e) => {
+                // A request line already received decides first (405 before a later 400 or
+                // 431), so that the outcome does not depend on how the bytes were split.
+                match self
+                    .head
+                    .start_line()
+                    .map(|(s, v)| check_request_line(s, v))
+                {
+                    Some(Err(line_error)) => Err(line_error),
+                    _ => Err(match e {
+                        HeadError::TooLarge => HandshakeError::RequestTooLarge {
+                            limit: self.config.max_header_bytes,
+                        },
+                        HeadError::TooManyHeaders => HandshakeError::TooManyHeaders {
+                            limit: self.config.max_headers,
+                        },
+                        HeadError::Malformed(r) => HandshakeError::MalformedRequest(r),
+                    }),
+                }
+            }
+        };
+        match result {
+            Ok(done) => {
+                self.state = ParseState::Complete;
+                done
+            }
+            Err(e) => self.fail(e),
+        }
+    }
+
+    fn fail(&mut self, e: HandshakeError) -> RequestProgress {
+        self.state = ParseState::Failed(e.clone());
+        RequestProgress::Failed(e)
     }
 }
-pub struct ClientHandshake {}
-pub enum ResponseProgress {
-    Partial,
-    Accepted {
-        negotiated: Negotiated,
-        consumed: usize,
-    },
-    Rejected {
-        response: Response,
-        consumed: usize,
-    },
-    Failed(HandshakeError),
+
+// ---------------------------------------------------------------------------------------------
+// Server: policy and acceptance
+// ---------------------------------------------------------------------------------------------
+
+type OriginPredicate = Arc<dyn Fn(Option<&str>) -> bool + Send + Sync>;
+type ProtocolSelector = Arc<dyn Fn(&[String]) -> Option<String> + Send + Sync>;
+type ExtensionHook = Arc<dyn Fn(&[ExtensionOffer]) -> Vec<AcceptedExtension> + Send + Sync>;
+
+/// What a server accepts: origins, subprotocols, extensions. Shared between connections (the
+/// callbacks are stored behind `Arc`, so cloning is cheap).
+///
+/// The default accepts any origin (or none), selects no subprotocol and no extension.
+///
+/// **Origins.** With neither [`allow_origin`](Self::allow_origin) nor
+/// [`origin_predicate`](Self::origin_predicate) set, every request passes. Once either is set,
+/// a request passes when its `Origin` is on the allowlist (exact match, ASCII case-insensitive)
+/// or the predicate returns `true`. A request **without** `Origin` (typical of non-browser
+/// clients) never matches the allowlist; the predicate receives `None` and decides. So an
+/// allowlist alone refuses requests without `Origin`.
+///
+/// **Subprotocols.** [`protocols`](Self::protocols) gives the server's preference order: the
+/// first one the client offered is selected. [`protocol_selector`](Self::protocol_selector)
+/// replaces it by a callback. An explicit [`Accept::protocol`] overrides both.
+#[derive(Clone, Default)]
+pub struct ServerPolicy {
+    origins: Vec<String>,
+    origin_predicate: Option<OriginPredicate>,
+    protocols: Vec<String>,
+    protocol_selector: Option<ProtocolSelector>,
+    extension_hook: Option<ExtensionHook>,
 }
-impl ClientHandshake {
-    pub fn new(request: &ClientRequest, config: &Config, out: &mut Vec<u8>) -> Self {
-        ClientHandshake {}
-    }
-    pub fn receive(&mut self, data: &[u8]) -> ResponseProgress {
-        ResponseProgress::Partial
+
+impl fmt::Debug for ServerPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerPolicy")
+            .field("origins", &self.origins)
+            .field("origin_predicate", &self.origin_predicate.is_some())
+            .field("protocols", &self.protocols)
+            .field("protocol_selector", &self.protocol_selector.is_some())
+            .field("extension_hook", &self.extension_hook.is_some())
+            .finish()
     }
 }
+
+impl ServerPolicy {
+    /// The default policy: any origin, no subprotocol, no extension.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Add a serialized origin (`https://example.com`) to the allowlist. Repeatable.
+    pub fn allow_origin(mut self, origin: &str) -> Self {
+        self.origins.push(origin.to_owned());
+        self
+    }
+
+    /// Decide origins with a callback, given the `Origin` value or `None` when absent.
+    pub fn origin_predicate(
+        mut self,
+        predicate: impl Fn(Option<&str>) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.origin_predicate = Some(Arc::new(predicate));
+        self
+    }
+
+    /// The subprotocols this server speaks, most preferred first.
+    pub fn protocols(mut self, protocols: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.protocols = protocols.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Select the subprotocol with a callback, given the client's offers in order. It must
+    /// return one of them, or `None`.
+    pub fn protocol_selector(
+        mut self,
+        selector: impl Fn(&[String]) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.protocol_selector = Some(Arc::new(selector));
+        self
+    }
+
+    /// Accept extensions with a callback, given the client's offers in order (called only when
+    /// there are some). Each accepted extension must be one offered, its name and parameters
+    /// tokens, and no two may claim the same RSV bit.
+    pub fn extension_hook(
+        mut self,
+        hook: impl Fn(&[ExtensionOffer]) -> Vec<AcceptedExtension> + Send + Sync + 'static,
+    ) -> Self {
+        self.extension_hook = Some(Arc::new(hook));
+        self
+    }
+
+    /// Check the request's `Origin` against the policy (see the type's documentation).
+    /// Refusal is [`HandshakeError::OriginRefused`] (403).
+    pub fn check_origin(&self, req: &HandshakeRequest) -> Result<(), HandshakeError> {
+        if self.origins.is_empty() && self.origin_predicate.is_none() {
+            return Ok(());
+        }
+        let origin = req.origin();
+        let listed = origin.is_some_and(|o| self.origins.iter().any(|a| a.eq_ignore_ascii_case(o)));
+        if listed || self.origin_predicate.as_ref().is_some_and(|p| p(origin)) {
+            Ok(())
+        } else {
+            Err(HandshakeError::OriginRefused(origin.map(str::to_owned)))
+        }
+    }
+
+    /// The subprotocol this policy selects for `offered`, if any.
+    fn select_protocol(&self, offered: &[String]) -> Option<String> {
+        if let Some(select) = &self.protocol_selector {
+            return select(offered);
+        }
+        self.protocols
+            .iter()
+            .find(|p| offered.iter().any(|o| o == *p))
+            .cloned()
+    }
+}
+
+/// The application's decision to accept a handshake: an explicit subprotocol and extra headers.
+///
+/// ```
+/// let accept = wsmachine::handshake::Accept::new().protocol("chat").header("Set-Cookie", "id=1");
+/// # let _ = accept;
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Accept {
+    protocol: Option<String>,
+    headers: Vec<(String, String)>,
+}
+
+impl Accept {
+    /// Accept with the policy's subprotocol choice and no extra headers.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Select this subprotocol; it must be one the client offered
+    /// ([`UsageError::SubprotocolNotOffered`] otherwise).
+    pub fn protocol(mut self, name: impl Into<String>) -> Self {
+        self.protocol = Some(name.into());
+        self
+    }
+
+    /// Add a header to the 101 (e.g. `Set-Cookie`). The name must be a token and the value free
+    /// of CR, LF, NUL and other controls; the headers the handshake writes itself (`Upgrade`,
+    /// `Connection`, `Sec-WebSocket-*`, `Content-Length`, `Transfer-Encoding`) are refused.
+    /// Checked by [`write_accept`] ([`UsageError::InvalidHeader`]).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+}
+
+/// What the handshake settled: the subprotocol and the extensions in use.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Negotiated {
+    protocol: Option<String>,
+    extensions: Vec<AcceptedExtension>,
+}
+
+impl Negotiated {
+    /// The selected subprotocol, if any.
+    pub fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
+    }
+
+    /// The extensions in use, in the order of the 101's `Sec-WebSocket-Extensions`.
+    pub fn extensions(&self) -> &[AcceptedExtension] {
+        &self.extensions
+    }
+
+    /// The RSV bits given a meaning by the extensions (union of their `rsv_bits`); frames with
+    /// any other RSV bit set are a protocol error (§5.2).
+    pub fn rsv_bits(&self) -> u8 {
+        self.extensions.iter().fold(0, |acc, e| acc | e.rsv_bits)
+    }
+}
+
+/// Check the extensions the hook accepted.
+fn check_accepted(
+    offers: &[ExtensionOffer],
+    accepted: &[AcceptedExtension],
+) -> Result<(), UsageError> {
+    let mut bits = 0u8;
+    for (i, e) in accepted.iter().enumerate() {
+        let as_offer = ExtensionOffer {
+            name: e.name.clone(),
+            params: e.params.clone(),
+        };
+        if !as_offer.is_valid() {
+            return Err(UsageError::InvalidHeader(format!(
+                "Sec-WebSocket-Extensions: {as_offer} is not made of tokens"
+            )));
+        }
+        if !offers.iter().any(|o| o.name == e.name) {
+            return Err(UsageError::InvalidHeader(format!(
+                "Sec-WebSocket-Extensions: {} was not offered",
+                e.name
+            )));
+        }
+        if accepted[..i].iter().any(|p| p.name == e.name) {
+            return Err(UsageError::InvalidHeader(format!(
+                "Sec-WebSocket-Extensions: {} accepted twice",
+                e.name
+            )));
+        }
+        if e.rsv_bits & !0b111 != 0 || bits & e.rsv_bits != 0 {
+            return Err(UsageError::InvalidHeader(format!(
+                "Sec-WebSocket-Extensions: {} claims an RSV bit that is invalid or taken",
+                e.name
+            )));
+        }
+        bits |= e.rsv_bits;
+    }
+    Ok(())
+}
+
+/// Append the 101 response accepting `request`, and return what was negotiated.
+///
+/// Writes `Upgrade: websocket`, `Connection: Upgrade`, `Sec-WebSocket-Accept`, then one
+/// `Sec-WebSocket-Protocol` only if a subprotocol was selected (the explicit
+/// [`Accept::protocol`], else the policy's selector or preference list, else none), then
+/// `Sec-WebSocket-Extensions` if the policy's hook accepted any, then the extra headers.
+///
+/// On error nothing is written. The origin is not checked here: call
+/// [`ServerPolicy::check_origin`] first.
 pub fn write_accept(
     request: &HandshakeRequest,
     accept: &Accept,
     policy: &ServerPolicy,
     out: &mut Vec<u8>,
 ) -> Result<Negotiated, UsageError> {
-    Ok(Negotiated {})
+    for (n, v) in &accept.headers {
+        check_header(n, v, RESERVED_RESPONSE_HEADERS)?;
+    }
+    let protocol = match &accept.protocol {
+        Some(p) => Some(p.clone()),
+        None => policy.select_protocol(request.protocols()),
+    };
+    if let Some(p) = &protocol {
+        if !request.protocols().iter().any(|o| o == p) {
+            return Err(UsageError::SubprotocolNotOffered(p.clone()));
+        }
+    }
+    let extensions = match &policy.extension_hook {
+        Some(hook) if !request.extensions().is_empty() => hook(request.extensions()),
+        _ => Vec::new(),
+    };
+    check_accepted(request.extensions(), &extensions)?;
+
+    out.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\n");
+    write_header(out, "Upgrade", "websocket");
+    write_header(out, "Connection", "Upgrade");
+    write_header(
+        out,
+        "Sec-WebSocket-Accept",
+        &accept_key(request.key().as_bytes()),
+    );
+    if let Some(p) = &protocol {
+        write_header(out, "Sec-WebSocket-Protocol", p);
+    }
+    if !extensions.is_empty() {
+        let list: Vec<String> = extensions.iter().map(ToString::to_string).collect();
+        write_header(out, "Sec-WebSocket-Extensions", &list.join(", "));
+    }
+    for (n, v) in &accept.headers {
+        write_header(out, n, v);
+    }
+    out.extend_from_slice(b"\r\n");
+    Ok(Negotiated {
+        protocol,
+        extensions,
+    })
 }
-pub fn unused(_: Arc<()>) {}
+
+// ---------------------------------------------------------------------------------------------
+// Responses other than 101
+// ---------------------------------------------------------------------------------------------
+
+/// The standard reason phrase of common statuses (RFC 9110 §15, RFC 6585); empty otherwise.
+pub fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        100 => "Continue",
+        101 => "Switching Protocols",
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        204 => "No Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        304 => "Not Modified",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        410 => "Gone",
+        413 => "Content Too Large",
+        414 => "URI Too Long",
+        426 => "Upgrade Required",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        505 => "HTTP Version Not Supported",
+        _ => "",
+    }
+}
+
+/// An HTTP response other than 101: a server's rejection, or the answer a client got instead of
+/// a 101.
+///
+/// Build with [`new`](Self::new), [`header`](Self::header) and [`body`](Self::body); read with
+/// [`status`](Self::status), [`reason`](Self::reason), [`headers`](Self::headers),
+/// [`header_value`](Self::header_value) and [`body_bytes`](Self::body_bytes).
+///
+/// ```
+/// use wsmachine::handshake::Response;
+/// let mut out = Vec::new();
+/// Response::new(401).header("WWW-Authenticate", "Bearer").body("login first").write(&mut out);
+/// assert_eq!(
+///     out,
+///     b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer\r\n\
+///       Content-Length: 11\r\nConnection: close\r\n\r\nlogin first"
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    status: u16,
+    reason: Option<String>,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Response {
+    /// A response with this status, no headers and an empty body.
+    pub fn new(status: u16) -> Self {
+        Response {
+            status,
+            reason: None,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    /// Add a header. See [`check`](Self::check) for what is allowed.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Set the body.
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// The status code.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The reason phrase: the one received, or the standard one for the status (empty for
+    /// unknown statuses).
+    pub fn reason(&self) -> &str {
+        self.reason
+            .as_deref()
+            .unwrap_or_else(|| reason_phrase(self.status))
+    }
+
+    /// Every header, in order.
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.headers
+    }
+
+    /// The first header named `name` (ASCII case-insensitive).
+    pub fn header_value(&self, name: &str) -> Option<&str> {
+        find(&self.headers, name)
+    }
+
+    /// The body. For a response a client received: the `Content-Length` bytes, cut at
+    /// `max_response_body`; empty when there is no `Content-Length`.
+    pub fn body_bytes(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// Check that the response can be sent as a rejection: a final status (200–599, not 101),
+    /// header names that are tokens, values free of CR, LF, NUL and other controls, and no
+    /// `Content-Length`, `Connection` or `Transfer-Encoding` (which [`write`](Self::write)
+    /// adds itself).
+    pub fn check(&self) -> Result<(), UsageError> {
+        if !(200..=599).contains(&self.status) {
+            return Err(UsageError::InvalidHeader(format!(
+                "status {} cannot reject a handshake",
+                self.status
+            )));
+        }
+        for (n, v) in &self.headers {
+            check_header(n, v, &["content-length", "connection", "transfer-encoding"])?;
+        }
+        Ok(())
+    }
+
+    /// Append the response: status line, the headers, `Content-Length`, `Connection: close`,
+    /// an empty line and the body.
+    ///
+    /// Headers that [`check`](Self::check) refuses are left out rather than written broken, and
+    /// a status outside 100–999 is written as 500.
+    pub fn write(&self, out: &mut Vec<u8>) {
+        let status = if (100..=999).contains(&self.status) {
+            self.status
+        } else {
+            500
+        };
+        let reason = match &self.reason {
+            Some(r) if status == self.status && r.bytes().all(|b| b >= 0x20 && b != 0x7f) => {
+                r.as_str()
+            }
+            _ => reason_phrase(status),
+        };
+        out.extend_from_slice(format!("HTTP/1.1 {status} {reason}\r\n").as_bytes());
+        for (n, v) in &self.headers {
+            if check_header(n, v, &["content-length", "connection", "transfer-encoding"]).is_ok() {
+                write_header(out, n, v);
+            }
+        }
+        write_header(out, "Content-Length", &self.body.len().to_string());
+        write_header(out, "Connection", "close");
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(&self.body);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client
+// ---------------------------------------------------------------------------------------------
+
+/// A `ws://` or `wss://` URL that [`ClientRequest::from_url`] cannot use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UrlError {
+    reason: &'static str,
+}
+
+impl UrlError {
+    /// What is wrong, in a few words.
+    pub fn reason(&self) -> &'static str {
+        self.reason
+    }
+}
+
+impl fmt::Display for UrlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid WebSocket URL: {}", self.reason)
+    }
+}
+
+impl std::error::Error for UrlError {}
+
+/// What a client asks for: where, which subprotocols and extensions, extra headers.
+///
+/// Builder methods never fail; the first invalid input is remembered, reported by
+/// [`validate`](Self::validate), and makes [`ClientHandshake::new`] write nothing and fail with
+/// [`HandshakeError::InvalidClientRequest`].
+///
+/// ```
+/// use wsmachine::handshake::ClientRequest;
+/// let req = ClientRequest::from_url("ws://example.com:9001/chat?room=1")?
+///     .origin("http://example.com")
+///     .protocol("chat.v2")
+///     .protocol("chat.v1")
+///     .header("Cookie", "id=1");
+/// assert_eq!((req.host(), req.effective_port(), req.path()), ("example.com", 9001, "/chat?room=1"));
+/// assert!(req.validate().is_ok());
+/// # Ok::<(), wsmachine::handshake::UrlError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientRequest {
+    host: String,
+    port: Option<u16>,
+    secure: bool,
+    path: String,
+    origin: Option<String>,
+    protocols: Vec<String>,
+    extensions: Vec<ExtensionOffer>,
+    headers: Vec<(String, String)>,
+    key: Option<[u8; 16]>,
+    error: Option<UsageError>,
+}
+
+impl ClientRequest {
+    /// A request for `path` (`/chat?x=1`; empty means `/`) on `host` (a name, an IPv4 address,
+    /// or an IPv6 address with or without brackets), port 80.
+    pub fn new(host: &str, path: &str) -> Self {
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        let path = if path.is_empty() { "/" } else { path };
+        let mut r = ClientRequest {
+            host: host.to_owned(),
+            port: None,
+            secure: false,
+            path: path.to_owned(),
+            origin: None,
+            protocols: Vec::new(),
+            extensions: Vec::new(),
+            headers: Vec::new(),
+            key: None,
+            error: None,
+        };
+        if !valid_host_name(host) {
+            r.fail(format!("host {host:?} is not a valid host name or address"));
+        }
+        if !path.starts_with('/') || !path.bytes().all(|b| (0x21..0x7f).contains(&b)) {
+            r.fail(format!(
+                "path {path:?} must start with / and be visible ASCII"
+            ));
+        }
+        r
+    }
+
+    /// Parse `ws://host[:port]/path?query` or `wss://…`. A fragment or user info is refused
+    /// (§3). For `wss` the caller provides TLS; the request only records the default port 443.
+    pub fn from_url(url: &str) -> Result<ClientRequest, UrlError> {
+        let err = |reason| Err(UrlError { reason });
+        let (secure, rest) = if url.len() >= 5 && url[..5].eq_ignore_ascii_case("ws://") {
+            (false, &url[5..])
+        } else if url.len() >= 6 && url[..6].eq_ignore_ascii_case("wss://") {
+            (true, &url[6..])
+        } else {
+            return err("scheme must be ws or wss");
+        };
+        if rest.contains('#') {
+            return err("fragments are not allowed");
+        }
+        let end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, path) = rest.split_at(end);
+        if authority.contains('@') {
+            return err("user info is not supported");
+        }
+        let (host, port) = if let Some(inner) = authority.strip_prefix('[') {
+            let Some(close) = inner.find(']') else {
+                return err("unclosed IPv6 address");
+            };
+            (&inner[..close], &inner[close + 1..])
+        } else {
+            match authority.find(':') {
+                Some(i) => (&authority[..i], &authority[i..]),
+                None => (authority, ""),
+            }
+        };
+        let port = match port.strip_prefix(':') {
+            None if port.is_empty() => None,
+            None => return err("invalid authority"),
+            Some("") => None,
+            Some(p) if p.bytes().all(|b| b.is_ascii_digit()) => match p.parse::<u16>() {
+                Ok(0) | Err(_) => return err("invalid port"),
+                Ok(n) => Some(n),
+            },
+            Some(_) => return err("invalid port"),
+        };
+        if !valid_host_name(host) {
+            return err("invalid host");
+        }
+        let path = if path.starts_with('?') {
+            format!("/{path}")
+        } else {
+            path.to_owned()
+        };
+        let mut req = ClientRequest::new(host, &path);
+        if req.error.is_some() {
+            return err("invalid path");
+        }
+        req.secure = secure;
+        req.port = port;
+        Ok(req)
+    }
+
+    fn fail(&mut self, message: String) {
+        if self.error.is_none() {
+            self.error = Some(UsageError::InvalidHeader(message));
+        }
+    }
+
+    /// Set the port; the `Host` header includes it unless it is the scheme's default (80 for
+    /// `ws`, 443 for `wss`).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = Some(port);
+        self
+    }
+
+    /// Send an `Origin` header (the serialized origin of the page, for browser-like clients).
+    pub fn origin(mut self, origin: &str) -> Self {
+        if !is_field_value(origin) {
+            self.fail(format!("origin {origin:?} contains control characters"));
+        }
+        self.origin = Some(origin.to_owned());
+        self
+    }
+
+    /// Offer a subprotocol (a token); repeat in order of preference.
+    pub fn protocol(mut self, name: &str) -> Self {
+        if !is_token(name) {
+            self.fail(format!("subprotocol {name:?} is not a token"));
+        }
+        self.protocols.push(name.to_owned());
+        self
+    }
+
+    /// Offer an extension; its name, parameter names and values must be tokens.
+    pub fn extension(mut self, offer: ExtensionOffer) -> Self {
+        if !offer.is_valid() {
+            self.fail(format!("extension offer {offer} is not made of tokens"));
+        }
+        self.extensions.push(offer);
+        self
+    }
+
+    /// Add a header (`Cookie`, `Authorization`, …). The name must be a token, the value free of
+    /// CR, LF, NUL and other controls; the headers the handshake writes itself are refused.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        if let Err(UsageError::InvalidHeader(m)) =
+            check_header(name, value, RESERVED_REQUEST_HEADERS)
+        {
+            self.fail(m);
+        }
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Use this key nonce instead of 16 random bytes (for tests and reproducible transcripts;
+    /// §4.1 requires a fresh random key per connection).
+    pub fn key(mut self, key: [u8; 16]) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// The first invalid input given to the builder, if any.
+    pub fn validate(&self) -> Result<(), UsageError> {
+        match &self.error {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+
+    /// The host to connect to (IPv6 without brackets).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The port to connect to: the one set, else 443 for `wss` and 80 for `ws`.
+    pub fn effective_port(&self) -> u16 {
+        self.port.unwrap_or(if self.secure { 443 } else { 80 })
+    }
+
+    /// Whether the URL was `wss://` (the caller provides TLS).
+    pub fn is_secure(&self) -> bool {
+        self.secure
+    }
+
+    /// The request-target: path and query.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The `Host` header value.
+    fn host_header(&self) -> String {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        let default = if self.secure { 443 } else { 80 };
+        match self.port {
+            Some(p) if p != default => format!("{host}:{p}"),
+            _ => host,
+        }
+    }
+
+    /// Append the request with this key (base64 text).
+    fn write(&self, key: &str, out: &mut Vec<u8>) {
+        out.extend_from_slice(format!("GET {} HTTP/1.1\r\n", self.path).as_bytes());
+        write_header(out, "Host", &self.host_header());
+        write_header(out, "Upgrade", "websocket");
+        write_header(out, "Connection", "Upgrade");
+        write_header(out, "Sec-WebSocket-Key", key);
+        if let Some(o) = &self.origin {
+            write_header(out, "Origin", o);
+        }
+        if !self.protocols.is_empty() {
+            write_header(out, "Sec-WebSocket-Protocol", &self.protocols.join(", "));
+        }
+        write_header(out, "Sec-WebSocket-Version", "13");
+        if !self.extensions.is_empty() {
+            let list = crate::extension::format_extensions(&self.extensions);
+            write_header(out, "Sec-WebSocket-Extensions", &list);
+        }
+        for (n, v) in &self.headers {
+            write_header(out, n, v);
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// The outcome of feeding bytes to a [`ClientHandshake`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResponseProgress {
+    /// All the bytes given were consumed; the response is not complete yet.
+    Partial,
+    /// A valid 101: the connection is open.
+    Accepted {
+        /// The subprotocol and extensions in use.
+        negotiated: Negotiated,
+        /// How many bytes of the last call's data belonged to the head; the rest are frames.
+        consumed: usize,
+    },
+    /// The server answered with another status; the connection is not open. Redirects and
+    /// authentication are the application's decision.
+    Rejected {
+        /// Status, headers and body.
+        response: Response,
+        /// How many bytes of the last call's data belonged to the head and body.
+        consumed: usize,
+    },
+    /// The response is malformed, or the 101 is invalid (§4.1).
+    Failed(HandshakeError),
+}
+
+enum ClientState {
+    Head,
+    Body {
+        response: Response,
+        remaining: usize,
+    },
+    Done,
+    Failed(HandshakeError),
+}
+
+/// The client side of the opening handshake.
+///
+/// A non-101 response is returned as [`ResponseProgress::Rejected`] with its body: the
+/// `Content-Length` bytes, of which at most `max_response_body` are kept (reading stops there;
+/// the header still tells the full length). Without `Content-Length` the body is empty and
+/// `Rejected` comes with the head. As for [`RequestParser`], once finished the handshake
+/// answers every further call with `Failed` (the same error, or
+/// [`HandshakeError::AlreadyComplete`]).
+pub struct ClientHandshake {
+    head: HeadParser,
+    config: Config,
+    expected_accept: String,
+    protocols: Vec<String>,
+    extensions: Vec<String>,
+    state: ClientState,
+}
+
+impl fmt::Debug for ClientHandshake {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientHandshake").finish_non_exhaustive()
+    }
+}
+
+impl ClientHandshake {
+    /// Start the handshake: draw the key (unless the request sets one) and append the GET
+    /// request to `out`. If the request is invalid (see [`ClientRequest::validate`]), nothing is
+    /// written and the handshake has already failed.
+    pub fn new(request: &ClientRequest, config: &Config, out: &mut Vec<u8>) -> ClientHandshake {
+        let key = request.key.unwrap_or_else(|| {
+            let mut k = [0u8; 16];
+            crate::rng::fill_random(&mut k);
+            k
+        });
+        let key = BASE64.encode(key);
+        let state = match request.validate() {
+            Ok(()) => {
+                request.write(&key, out);
+                ClientState::Head
+            }
+            Err(e) => ClientState::Failed(HandshakeError::InvalidClientRequest(e)),
+        };
+        ClientHandshake {
+            head: HeadParser::new(
+                HeadKind::Response,
+                config.max_header_bytes,
+                config.max_headers,
+            ),
+            config: *config,
+            expected_accept: accept_key(key.as_bytes()),
+            protocols: request.protocols.clone(),
+            extensions: request.extensions.iter().map(|e| e.name.clone()).collect(),
+            state,
+        }
+    }
+
+    /// The failure, if the handshake has failed (including an invalid request at the start).
+    pub fn failure(&self) -> Option<&HandshakeError> {
+        match &self.state {
+            ClientState::Failed(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Feed the next bytes received from the server.
+    pub fn receive(&mut self, data: &[u8]) -> ResponseProgress {
+        match std::mem::replace(&mut self.state, ClientState::Done) {
+            ClientState::Head => self.receive_head(data),
+            ClientState::Body {
+                mut response,
+                remaining,
+            } => {
+                let take = remaining.min(data.len());
+                response.body.extend_from_slice(&data[..take]);
+                self.finish_body(response, remaining - take, take)
+            }
+            ClientState::Done => ResponseProgress::Failed(HandshakeError::AlreadyComplete),
+            ClientState::Failed(e) => self.fail(e),
+        }
+    }
+
+    fn fail(&mut self, e: HandshakeError) -> ResponseProgress {
+        self.state = ClientState::Failed(e.clone());
+        ResponseProgress::Failed(e)
+    }
+
+    fn finish_body(
+        &mut self,
+        response: Response,
+        remaining: usize,
+        consumed: usize,
+    ) -> ResponseProgress {
+        if remaining == 0 {
+            self.state = ClientState::Done;
+            ResponseProgress::Rejected { response, consumed }
+        } else {
+            self.state = ClientState::Body {
+                response,
+                remaining,
+            };
+            ResponseProgress::Partial
+        }
+    }
+
+    fn receive_head(&mut self, data: &[u8]) -> ResponseProgress {
+        let (head, consumed) = match self.head.receive(data) {
+            HeadProgress::Partial => {
+                self.state = ClientState::Head;
+                return ResponseProgress::Partial;
+            }
+            HeadProgress::Complete { head, consumed } => (head, consumed),
+            HeadProgress::Failed(e) => {
+                let e = match e {
+                    HeadError::TooLarge => HandshakeError::ResponseTooLarge {
+                        limit: self.config.max_header_bytes,
+                    },
+                    HeadError::TooManyHeaders => HandshakeError::TooManyResponseHeaders {
+                        limit: self.config.max_headers,
+                    },
+                    HeadError::Malformed(r) => HandshakeError::MalformedResponse(r),
+                };
+                return self.fail(e);
+            }
+        };
+        let StartLine::Response { status, reason } = head.start else {
+            return self.fail(HandshakeError::MalformedResponse("not a response"));
+        };
+        if status == 101 {
+            return match self.validate_101(head.minor_version, &head.headers) {
+                Ok(negotiated) => ResponseProgress::Accepted {
+                    negotiated,
+                    consumed,
+                },
+                Err(e) => self.fail(e),
+            };
+        }
+        let mut length: Option<usize> = None;
+        for v in find_all(&head.headers, "content-length") {
+            let n = if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+                v.parse::<usize>().ok()
+            } else {
+                None
+            };
+            match (n, length) {
+                (None, _) => {
+                    return self.fail(HandshakeError::MalformedResponse("invalid Content-Length"));
+                }
+                (Some(n), Some(l)) if n != l => {
+                    return self.fail(HandshakeError::MalformedResponse("invalid Content-Length"));
+                }
+                (Some(n), _) => length = Some(n),
+            }
+        }
+        let remaining = length.unwrap_or(0).min(self.config.max_response_body);
+        let rest = &data[consumed..];
+        let take = remaining.min(rest.len());
+        let response = Response {
+            status,
+            reason: Some(reason),
+            headers: head.headers,
+            body: rest[..take].to_vec(),
+        };
+        self.finish_body(response, remaining - take, consumed + take)
+    }
+
+    fn validate_101(
+        &self,
+        minor: u8,
+        headers: &[(String, String)],
+    ) -> Result<Negotiated, HandshakeError> {
+        if minor < 1 {
+            return Err(HandshakeError::MalformedResponse(
+                "101 response is not HTTP/1.1",
+            ));
+        }
+        if !has_token(headers, "upgrade", "websocket") {
+            return Err(HandshakeError::ResponseMissingUpgrade);
+        }
+        if !has_token(headers, "connection", "upgrade") {
+            return Err(HandshakeError::ResponseMissingConnection);
+        }
+        let mut accepts = find_all(headers, "sec-websocket-accept");
+        let accept = accepts.next().ok_or(HandshakeError::MissingAccept)?;
+        if accepts.next().is_some() || accept != self.expected_accept {
+            return Err(HandshakeError::WrongAccept);
+        }
+        let mut selected = find_all(headers, "sec-websocket-protocol").flat_map(list_items);
+        let protocol = selected.next();
+        if selected.next().is_some() {
+            return Err(HandshakeError::MultipleProtocols);
+        }
+        if let Some(p) = protocol {
+            if !self.protocols.iter().any(|o| o == p) {
+                return Err(HandshakeError::ProtocolNotOffered(p.to_owned()));
+            }
+        }
+        let mut extensions = Vec::new();
+        for v in find_all(headers, "sec-websocket-extensions") {
+            let list = parse_extensions(trim_ows(v))
+                .map_err(|e| HandshakeError::InvalidResponseExtensions(e.reason()))?;
+            for e in list {
+                if !self.extensions.contains(&e.name) {
+                    return Err(HandshakeError::ExtensionNotOffered(e.name));
+                }
+                extensions.push(AcceptedExtension {
+                    name: e.name,
+                    params: e.params,
+                    rsv_bits: 0,
+                });
+            }
+        }
+        Ok(Negotiated {
+            protocol: protocol.map(str::to_owned),
+            extensions,
+        })
+    }
+}
