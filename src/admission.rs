@@ -152,7 +152,7 @@ impl Refusal {
             Refusal::ServerFull { .. } => b"server at capacity\n",
         };
         Response::new(self.status())
-            .header("Retry-After", &secs.to_string())
+            .header("Retry-After", secs.to_string())
             .header("Content-Type", "text/plain")
             .body(body)
     }
@@ -227,7 +227,9 @@ impl Bucket {
             self.tokens -= 1.0;
             Ok(())
         } else if rate.per_second > 0.0 {
-            Err(Duration::from_secs_f64((1.0 - self.tokens) / rate.per_second))
+            Err(Duration::from_secs_f64(
+                (1.0 - self.tokens) / rate.per_second,
+            ))
         } else {
             Err(Duration::from_secs(3600))
         }

@@ -2,7 +2,7 @@
 //!
 //! RFC 6455 §4 (handshake, delegated to [`crate::handshake`]), §5 (framing, via
 //! [`crate::frame`] and [`crate::mask`]), §5.4 (fragmentation), §5.5 (control frames), §7
-//! (closing) and §8.1 (UTF-8) meet here. State changes go through [`State::apply`].
+//! (closing) and §8.1 (UTF-8) meet here. State changes go through `State::apply` in `state.rs`.
 
 use std::sync::Arc;
 
@@ -130,6 +130,8 @@ enum Handshake {
     ServerReading(Box<RequestParser>),
     /// Server: the request arrived; waiting for accept() or reject().
     ServerDeciding(Box<HandshakeRequest>),
+    /// Server: an ordinary HTTP request arrived; waiting for respond().
+    ServerPlain(Box<HandshakeRequest>),
     /// Client: request sent, reading the response head.
     ClientReading(Box<ClientHandshake>),
     /// Client: the server answered with something other than 101.
@@ -141,6 +143,7 @@ enum Handshake {
 /// Events decided by a state change rather than read from a frame.
 enum Pending {
     HandshakeRequest,
+    HttpRequest,
     HandshakeFailed(HandshakeError),
     Rejected,
     Open,
@@ -250,6 +253,9 @@ impl Connection {
     /// One policy is usually shared by all the connections of a listener.
     pub fn server_with_policy(config: Config, policy: Arc<ServerPolicy>) -> Self {
         let mut conn = Self::server(config);
+        if let Handshake::ServerReading(parser) = &mut conn.handshake {
+            parser.allow_plain_http(policy.serves_plain_http());
+        }
         conn.policy = Some(policy);
         conn
     }
@@ -305,7 +311,7 @@ impl Connection {
     /// Server: the upgrade request, between [`Event::HandshakeRequest`] and the decision.
     pub fn handshake_request(&self) -> Option<&HandshakeRequest> {
         match &self.handshake {
-            Handshake::ServerDeciding(r) => Some(r),
+            Handshake::ServerDeciding(r) | Handshake::ServerPlain(r) => Some(r),
             _ => None,
         }
     }
@@ -425,6 +431,11 @@ impl Connection {
                         Err(e) => self.handshake_failed(e),
                     }
                 }
+                RequestProgress::Plain { request, consumed } => {
+                    self.rstart += consumed;
+                    self.handshake = Handshake::ServerPlain(Box::new(request));
+                    self.pending = Some(Pending::HttpRequest);
+                }
                 RequestProgress::Failed(e) => self.handshake_failed(e),
             },
             Handshake::ClientReading(hs) => match hs.receive(data) {
@@ -493,7 +504,17 @@ impl Connection {
     /// Server: refuse the upgrade request with any response (401, 302 with `Location`, …).
     /// The response is queued and the transport should be closed once it is written.
     pub fn reject(&mut self, response: Response) -> Result<(), UsageError> {
-        if !matches!(self.handshake, Handshake::ServerDeciding(_)) {
+        self.respond(response)
+    }
+
+    /// Server: answer the request with an ordinary HTTP response — the answer to
+    /// [`Event::HttpRequest`], and the same as [`reject`](Self::reject) for an upgrade
+    /// request. The transport should be closed once it is written.
+    pub fn respond(&mut self, response: Response) -> Result<(), UsageError> {
+        if !matches!(
+            self.handshake,
+            Handshake::ServerDeciding(_) | Handshake::ServerPlain(_)
+        ) {
             return Err(UsageError::WrongHandshakeStep);
         }
         response.check()?;
@@ -528,6 +549,10 @@ impl Connection {
             Out::Pending(p) => match p {
                 Pending::HandshakeRequest => match &self.handshake {
                     Handshake::ServerDeciding(r) => Event::HandshakeRequest(r),
+                    _ => unreachable_event(),
+                },
+                Pending::HttpRequest => match &self.handshake {
+                    Handshake::ServerPlain(r) => Event::HttpRequest(r),
                     _ => unreachable_event(),
                 },
                 Pending::HandshakeFailed(e) => Event::HandshakeFailed(e),

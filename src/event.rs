@@ -14,6 +14,9 @@ pub enum Event<'a> {
     /// Server: a valid upgrade request arrived. Answer it with [`crate::Connection::accept`]
     /// or [`crate::Connection::reject`]. Origin policy has already been applied.
     HandshakeRequest(&'a HandshakeRequest),
+    /// Server, with [`crate::handshake::ServerPolicy::plain_http`]: an ordinary HTTP `GET`
+    /// that attempts no upgrade. Answer it with [`crate::Connection::respond`].
+    HttpRequest(&'a HandshakeRequest),
     /// The opening handshake failed. A server has queued the HTTP error response (400, 403, 405,
     /// 426, 431); a client received an invalid 101. The transport should be closed once the
     /// pending output is written.

@@ -530,7 +530,7 @@ fn check_request_line(start: &StartLine, minor: u8) -> Result<(), HandshakeError
 }
 
 /// Validate a complete request head per §4.2.1.
-fn validate_request(head: Head) -> Result<HandshakeRequest, HandshakeError> {
+fn validate_request(head: Head, plain_http: bool) -> Result<Validated, HandshakeError> {
     let Head {
         start,
         minor_version,
@@ -559,6 +559,22 @@ fn validate_request(head: Head) -> Result<HandshakeRequest, HandshakeError> {
         ));
     }
     if !has_token(&headers, "upgrade", "websocket") {
+        // An ordinary HTTP request (no upgrade attempted at all) may be served by the
+        // application when it opted in; a broken upgrade attempt is always a 400.
+        if plain_http && find(&headers, "sec-websocket-key").is_none() {
+            let origin = find(&headers, "origin").map(str::to_owned);
+            return Ok(Validated::Plain(HandshakeRequest {
+                method,
+                target,
+                http_minor: minor_version,
+                host,
+                origin,
+                protocols: Vec::new(),
+                extensions: Vec::new(),
+                key: String::new(),
+                headers,
+            }));
+        }
         return Err(HandshakeError::MissingUpgrade);
     }
     if !has_token(&headers, "connection", "upgrade") {
@@ -592,7 +608,7 @@ fn validate_request(head: Head) -> Result<HandshakeRequest, HandshakeError> {
         extensions.extend(list);
     }
     let origin = find(&headers, "origin").map(str::to_owned);
-    Ok(HandshakeRequest {
+    Ok(Validated::Upgrade(HandshakeRequest {
         method,
         target,
         http_minor: minor_version,
@@ -602,7 +618,12 @@ fn validate_request(head: Head) -> Result<HandshakeRequest, HandshakeError> {
         extensions,
         key,
         headers,
-    })
+    }))
+}
+
+enum Validated {
+    Upgrade(HandshakeRequest),
+    Plain(HandshakeRequest),
 }
 
 /// The outcome of feeding bytes to a [`RequestParser`].
@@ -616,6 +637,16 @@ pub enum RequestProgress {
         request: HandshakeRequest,
         /// How many bytes of the last call's data belonged to the head. The bytes after them
         /// are the client's first frames: keep them.
+        consumed: usize,
+    },
+    /// A well-formed `GET` that attempts no upgrade at all (no `Upgrade: websocket`, no
+    /// `Sec-WebSocket-Key`), reported only when [`RequestParser::allow_plain_http`] is on, so
+    /// that the application can serve it (a page, a health check). Its key, subprotocols and
+    /// extensions are empty.
+    Plain {
+        /// The request.
+        request: HandshakeRequest,
+        /// How many bytes of the last call's data belonged to the head.
         consumed: usize,
     },
     /// The request is invalid; answer with [`HandshakeError::write_response`] and close.
@@ -642,6 +673,7 @@ pub struct RequestParser {
     head: HeadParser,
     config: Config,
     state: ParseState,
+    plain_http: bool,
 }
 
 impl fmt::Debug for RequestParser {
@@ -663,7 +695,14 @@ impl RequestParser {
             state: ParseState::Reading {
                 line_checked: false,
             },
+            plain_http: false,
         }
+    }
+
+    /// Report well-formed non-upgrade `GET` requests as [`RequestProgress::Plain`] instead of
+    /// failing them with 400. Off by default.
+    pub fn allow_plain_http(&mut self, on: bool) {
+        self.plain_http = on;
     }
 
     /// Feed the next received bytes.
@@ -692,8 +731,11 @@ impl RequestParser {
                 }
                 return RequestProgress::Partial;
             }
-            HeadProgress::Complete { head, consumed } => validate_request(head)
-                .map(|request| RequestProgress::Complete { request, consumed }),
+            HeadProgress::Complete { head, consumed } => validate_request(head, self.plain_http)
+                .map(|v| match v {
+                    Validated::Upgrade(request) => RequestProgress::Complete { request, consumed },
+                    Validated::Plain(request) => RequestProgress::Plain { request, consumed },
+                }),
             HeadProgress::Failed(e) => {
                 // A request line already received decides first (405 before a later 400 or
                 // 431), so that the outcome does not depend on how the bytes were split.
@@ -760,6 +802,7 @@ pub struct ServerPolicy {
     protocols: Vec<String>,
     protocol_selector: Option<ProtocolSelector>,
     extension_hook: Option<ExtensionHook>,
+    plain_http: bool,
 }
 
 impl fmt::Debug for ServerPolicy {
@@ -770,6 +813,7 @@ impl fmt::Debug for ServerPolicy {
             .field("protocols", &self.protocols)
             .field("protocol_selector", &self.protocol_selector.is_some())
             .field("extension_hook", &self.extension_hook.is_some())
+            .field("plain_http", &self.plain_http)
             .finish()
     }
 }
@@ -778,6 +822,19 @@ impl ServerPolicy {
     /// The default policy: any origin, no subprotocol, no extension.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Let ordinary HTTP `GET` requests (no upgrade attempted) through to the application as
+    /// [`crate::Event::HttpRequest`], to be answered with [`crate::Connection::respond`];
+    /// otherwise they get 400. Off by default.
+    pub fn plain_http(mut self, on: bool) -> Self {
+        self.plain_http = on;
+        self
+    }
+
+    /// Whether ordinary HTTP requests are passed to the application.
+    pub fn serves_plain_http(&self) -> bool {
+        self.plain_http
     }
 
     /// Add a serialized origin (`https://example.com`) to the allowlist. Repeatable.

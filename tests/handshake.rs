@@ -41,6 +41,7 @@ fn server_run(
         let chunk = &input[start..end];
         match parser.receive(chunk) {
             RequestProgress::Partial => {}
+            RequestProgress::Plain { .. } => unreachable!("plain HTTP is off"),
             RequestProgress::Complete { request, consumed } => {
                 assert!(consumed <= chunk.len());
                 assert!(

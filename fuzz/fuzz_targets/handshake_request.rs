@@ -52,6 +52,7 @@ fn run(
         let chunk = &input[start..end];
         match parser.receive(chunk) {
             RequestProgress::Partial => {}
+            RequestProgress::Plain { .. } => unreachable!("plain HTTP is off"),
             RequestProgress::Complete { request, consumed } => {
                 assert!(consumed > 0 && consumed <= chunk.len());
                 assert!(matches!(parser.receive(b"x"), RequestProgress::Failed(_)));

@@ -7,6 +7,7 @@ use wsmachine::{Connection, Event, ProtocolError};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ev {
     HandshakeRequest,
+    HttpRequest,
     HandshakeFailed(Option<u16>),
     Rejected,
     Open,
@@ -26,6 +27,7 @@ pub enum Ev {
 pub fn owned(ev: Event<'_>) -> Ev {
     match ev {
         Event::HandshakeRequest(_) => Ev::HandshakeRequest,
+        Event::HttpRequest(_) => Ev::HttpRequest,
         Event::HandshakeFailed(e) => Ev::HandshakeFailed(e.status()),
         Event::Rejected(_) => Ev::Rejected,
         Event::Open(_) => Ev::Open,
