@@ -23,3 +23,4 @@ pub fn parse_close_payload(payload: &[u8]) -> Result<Option<(u16, &str)>, Protoc
 }
 pub const NO_STATUS: u16 = 1005;
 pub const ABNORMAL: u16 = 1006;
+pub const GOING_AWAY: u16 = 1001;

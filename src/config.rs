@@ -3,6 +3,8 @@
 //! Every limit is enforced with the status or close code the RFC calls for: head too large →
 //! HTTP 431, frame or message too large → close 1009.
 
+use std::time::Duration;
+
 /// How received data messages are delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Delivery {
@@ -23,7 +25,18 @@ pub enum Delivery {
 /// | `max_headers` | 64 | 431 / handshake error |
 /// | `max_frame_size` | 1 MiB | close 1009 |
 /// | `max_message_size` | 4 MiB | close 1009 |
-/// | `max_response_body` | 16 KiB | client handshake error |
+/// | `max_response_body` | 16 KiB | body cut at the limit |
+///
+/// | timer | default | expired → |
+/// |---|---|---|
+/// | `handshake_timeout` | 10 s | server: 408 and close; client: handshake error |
+/// | `close_timeout` | 5 s | close the transport; [`crate::Event::Close`] with 1006 if unfinished |
+/// | `keepalive_interval` | off | Ping after this long without input |
+/// | `keepalive_timeout` | 10 s | no input since the keep-alive Ping: 1006 and close |
+/// | `idle_timeout` | off | Close 1001 after this long without input |
+///
+/// Timers run only when the driver reports time with
+/// [`crate::Connection::handle_timeout`].
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Config {
@@ -41,6 +54,17 @@ pub struct Config {
     pub delivery: Delivery,
     /// Whether a Pong is queued automatically for every Ping received (§5.5.2).
     pub auto_pong: bool,
+    /// How long the opening handshake may take, from the first reported time.
+    pub handshake_timeout: Option<Duration>,
+    /// How long to wait for the peer's Close (and, for a client, the server's EOF) after this
+    /// side sent or answered one.
+    pub close_timeout: Option<Duration>,
+    /// Send a Ping after this long without receiving anything.
+    pub keepalive_interval: Option<Duration>,
+    /// After a keep-alive Ping, how long to wait for any input before giving up.
+    pub keepalive_timeout: Duration,
+    /// Start the closing handshake (1001) after this long without receiving anything.
+    pub idle_timeout: Option<Duration>,
 }
 
 impl Default for Config {
@@ -53,6 +77,11 @@ impl Default for Config {
             max_response_body: 16 * 1024,
             delivery: Delivery::Whole,
             auto_pong: true,
+            handshake_timeout: Some(Duration::from_secs(10)),
+            close_timeout: Some(Duration::from_secs(5)),
+            keepalive_interval: None,
+            keepalive_timeout: Duration::from_secs(10),
+            idle_timeout: None,
         }
     }
 }
@@ -91,6 +120,28 @@ impl Config {
     /// Turn the automatic Pong reply on or off.
     pub fn auto_pong(mut self, on: bool) -> Self {
         self.auto_pong = on;
+        self
+    }
+    /// Set (or turn off with `None`) the opening handshake deadline.
+    pub fn handshake_timeout(mut self, d: Option<Duration>) -> Self {
+        self.handshake_timeout = d;
+        self
+    }
+    /// Set (or turn off with `None`) the closing handshake deadline.
+    pub fn close_timeout(mut self, d: Option<Duration>) -> Self {
+        self.close_timeout = d;
+        self
+    }
+    /// Turn keep-alive Pings on: a Ping after `interval` without input, and failure if
+    /// nothing arrives within `timeout` of it.
+    pub fn keepalive(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.keepalive_interval = Some(interval);
+        self.keepalive_timeout = timeout;
+        self
+    }
+    /// Set (or turn off with `None`) the idle timeout.
+    pub fn idle_timeout(mut self, d: Option<Duration>) -> Self {
+        self.idle_timeout = d;
         self
     }
 }

@@ -5,6 +5,7 @@
 //! (closing) and §8.1 (UTF-8) meet here. State changes go through `State::apply` in `state.rs`.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::close;
 use crate::config::{Config, Delivery};
@@ -85,6 +86,8 @@ pub struct Connection {
     rsv_allowed: u8,
     masks: Option<Box<dyn MaskSource>>,
     pending: Option<Pending>,
+    /// A second state-change event, for the rare times two arise before a poll.
+    pending_next: Option<Pending>,
 
     /// Receive buffer: `rbuf[rstart..rend]` holds bytes not yet consumed; `rbuf[rend..]` is
     /// initialised spare room that [`receive_buffer`](Self::receive_buffer) lends out.
@@ -109,6 +112,7 @@ pub struct Connection {
 
     close_sent: bool,
     eof: bool,
+    timers: Timers,
     /// The connection failed (handshake error or rejection, protocol error, abnormal end): the
     /// transport should be closed once the output is written, whatever the role.
     failed: bool,
@@ -150,6 +154,19 @@ enum Pending {
     ProtocolError(ProtocolError),
     /// The transport ended without a Close frame (1006).
     Abnormal,
+}
+
+/// Deadlines, armed by the times the driver reports through `handle_timeout`.
+#[derive(Debug, Default)]
+struct Timers {
+    /// Input arrived since the last reported time.
+    input_seen: bool,
+    /// The reported time at which input was last seen (the first reported time before any).
+    last_input: Option<Instant>,
+    handshake: Option<Instant>,
+    close: Option<Instant>,
+    /// A keep-alive Ping is out; input must arrive before this.
+    ping: Option<Instant>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -220,6 +237,7 @@ impl Connection {
                 Role::Server => None,
             },
             pending: None,
+            pending_next: None,
             rbuf: Vec::new(),
             rstart: 0,
             rend: 0,
@@ -233,6 +251,7 @@ impl Connection {
             send_utf8: Utf8Validator::new(),
             close_sent: false,
             eof: false,
+            timers: Timers::default(),
             failed: false,
         }
     }
@@ -327,6 +346,7 @@ impl Connection {
         self.make_room(data.len());
         self.rbuf[self.rend..self.rend + data.len()].copy_from_slice(data);
         self.rend += data.len();
+        self.timers.input_seen = true;
         self.after_input();
     }
 
@@ -347,6 +367,7 @@ impl Connection {
         let n = n.min(self.rbuf.len() - self.rend);
         self.rend += n;
         if n > 0 {
+            self.timers.input_seen = true;
             self.after_input();
         }
     }
@@ -361,7 +382,7 @@ impl Connection {
         if self.state == State::Connecting {
             self.state = self.state.apply(Transition::Failed);
             self.failed = true;
-            self.pending = Some(Pending::Abnormal);
+            self.push_pending(Pending::Abnormal);
         }
     }
 
@@ -426,7 +447,7 @@ impl Connection {
                     match origin_ok {
                         Ok(()) => {
                             self.handshake = Handshake::ServerDeciding(Box::new(request));
-                            self.pending = Some(Pending::HandshakeRequest);
+                            self.push_pending(Pending::HandshakeRequest);
                         }
                         Err(e) => self.handshake_failed(e),
                     }
@@ -434,7 +455,7 @@ impl Connection {
                 RequestProgress::Plain { request, consumed } => {
                     self.rstart += consumed;
                     self.handshake = Handshake::ServerPlain(Box::new(request));
-                    self.pending = Some(Pending::HttpRequest);
+                    self.push_pending(Pending::HttpRequest);
                 }
                 RequestProgress::Failed(e) => self.handshake_failed(e),
             },
@@ -452,7 +473,7 @@ impl Connection {
                     self.handshake = Handshake::ClientRejected(Box::new(response));
                     self.state = self.state.apply(Transition::Failed);
                     self.failed = true;
-                    self.pending = Some(Pending::Rejected);
+                    self.push_pending(Pending::Rejected);
                 }
                 ResponseProgress::Failed(e) => self.handshake_failed(e),
             },
@@ -468,7 +489,7 @@ impl Connection {
         self.handshake = Handshake::Done;
         self.state = self.state.apply(Transition::Failed);
         self.failed = true;
-        self.pending = Some(Pending::HandshakeFailed(e));
+        self.push_pending(Pending::HandshakeFailed(e));
     }
 
     fn open(&mut self, negotiated: Negotiated) {
@@ -476,7 +497,7 @@ impl Connection {
         self.negotiated = Some(negotiated);
         self.handshake = Handshake::Done;
         self.state = self.state.apply(Transition::HandshakeComplete);
-        self.pending = Some(Pending::Open);
+        self.push_pending(Pending::Open);
     }
 
     // ----- server handshake decision -----------------------------------------------------
@@ -593,8 +614,17 @@ impl Connection {
         }
     }
 
+    fn push_pending(&mut self, p: Pending) {
+        if self.pending.is_none() {
+            self.pending = Some(p);
+        } else {
+            self.pending_next = Some(p);
+        }
+    }
+
     fn step(&mut self) -> Step {
         if let Some(p) = self.pending.take() {
+            self.pending = self.pending_next.take();
             return Step::Emit(Out::Pending(p));
         }
         if !self.state.can_receive() {
@@ -986,7 +1016,112 @@ impl Connection {
         Ok(())
     }
 
-    // ----- output --------------------------------------------------------------------------
+    // ----- time ---------------------------------------------------------------------------
+
+    /// Report the time: fire every deadline that has passed and arm new ones. Call it after
+    /// each batch of input (the timers measure time since input was last seen) and whenever
+    /// [`poll_timeout`](Self::poll_timeout) comes due; then poll events and output as usual.
+    /// The first call arms the handshake deadline: a machine that is never told the time runs
+    /// no timers.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let config = self.config;
+        if self.timers.input_seen || self.timers.last_input.is_none() {
+            if self.timers.input_seen {
+                self.timers.ping = None;
+            }
+            self.timers.input_seen = false;
+            self.timers.last_input = Some(now);
+        }
+        let last_input = self.timers.last_input.unwrap_or(now);
+        match self.state {
+            State::Connecting => {
+                if let Some(limit) = config.handshake_timeout {
+                    let deadline = *self.timers.handshake.get_or_insert(now + limit);
+                    if now >= deadline {
+                        self.handshake_failed(match self.role {
+                            Role::Server => HandshakeError::RequestTimeout,
+                            Role::Client => HandshakeError::ResponseTimeout,
+                        });
+                    }
+                }
+            }
+            State::Open => {
+                if let Some(idle) = config.idle_timeout {
+                    if now >= last_input + idle {
+                        // Cannot fail in the Open state with a valid code.
+                        let _ = self.close(close::GOING_AWAY, "idle timeout");
+                    }
+                }
+                if let (State::Open, Some(interval)) = (self.state, config.keepalive_interval) {
+                    match self.timers.ping {
+                        Some(deadline) if now >= deadline => {
+                            self.state = self.state.apply(Transition::Failed);
+                            self.failed = true;
+                            self.push_pending(Pending::Abnormal);
+                        }
+                        Some(_) => {}
+                        None if now >= last_input + interval => {
+                            self.write(true, OpCode::Ping, b"");
+                            self.timers.ping = Some(now + config.keepalive_timeout);
+                        }
+                        None => {}
+                    }
+                }
+            }
+            State::Closing | State::Closed => {}
+        }
+        if self.awaiting_close() {
+            if let Some(limit) = config.close_timeout {
+                let deadline = *self.timers.close.get_or_insert(now + limit);
+                if now >= deadline {
+                    if self.state != State::Closed {
+                        self.push_pending(Pending::Abnormal);
+                    }
+                    self.state = self.state.apply(Transition::Failed);
+                    self.failed = true;
+                }
+            }
+        }
+    }
+
+    /// Waiting for the peer's Close, or (client) for the server's EOF after it.
+    fn awaiting_close(&self) -> bool {
+        match self.state {
+            State::Closing => true,
+            State::Closed => !self.should_close_transport(),
+            _ => false,
+        }
+    }
+
+    /// The earliest armed deadline: call [`handle_timeout`](Self::handle_timeout) then, or
+    /// earlier with input. `None` until the time was first reported, or with no timer running.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let config = &self.config;
+        let last_input = self.timers.last_input?;
+        let mut earliest: Option<Instant> = None;
+        let mut consider = |t: Option<Instant>| {
+            if let Some(t) = t {
+                earliest = Some(earliest.map_or(t, |e| e.min(t)));
+            }
+        };
+        match self.state {
+            State::Connecting => consider(self.timers.handshake),
+            State::Open => {
+                consider(config.idle_timeout.map(|d| last_input + d));
+                if let Some(interval) = config.keepalive_interval {
+                    consider(Some(self.timers.ping.unwrap_or(last_input + interval)));
+                }
+            }
+            _ => {}
+        }
+        if self.awaiting_close() && config.close_timeout.is_some() {
+            // Not yet armed: the next report of the time arms it, so ask for one now.
+            consider(Some(self.timers.close.unwrap_or(last_input)));
+        }
+        earliest
+    }
+
+    // ----- output -------------------------------------------------------------------------
 
     /// Bytes waiting to be written to the transport, in order.
     pub fn pending_output(&self) -> &[u8] {

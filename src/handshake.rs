@@ -313,9 +313,14 @@ pub enum HandshakeError {
     /// The [`ClientRequest`] itself is invalid (bad host, path or header); nothing was sent.
     InvalidClientRequest(UsageError),
 
+    /// The server's response did not complete before the handshake deadline.
+    ResponseTimeout,
+
     // ---- either side ----
     /// The parser was fed again after the handshake had completed.
     AlreadyComplete,
+    /// The request did not complete before the handshake deadline (408).
+    RequestTimeout,
 }
 
 impl HandshakeError {
@@ -337,6 +342,7 @@ impl HandshakeError {
             MethodNotAllowed(_) => Some(405),
             UnsupportedVersion => Some(426),
             OriginRefused(_) => Some(403),
+            RequestTimeout => Some(408),
             ResponseTooLarge { .. }
             | TooManyResponseHeaders { .. }
             | MalformedResponse(_)
@@ -349,6 +355,7 @@ impl HandshakeError {
             | ExtensionNotOffered(_)
             | InvalidResponseExtensions(_)
             | InvalidClientRequest(_)
+            | ResponseTimeout
             | AlreadyComplete => None,
         }
     }
@@ -418,6 +425,8 @@ impl fmt::Display for HandshakeError {
             }
             InvalidClientRequest(e) => write!(f, "invalid client request: {e}"),
             AlreadyComplete => f.write_str("the handshake was already complete"),
+            RequestTimeout => f.write_str("request not complete before the handshake deadline"),
+            ResponseTimeout => f.write_str("response not complete before the handshake deadline"),
         }
     }
 }
