@@ -1,4 +1,134 @@
-//! wsmachine: a sans-IO WebSocket (RFC 6455) state machine.
+//! wsmachine: a WebSocket (RFC 6455) implementation as a pure **sans-IO** state machine.
+//!
+//! A [`Connection`] never touches a socket, a clock, a thread or a runtime. You feed it the
+//! bytes you read and the time; it gives back [`Event`]s and the bytes to write. The same
+//! machine serves a blocking socket, a hand-written epoll/mio loop, an async runtime, a fuzzer
+//! and a unit test, in either [`Role`].
+//!
+//! # The driving loop
+//!
+//! Four steps, repeated: **feed** input (bytes, EOF, time), **poll events** until `None`,
+//! **write** the pending output, **close** the transport when told.
+//!
+//! ```no_run
+//! use std::io::{Read, Write};
+//! use std::time::Instant;
+//! use wsmachine::handshake::Accept;
+//! use wsmachine::{Config, Connection, Event};
+//!
+//! fn serve(mut sock: std::net::TcpStream) -> std::io::Result<()> {
+//!     let mut conn = Connection::server(Config::default());
+//!     conn.handle_timeout(Instant::now()); // arms the handshake deadline
+//!     loop {
+//!         // 1. Feed: read straight into the machine's buffer (no copy), or use receive(&buf).
+//!         if let Some(deadline) = conn.poll_timeout() {
+//!             let wait = deadline.saturating_duration_since(Instant::now());
+//!             sock.set_read_timeout(Some(wait.max(std::time::Duration::from_millis(1))))?;
+//!         }
+//!         match sock.read(conn.receive_buffer(16 * 1024)) {
+//!             Ok(0) => conn.receive_eof(),
+//!             Ok(n) => conn.commit_received(n),
+//!             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
+//!                 || e.kind() == std::io::ErrorKind::TimedOut => {}
+//!             Err(e) => return Err(e),
+//!         }
+//!         conn.handle_timeout(Instant::now());
+//!         // 2. Poll events until none.
+//!         while let Some(event) = conn.poll_event() {
+//!             match event {
+//!                 Event::HandshakeRequest(_) => conn.accept(Accept::new()).expect("valid step"),
+//!                 Event::Text(text) => {
+//!                     let reply = text.to_uppercase();
+//!                     conn.send_text(&reply).ok();
+//!                 }
+//!                 Event::Binary(data) => {
+//!                     let copy = data.to_vec();
+//!                     conn.send_binary(&copy).ok();
+//!                 }
+//!                 _ => {} // pongs, closes and errors are already answered by the machine
+//!             }
+//!         }
+//!         // 3. Write what the machine queued.
+//!         while !conn.pending_output().is_empty() {
+//!             let n = sock.write(conn.pending_output())?;
+//!             conn.advance_output(n);
+//!         }
+//!         // 4. Close the transport when told.
+//!         if conn.should_close_transport() {
+//!             return Ok(());
+//!         }
+//!     }
+//! }
+//! ```
+//!
+//! The same loop without any I/O, a client and a server wired together in memory:
+//!
+//! ```
+//! use wsmachine::handshake::{Accept, ClientRequest};
+//! use wsmachine::{Config, Connection, Event, State};
+//!
+//! let mut client = Connection::client(&ClientRequest::new("example.com", "/chat"), Config::default());
+//! let mut server = Connection::server(Config::default());
+//! let mut said = Vec::new();
+//! for round in 0..4 {
+//!     // The client's bytes reach the server...
+//!     let bytes = client.pending_output().to_vec();
+//!     client.advance_output(bytes.len());
+//!     server.receive(&bytes);
+//!     while let Some(event) = server.poll_event() {
+//!         match event {
+//!             Event::HandshakeRequest(req) => {
+//!                 assert_eq!(req.target(), "/chat");
+//!                 server.accept(Accept::new()).unwrap();
+//!             }
+//!             Event::Text(t) => {
+//!                 let echo = format!("echo: {t}");
+//!                 server.send_text(&echo).unwrap();
+//!             }
+//!             _ => {}
+//!         }
+//!     }
+//!     // ...and the server's bytes reach the client.
+//!     let bytes = server.pending_output().to_vec();
+//!     server.advance_output(bytes.len());
+//!     client.receive(&bytes);
+//!     while let Some(event) = client.poll_event() {
+//!         match event {
+//!             Event::Open(_) => client.send_text("hello").unwrap(),
+//!             Event::Text(t) => {
+//!                 said.push(t.to_owned());
+//!                 client.close(1000, "bye").unwrap();
+//!             }
+//!             _ => {}
+//!         }
+//!     }
+//!     if round == 3 {
+//!         assert_eq!(said, ["echo: hello"]);
+//!         assert_eq!(server.state(), State::Closed);
+//!         assert!(server.should_close_transport());
+//!     }
+//! }
+//! ```
+//!
+//! # Layers, one file per RFC section
+//!
+//! | module | RFC 6455 |
+//! |---|---|
+//! | [`handshake`] (with the private `http` head parser and [`extension`]) | §4 opening handshake, §9.1 extension grammar |
+//! | [`frame`] | §5.2 frame header codec |
+//! | [`mask`] | §5.3 masking |
+//! | [`utf8`] | §8.1 UTF-8 validation |
+//! | [`close`] | §5.5.1, §7.4 close codes |
+//! | [`state`] | §4.1, §7 the lifecycle |
+//! | [`connection`] | §5.4–§7 the machine |
+//! | [`admission`] | per-address limits in front of the handshake |
+//!
+//! # Errors
+//!
+//! A peer's violation is a [`ProtocolError`] reported as [`Event::ProtocolError`], carrying its
+//! close code; the machine has already queued that Close. The application's misuse is a
+//! [`UsageError`] returned by the call, and changes nothing. Handshake failures are
+//! [`handshake::HandshakeError`]s, carrying the HTTP status a server answered with.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
