@@ -279,6 +279,17 @@ impl Connection {
         conn
     }
 
+    /// A server that refuses the connection outright (for example an
+    /// [`admission`](crate::admission) refusal: 429 or 503 with `Retry-After`): `response` is
+    /// queued at once without reading the request, and the transport should be closed once it
+    /// is written.
+    pub fn server_refusing(config: Config, response: &Response) -> Self {
+        let mut conn = Self::new(Role::Server, config, Handshake::Done, State::Closed);
+        response.write(&mut conn.out);
+        conn.failed = true;
+        conn
+    }
+
     /// A client: the upgrade request is queued at once in [`pending_output`](Self::pending_output).
     pub fn client(request: &ClientRequest, config: Config) -> Self {
         let mut out = Vec::new();

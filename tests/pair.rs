@@ -213,3 +213,25 @@ fn eof_during_handshake_reports_1006() {
     assert_eq!(drain(&mut s), vec![Ev::Close(1006, String::new())]);
     assert!(s.should_close_transport());
 }
+
+#[test]
+fn admission_refusal_is_a_complete_response_then_close() {
+    use std::time::Instant;
+    use wsmachine::admission::{Admission, AdmissionConfig};
+    let mut table = Admission::new(AdmissionConfig::default().max_per_ip(1));
+    let ip = "127.0.0.1".parse().unwrap();
+    let now = Instant::now();
+    let ticket = table.on_connect(ip, now).unwrap();
+    let refusal = table.on_connect(ip, now).unwrap_err();
+    let mut s = Connection::server_refusing(Config::default(), &refusal.response());
+    let out = take_output(&mut s);
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.starts_with("HTTP/1.1 503 "), "{text}");
+    assert!(text.contains("Retry-After: 5\r\n"), "{text}");
+    assert!(s.should_close_transport());
+    // Input to a refused connection is ignored.
+    s.receive(b"GET / HTTP/1.1\r\n\r\n");
+    assert_eq!(drain(&mut s), vec![]);
+    table.release(ticket);
+    assert!(table.on_connect(ip, now).is_ok());
+}
