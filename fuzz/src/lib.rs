@@ -1,0 +1,167 @@
+//! The stateful connection fuzzer shared by the per-role targets.
+//!
+//! The input is a program: each operation is one byte (its kind) followed by its arguments.
+//! Bytes from the peer arrive in chunks of arbitrary sizes, interleaved with the local
+//! application's calls (sends, close, accept or reject, time passing, output drained in
+//! arbitrary amounts, buffers released, EOF). Every event is polled after every input. The run
+//! must never panic, a local call may fail only with a `UsageError`, and the machine's buffer
+//! memory must stay within a bound derived from its configured limits.
+
+use std::time::{Duration, Instant};
+
+use wsmachine::handshake::{Accept, ClientRequest, Response};
+use wsmachine::rng::FixedMasks;
+use wsmachine::{Config, Connection, Delivery, Event, MessageKind, Role, State};
+
+const MAX_FRAME: usize = 4096;
+const MAX_MESSAGE: usize = 16 * 1024;
+
+struct Input<'a> {
+    data: &'a [u8],
+}
+
+impl<'a> Input<'a> {
+    fn byte(&mut self) -> Option<u8> {
+        let (&b, rest) = self.data.split_first()?;
+        self.data = rest;
+        Some(b)
+    }
+    fn bytes(&mut self, n: usize) -> &'a [u8] {
+        let n = n.min(self.data.len());
+        let (a, b) = self.data.split_at(n);
+        self.data = b;
+        a
+    }
+}
+
+fn drain(conn: &mut Connection, role: Role) {
+    // Whatever the input, the number of events per call is bounded by the bytes received.
+    for _ in 0..100_000 {
+        let Some(event) = conn.poll_event() else {
+            return;
+        };
+        match event {
+            Event::HandshakeRequest(_) => {
+                let _ = conn.accept(Accept::new());
+            }
+            Event::HttpRequest(_) => {
+                let _ = conn.respond(Response::new(200));
+            }
+            Event::Text(t) => assert!(t.len() <= MAX_MESSAGE),
+            Event::Binary(b) => assert!(b.len() <= MAX_MESSAGE),
+            Event::Data { data, .. } => assert!(data.len() <= MAX_FRAME),
+            Event::Ping(p) | Event::Pong(p) => assert!(p.len() <= 125),
+            Event::Close { reason, .. } => assert!(reason.len() <= 123),
+            _ => {}
+        }
+    }
+    panic!("{role:?}: poll_event did not run dry");
+}
+
+/// Run one program against a fresh machine of `role`.
+pub fn run(role: Role, data: &[u8]) {
+    let mut input = Input { data };
+    let flags = input.byte().unwrap_or(0);
+    let config = Config::default()
+        .max_frame_size(MAX_FRAME)
+        .max_message_size(MAX_MESSAGE)
+        .max_header_bytes(2048)
+        .delivery(if flags & 1 == 0 {
+            Delivery::Whole
+        } else {
+            Delivery::Streaming
+        })
+        .auto_pong(flags & 2 == 0)
+        .keepalive(Duration::from_secs(5), Duration::from_secs(2))
+        .idle_timeout(Some(Duration::from_secs(30)));
+    let mut conn = match (role, flags & 4 != 0) {
+        (Role::Server, false) => Connection::server(config),
+        (Role::Client, false) => {
+            Connection::client(&ClientRequest::new("example.com", "/").key([7; 16]), config)
+        }
+        (role, true) => Connection::from_upgraded(role, config),
+    };
+    conn.set_mask_source(Box::new(FixedMasks::new(vec![[1, 2, 3, 4]])));
+    let t0 = Instant::now();
+    let mut now = t0;
+    conn.handle_timeout(now);
+    let mut largest_chunk = 0usize;
+
+    while let Some(op) = input.byte() {
+        match op % 12 {
+            0..=3 => {
+                let n = input.byte().unwrap_or(0) as usize * (1 + (op as usize >> 4));
+                let chunk = input.bytes(n);
+                largest_chunk = largest_chunk.max(chunk.len());
+                if op & 0x80 != 0 {
+                    let buf = conn.receive_buffer(chunk.len());
+                    buf[..chunk.len()].copy_from_slice(chunk);
+                    conn.commit_received(chunk.len());
+                } else {
+                    conn.receive(chunk);
+                }
+            }
+            4 => {
+                let n = input.byte().unwrap_or(0) as usize;
+                let text = String::from_utf8_lossy(input.bytes(n)).into_owned();
+                let _ = conn.send_text(&text);
+            }
+            5 => {
+                let n = input.byte().unwrap_or(0) as usize;
+                let _ = conn.send_binary(input.bytes(n));
+            }
+            6 => {
+                let b = input.byte().unwrap_or(0);
+                let n = (b & 0x3f) as usize;
+                let kind = if b & 0x40 != 0 {
+                    MessageKind::Text
+                } else {
+                    MessageKind::Binary
+                };
+                let _ = conn.send_fragment(kind, input.bytes(n), b & 0x80 != 0);
+            }
+            7 => {
+                let n = input.byte().unwrap_or(0) as usize;
+                let _ = conn.send_ping(input.bytes(n));
+            }
+            8 => {
+                let code =
+                    u16::from_be_bytes([input.byte().unwrap_or(3), input.byte().unwrap_or(232)]);
+                let n = input.byte().unwrap_or(0) as usize;
+                let reason = String::from_utf8_lossy(input.bytes(n)).into_owned();
+                let _ = conn.close(code, &reason);
+            }
+            9 => {
+                now += Duration::from_millis(input.byte().unwrap_or(0) as u64 * 100);
+                conn.handle_timeout(now);
+            }
+            10 => {
+                let n = input.byte().unwrap_or(0) as usize * 16;
+                conn.advance_output(n);
+                if op & 0x80 != 0 {
+                    conn.release_buffers();
+                }
+            }
+            _ => conn.receive_eof(),
+        }
+        drain(&mut conn, role);
+        // Timers never fire early or twice.
+        if let Some(t) = conn.poll_timeout() {
+            assert!(t >= t0);
+        }
+        // The receive side stays within what the limits allow (a partial frame or message,
+        // the largest chunk, and the buffers' growth factor); output is the application's.
+        let bound = 4 * (MAX_FRAME + 14 + largest_chunk) + 2 * MAX_MESSAGE + 64 * 1024;
+        let pending = conn.pending_output().len();
+        assert!(
+            conn.buffered_capacity() <= bound + 2 * pending + 64 * 1024,
+            "{role:?}: {} buffered bytes",
+            conn.buffered_capacity()
+        );
+        if conn.state() == State::Closed {
+            // Closed machines ignore input and produce no more events.
+            conn.receive(b"\x81\x00");
+            assert!(conn.poll_event().is_none());
+        }
+    }
+}
