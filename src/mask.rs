@@ -4,11 +4,15 @@
 //! received ones.
 
 /// The key rotated so that its byte 0 applies to payload position `offset`.
+///
+/// Done on a `u32` (one rotate instruction): rotating the byte array itself goes through the
+/// generic slice rotation and costs more than masking a small frame.
 #[inline(always)]
 fn phase_key(key: [u8; 4], offset: usize) -> [u8; 4] {
-    let mut k = key;
-    k.rotate_left(offset & 3);
-    k
+    // Little-endian: byte i of the word is key[i]; rotating right by 8·p makes byte i key[i + p].
+    u32::from_le_bytes(key)
+        .rotate_right(8 * (offset & 3) as u32)
+        .to_le_bytes()
 }
 
 /// XOR `buf` in place with `key`, where `buf[0]` is at position `offset` of the frame payload (so
@@ -48,7 +52,8 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     }
 }
 
-/// Bytes XORed per iteration of the vectorised loop.
+/// Bytes XORed per iteration of the vectorised loop. Measured (benches/kernels.rs): 32 is the
+/// best all-round choice over 16 and 64 for frames from 16 bytes to 64 KiB.
 const BLOCK: usize = 32;
 
 /// XOR `buf` in place with `key` one byte at a time, where `buf[0]` is at position `offset` of

@@ -76,7 +76,9 @@ fn is_continuation(b: u8) -> bool {
 /// whatever follows it.
 #[inline]
 fn validate_bulk(bytes: &[u8]) -> Result<usize, Utf8Error> {
-    match core::str::from_utf8(bytes) {
+    // `simdutf8::compat` has the error semantics of `core::str::from_utf8` (`error_len() ==
+    // None` only for a valid but incomplete final code point) with a SIMD fast path.
+    match simdutf8::compat::from_utf8(bytes) {
         Ok(_) => Ok(bytes.len()),
         Err(e) if e.error_len().is_none() => Ok(e.valid_up_to()),
         Err(_) => Err(Utf8Error),
