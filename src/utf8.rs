@@ -71,11 +71,21 @@ fn is_continuation(b: u8) -> bool {
     b & 0xC0 == 0x80
 }
 
+/// Below this length an all-ASCII piece is accepted without calling simdutf8.
+const SMALL: usize = 32;
+
 /// Bulk validation: `Ok(n)` when `bytes[..n]` is valid and `bytes[n..]` is empty or an
 /// incomplete but valid prefix of one code point; `Err(Utf8Error)` when `bytes` is invalid
 /// whatever follows it.
 #[inline]
 fn validate_bulk(bytes: &[u8]) -> Result<usize, Utf8Error> {
+    // simdutf8 costs a few nanoseconds per call before its SIMD loop starts: a 16-byte ASCII
+    // piece (a small frame) is checked in half the time inline. Longer pieces gain nothing
+    // from the precheck (100 ASCII bytes: is_ascii ~10 ns, simdutf8 ~9 ns, std ~4 ns; std loses
+    // 2x on multi-byte text of that size).
+    if bytes.len() < SMALL && bytes.is_ascii() {
+        return Ok(bytes.len());
+    }
     // `simdutf8::compat` has the error semantics of `core::str::from_utf8` (`error_len() ==
     // None` only for a valid but incomplete final code point) with a SIMD fast path.
     match simdutf8::compat::from_utf8(bytes) {
