@@ -1,10 +1,108 @@
-//! Masking (RFC 6455 §5.3). Placeholder implementation.
-#![allow(missing_docs)]
-pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
-    apply_mask_bytewise(buf, key, offset)
+//! Payload masking (RFC 6455 §5.3): XOR with a 4-byte key, repeating from the payload's start.
+//!
+//! Masking is its own inverse, so the same function masks outgoing client frames and unmasks
+//! received ones.
+
+/// The key rotated so that its byte 0 applies to payload position `offset`.
+///
+/// Done on a `u32` (one rotate instruction): rotating the byte array itself goes through the
+/// generic slice rotation and costs more than masking a small frame.
+#[inline(always)]
+fn phase_key(key: [u8; 4], offset: usize) -> [u8; 4] {
+    // Little-endian: byte i of the word is key[i]; rotating right by 8·p makes byte i key[i + p].
+    u32::from_le_bytes(key)
+        .rotate_right(8 * (offset & 3) as u32)
+        .to_le_bytes()
 }
+
+/// XOR `buf` in place with `key`, where `buf[0]` is at position `offset` of the frame payload (so
+/// the key phase is `offset % 4`).
+///
+/// Works a block at a time in code the compiler vectorises; equal to [`apply_mask_bytewise`] for
+/// every input.
+#[inline]
+pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
+    let key = phase_key(key, offset);
+    // Every block below is a multiple of 4 bytes long, so each starts at key phase 0.
+    let k8 = u64::from_ne_bytes([
+        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
+    ]);
+    let mut rest = buf;
+    if rest.len() >= BLOCK {
+        let mut wide = [0u8; BLOCK];
+        for (i, w) in wide.iter_mut().enumerate() {
+            *w = key[i & 3];
+        }
+        let mut blocks = rest.chunks_exact_mut(BLOCK);
+        for block in &mut blocks {
+            for (b, k) in block.iter_mut().zip(wide.iter()) {
+                *b ^= *k;
+            }
+        }
+        rest = blocks.into_remainder();
+    }
+    let mut words = rest.chunks_exact_mut(8);
+    for word in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        word.copy_from_slice(&(u64::from_ne_bytes(w) ^ k8).to_ne_bytes());
+    }
+    for (i, b) in words.into_remainder().iter_mut().enumerate() {
+        *b ^= key[i & 3];
+    }
+}
+
+/// Bytes XORed per iteration of the vectorised loop. Measured (benches/kernels.rs): 32 is the
+/// best all-round choice over 16 and 64 for frames from 16 bytes to 64 KiB.
+const BLOCK: usize = 32;
+
+/// XOR `buf` in place with `key` one byte at a time, where `buf[0]` is at position `offset` of
+/// the frame payload: the reference [`apply_mask`] is checked against.
 pub fn apply_mask_bytewise(buf: &mut [u8], key: [u8; 4], offset: usize) {
     for (i, b) in buf.iter_mut().enumerate() {
         *b ^= key[(offset + i) & 3];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc_example_key() {
+        // §5.7: "Hello" masked with 37 fa 21 3d.
+        let mut p = *b"Hello";
+        apply_mask(&mut p, [0x37, 0xfa, 0x21, 0x3d], 0);
+        assert_eq!(p, [0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+    }
+
+    #[test]
+    fn matches_bytewise_across_block_boundaries() {
+        let key = [0x12, 0x34, 0x56, 0x78];
+        for len in 0..(3 * BLOCK + 9) {
+            for offset in 0..8 {
+                let orig: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+                let mut fast = orig.clone();
+                let mut slow = orig.clone();
+                apply_mask(&mut fast, key, offset);
+                apply_mask_bytewise(&mut slow, key, offset);
+                assert_eq!(fast, slow, "len {len} offset {offset}");
+            }
+        }
+    }
+
+    #[test]
+    fn split_masking_equals_whole() {
+        let key = [0xde, 0xad, 0xbe, 0xef];
+        let orig: Vec<u8> = (0..200u8).collect();
+        let mut whole = orig.clone();
+        apply_mask(&mut whole, key, 0);
+        for cut in 0..orig.len() {
+            let mut parts = orig.clone();
+            let (a, b) = parts.split_at_mut(cut);
+            apply_mask(a, key, 0);
+            apply_mask(b, key, cut);
+            assert_eq!(parts, whole, "cut {cut}");
+        }
     }
 }

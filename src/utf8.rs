@@ -1,48 +1,229 @@
-//! Incremental UTF-8 validation. Placeholder implementation.
-#![allow(missing_docs)]
+//! Incremental UTF-8 validation of text messages (RFC 6455 §8.1).
+//!
+//! A text message arrives in pieces — fragments, and reads that end anywhere — so a code point
+//! may be split between two calls. [`Utf8Validator`] validates each piece as it arrives and
+//! fails as soon as a byte makes the message impossible to complete as valid UTF-8, so the
+//! connection can be failed without waiting for the rest of the message (§8.1: "MUST _Fail the
+//! WebSocket Connection_" when invalid UTF-8 is seen).
+
+use core::fmt;
+
+use crate::error::ProtocolError;
+
+/// Validates a text message fed in pieces, keeping the state of a code point split between
+/// pieces.
 #[derive(Debug, Clone, Default)]
 pub struct Utf8Validator {
-    pending: [u8; 4],
-    n: usize,
+    /// Lead byte of the pending partial code point (meaningless when `have == 0`).
+    lead: u8,
+    /// Bytes of the pending code point seen so far: 0 (none pending) to 3.
+    have: u8,
+    /// Total length of the pending code point: 2 to 4 (meaningless when `have == 0`).
+    width: u8,
 }
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+
+/// Text that is not valid UTF-8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Utf8Error;
+
+impl fmt::Display for Utf8Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("invalid UTF-8")
+    }
+}
+
+impl std::error::Error for Utf8Error {}
+
+impl From<Utf8Error> for ProtocolError {
+    fn from(_: Utf8Error) -> Self {
+        ProtocolError::InvalidUtf8
+    }
+}
+
+/// Length of the code point a valid lead byte starts (only called on the lead of a valid prefix).
+#[inline]
+fn width_of(lead: u8) -> u8 {
+    if lead >= 0xF0 {
+        4
+    } else if lead >= 0xE0 {
+        3
+    } else {
+        2
+    }
+}
+
+/// Whether `b` may follow `lead` as the second byte of a code point (RFC 3629 §4): excludes
+/// overlong forms, surrogates and values above U+10FFFF.
+#[inline]
+fn second_byte_ok(lead: u8, b: u8) -> bool {
+    let (lo, hi) = match lead {
+        0xE0 => (0xA0, 0xBF),
+        0xED => (0x80, 0x9F),
+        0xF0 => (0x90, 0xBF),
+        0xF4 => (0x80, 0x8F),
+        _ => (0x80, 0xBF),
+    };
+    lo <= b && b <= hi
+}
+
+#[inline]
+fn is_continuation(b: u8) -> bool {
+    b & 0xC0 == 0x80
+}
+
+/// Below this length an all-ASCII piece is accepted without calling simdutf8.
+const SMALL: usize = 32;
+
+/// Bulk validation: `Ok(n)` when `bytes[..n]` is valid and `bytes[n..]` is empty or an
+/// incomplete but valid prefix of one code point; `Err(Utf8Error)` when `bytes` is invalid
+/// whatever follows it.
+#[inline]
+fn validate_bulk(bytes: &[u8]) -> Result<usize, Utf8Error> {
+    // simdutf8 costs a few nanoseconds per call before its SIMD loop starts: a 16-byte ASCII
+    // piece (a small frame) is checked in half the time inline. Longer pieces gain nothing
+    // from the precheck (100 ASCII bytes: is_ascii ~10 ns, simdutf8 ~9 ns, std ~4 ns; std loses
+    // 2x on multi-byte text of that size).
+    if bytes.len() < SMALL && bytes.is_ascii() {
+        return Ok(bytes.len());
+    }
+    // `simdutf8::compat` has the error semantics of `core::str::from_utf8` (`error_len() ==
+    // None` only for a valid but incomplete final code point) with a SIMD fast path.
+    match simdutf8::compat::from_utf8(bytes) {
+        Ok(_) => Ok(bytes.len()),
+        Err(e) if e.error_len().is_none() => Ok(e.valid_up_to()),
+        Err(_) => Err(Utf8Error),
+    }
+}
+
 impl Utf8Validator {
+    /// A validator at the start of a message.
     pub fn new() -> Self {
         Self::default()
     }
-    pub fn feed(&mut self, mut bytes: &[u8]) -> Result<(), Utf8Error> {
-        while self.n > 0 && !bytes.is_empty() {
-            self.pending[self.n] = bytes[0];
-            self.n += 1;
-            bytes = &bytes[1..];
-            match std::str::from_utf8(&self.pending[..self.n]) {
-                Ok(_) => self.n = 0,
-                Err(e) if e.error_len().is_some() => return Err(Utf8Error),
-                Err(_) => {}
+
+    /// Validate the next bytes of a text message.
+    ///
+    /// Returns `Err` as soon as `bytes` contains a byte that makes the message impossible to be
+    /// valid UTF-8, including within a code point split across calls (`F4 90` is already
+    /// invalid, `ED A0` starts a surrogate). After an error the state is unspecified; call
+    /// [`reset`](Self::reset) before validating another message.
+    #[inline]
+    pub fn feed(&mut self, bytes: &[u8]) -> Result<(), Utf8Error> {
+        let mut rest = bytes;
+        if self.have != 0 {
+            // Finish the pending code point byte by byte; its bytes so far are a valid prefix.
+            while self.have < self.width {
+                let Some((&b, tail)) = rest.split_first() else {
+                    return Ok(());
+                };
+                let ok = if self.have == 1 {
+                    second_byte_ok(self.lead, b)
+                } else {
+                    is_continuation(b)
+                };
+                if !ok {
+                    return Err(Utf8Error);
+                }
+                self.have += 1;
+                rest = tail;
             }
+            self.have = 0;
         }
-        match std::str::from_utf8(bytes) {
-            Ok(_) => Ok(()),
-            Err(e) if e.error_len().is_some() => Err(Utf8Error),
-            Err(e) => {
-                let rest = &bytes[e.valid_up_to()..];
-                self.pending[..rest.len()].copy_from_slice(rest);
-                self.n = rest.len();
-                Ok(())
-            }
+        let valid = validate_bulk(rest)?;
+        if let Some(&lead) = rest.get(valid) {
+            // An incomplete but valid prefix of a code point (1 to 3 bytes) ends `rest`.
+            self.lead = lead;
+            self.width = width_of(lead);
+            self.have = (rest.len() - valid) as u8;
         }
+        Ok(())
     }
+
+    /// True when no partial code point is pending, so the message may end here.
+    #[inline]
     pub fn is_complete(&self) -> bool {
-        self.n == 0
+        self.have == 0
     }
+
+    /// Forget any pending partial code point, to start a new message.
+    #[inline]
     pub fn reset(&mut self) {
-        self.n = 0;
+        *self = Self::default();
     }
 }
-pub fn is_valid(b: &[u8]) -> bool {
-    std::str::from_utf8(b).is_ok()
+
+/// Whether `bytes` is a complete, valid UTF-8 text (one pass, SIMD when long).
+#[inline]
+pub fn is_valid(bytes: &[u8]) -> bool {
+    validate_bulk(bytes) == Ok(bytes.len())
 }
-pub(crate) fn from_validated(b: &[u8]) -> &str {
-    std::str::from_utf8(b).unwrap_or("")
+
+/// View bytes that the connection has already validated as text. The crate forbids unsafe
+/// code, so this checks again (at SIMD speed); should the bytes ever be invalid it yields the
+/// empty string rather than panicking.
+#[inline]
+pub(crate) fn from_validated(bytes: &[u8]) -> &str {
+    let checked = if bytes.len() < SMALL {
+        core::str::from_utf8(bytes).ok()
+    } else {
+        simdutf8::basic::from_utf8(bytes).ok()
+    };
+    debug_assert!(checked.is_some(), "text not validated before delivery");
+    checked.unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed_all(chunks: &[&[u8]]) -> Result<bool, usize> {
+        let mut v = Utf8Validator::new();
+        for (i, c) in chunks.iter().enumerate() {
+            v.feed(c).map_err(|_| i)?;
+        }
+        Ok(v.is_complete())
+    }
+
+    #[test]
+    fn split_code_points_complete() {
+        let s = "aé€😀z".as_bytes();
+        for a in 0..=s.len() {
+            for b in a..=s.len() {
+                assert_eq!(feed_all(&[&s[..a], &s[a..b], &s[b..]]), Ok(true), "{a} {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn incomplete_at_end_is_not_complete() {
+        assert_eq!(feed_all(&[b"ab", &[0xE2, 0x82]]), Ok(false));
+        assert_eq!(feed_all(&[&[0xF0], &[0x9F], &[0x98]]), Ok(false));
+    }
+
+    #[test]
+    fn split_invalid_prefixes_fail_on_the_revealing_byte() {
+        // Above U+10FFFF, surrogate, overlong 3- and 4-byte forms, lead without continuation.
+        for pair in [
+            [0xF4, 0x90],
+            [0xED, 0xA0],
+            [0xE0, 0x80],
+            [0xF0, 0x80],
+            [0xE2, 0x41],
+        ] {
+            assert_eq!(feed_all(&[&pair[..1], &pair[1..]]), Err(1), "{pair:x?}");
+        }
+        assert_eq!(feed_all(&[&[0xF0, 0x9F], &[0x41]]), Err(1));
+        assert_eq!(feed_all(&[&[0xF0], &[0x9F], &[0x98], &[0xC0]]), Err(3));
+    }
+
+    #[test]
+    fn reset_forgets_pending() {
+        let mut v = Utf8Validator::new();
+        v.feed(&[0xE2]).unwrap();
+        assert!(!v.is_complete());
+        v.reset();
+        assert!(v.is_complete());
+        v.feed(b"A").unwrap();
+        assert!(v.is_complete());
+    }
 }

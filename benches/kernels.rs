@@ -1,0 +1,96 @@
+//! Throughput of the per-byte kernels on the receive path: unmasking, UTF-8 validation, and
+//! frame header decoding.
+//!
+//! Run: `cargo bench --bench kernels -- --warm-up-time 1 --measurement-time 2`
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use wsmachine::frame::{MAX_HEADER_LEN, OpCode, decode_header, encode_header};
+use wsmachine::mask::{apply_mask, apply_mask_bytewise};
+use wsmachine::utf8::Utf8Validator;
+
+const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+fn unmask(c: &mut Criterion) {
+    for size in [16usize, 1024, 64 * 1024, 1024 * 1024] {
+        let mut g = c.benchmark_group(format!("unmask/{size}"));
+        g.throughput(Throughput::Bytes(size as u64));
+        let mut buf = vec![0x5au8; size];
+        // Offset 1: a phase that is not 0, as after a payload split across reads.
+        g.bench_function("apply_mask", |b| {
+            b.iter(|| apply_mask(black_box(&mut buf), KEY, 1))
+        });
+        g.bench_function("bytewise", |b| {
+            b.iter(|| apply_mask_bytewise(black_box(&mut buf), KEY, 1))
+        });
+        g.finish();
+    }
+}
+
+/// `len` bytes of text, cut back to a character boundary.
+fn text(len: usize, multibyte: bool) -> Vec<u8> {
+    let unit = if multibyte {
+        "Привет, мир! 你好，世界。Съешь же ещё этих мягких булок. 敏捷的棕色狐狸。"
+    } else {
+        "The quick brown fox jumps over the lazy dog. "
+    };
+    let mut s = String::with_capacity(len + unit.len());
+    while s.len() < len {
+        s.push_str(unit);
+    }
+    let mut n = len;
+    while !s.is_char_boundary(n) {
+        n -= 1;
+    }
+    s.truncate(n);
+    s.into_bytes()
+}
+
+fn utf8(c: &mut Criterion) {
+    for (kind, multibyte) in [("ascii", false), ("multibyte", true)] {
+        for size in [16usize, 1024, 64 * 1024] {
+            let data = text(size, multibyte);
+            let mut g = c.benchmark_group(format!("utf8/{kind}/{size}"));
+            g.throughput(Throughput::Bytes(data.len() as u64));
+            g.bench_function("validator", |b| {
+                b.iter(|| {
+                    let mut v = Utf8Validator::new();
+                    v.feed(black_box(&data)).is_ok() && v.is_complete()
+                })
+            });
+            // The same text in 100-byte reads, so code points are split between calls.
+            g.bench_function("validator_split_100", |b| {
+                b.iter(|| {
+                    let mut v = Utf8Validator::new();
+                    black_box(&data)
+                        .chunks(100)
+                        .all(|piece| v.feed(piece).is_ok())
+                        && v.is_complete()
+                })
+            });
+            g.bench_function("std_from_utf8", |b| {
+                b.iter(|| std::str::from_utf8(black_box(&data)).is_ok())
+            });
+            g.bench_function("simdutf8_compat", |b| {
+                b.iter(|| simdutf8::compat::from_utf8(black_box(&data)).is_ok())
+            });
+            g.finish();
+        }
+    }
+}
+
+fn headers(c: &mut Criterion) {
+    let mut g = c.benchmark_group("decode_header");
+    for (name, len) in [("len7", 16u64), ("len16", 1024), ("len64", 1 << 20)] {
+        let mut wire = [0u8; MAX_HEADER_LEN];
+        let n = encode_header(&mut wire, true, 0, OpCode::Binary, Some(KEY), len);
+        g.bench_function(format!("masked_{name}"), |b| {
+            b.iter(|| decode_header(black_box(&wire[..n]), true, 0))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, unmask, utf8, headers);
+criterion_main!(benches);
