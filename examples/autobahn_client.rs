@@ -62,6 +62,10 @@ fn run(url: &str, echo: bool) -> io::Result<Outcome> {
             Ok(0) => conn.receive_eof(),
             Ok(n) => conn.commit_received(n),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            // A peer that closes its socket with our last frames unread (or before our Close
+            // echo arrives) makes its kernel answer with a reset: that too ends the transport,
+            // and whatever was received before it has already been read.
+            Err(e) if is_reset(&e) => conn.receive_eof(),
             Err(e) => return Err(e),
         }
         loop {
@@ -107,6 +111,13 @@ fn run(url: &str, echo: bool) -> io::Result<Outcome> {
             }
         }
     }
+}
+
+fn is_reset(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted
+    )
 }
 
 fn main() -> ExitCode {

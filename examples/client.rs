@@ -73,6 +73,8 @@ fn run(url: &str) -> io::Result<()> {
                     io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                 ) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // A server that closes before reading our Close echo causes a reset: an end too.
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => conn.receive_eof(),
             Err(e) => return Err(e),
         }
         while let Some(event) = conn.poll_event() {
