@@ -1,0 +1,114 @@
+//! A line-oriented WebSocket client: each stdin line is sent as a text message, and what comes
+//! back is printed.
+//!
+//! ```text
+//! cargo run --example echo_server &
+//! cargo run --example client -- ws://127.0.0.1:9001/
+//! ```
+//!
+//! End of input (Ctrl-D) starts the closing handshake. A thread reads stdin; the main thread
+//! owns the socket and the [`Connection`], reading with a short timeout so that it can pick up
+//! typed lines in between.
+
+use std::io::{self, BufRead, Read, Write};
+use std::net::TcpStream;
+use std::process::ExitCode;
+use std::sync::mpsc::{self, TryRecvError};
+use std::time::Duration;
+
+use wsmachine::handshake::ClientRequest;
+use wsmachine::{Config, Connection, Event};
+
+fn main() -> ExitCode {
+    let Some(url) = std::env::args().nth(1) else {
+        eprintln!("usage: client ws://HOST[:PORT]/PATH");
+        return ExitCode::from(2);
+    };
+    match run(&url) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("client: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(url: &str) -> io::Result<()> {
+    let request =
+        ClientRequest::from_url(url).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let mut stream = TcpStream::connect((request.host(), request.effective_port()))?;
+    stream.set_read_timeout(Some(Duration::from_millis(50)))?;
+    let mut conn = Connection::client(&request, Config::default());
+
+    // `None` marks the end of input.
+    let (lines_tx, lines) = mpsc::channel::<Option<String>>();
+    std::thread::spawn(move || {
+        for line in io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            if lines_tx.send(Some(line)).is_err() {
+                return;
+            }
+        }
+        let _ = lines_tx.send(None);
+    });
+    let mut open = false;
+    let mut input_done = false;
+
+    loop {
+        let out = conn.pending_output();
+        if !out.is_empty() {
+            stream.write_all(out)?;
+            let n = out.len();
+            conn.advance_output(n);
+        }
+        if conn.should_close_transport() {
+            return Ok(());
+        }
+        match stream.read(conn.receive_buffer(16 * 1024)) {
+            Ok(0) => conn.receive_eof(),
+            Ok(n) => conn.commit_received(n),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // A server that closes before reading our Close echo causes a reset: an end too.
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => conn.receive_eof(),
+            Err(e) => return Err(e),
+        }
+        while let Some(event) = conn.poll_event() {
+            match event {
+                Event::Open(n) => {
+                    open = true;
+                    match n.protocol() {
+                        Some(p) => println!("[open, subprotocol {p}]"),
+                        None => println!("[open]"),
+                    }
+                }
+                Event::Text(t) => println!("< {t}"),
+                Event::Binary(b) => println!("< [{} bytes of binary]", b.len()),
+                Event::Close { code, reason } => println!("[closed {code} {reason}]"),
+                Event::Rejected(r) => println!("[refused: {} {}]", r.status(), r.reason()),
+                Event::HandshakeFailed(e) => println!("[handshake failed: {e}]"),
+                Event::ProtocolError(e) => println!("[protocol error: {e}]"),
+                _ => {}
+            }
+        }
+        // Lines typed so far; they wait in the channel until the handshake is done.
+        while open && !input_done {
+            match lines.try_recv() {
+                Ok(Some(line)) => {
+                    if let Err(e) = conn.send_text(&line) {
+                        println!("[not sent: {e}]");
+                    }
+                }
+                Ok(None) | Err(TryRecvError::Disconnected) => {
+                    input_done = true;
+                    let _ = conn.close(1000, "bye");
+                }
+                Err(TryRecvError::Empty) => break,
+            }
+        }
+    }
+}

@@ -1,0 +1,409 @@
+//! A WebSocket echo server on a single-threaded, non-blocking [mio] event loop.
+//!
+//! ```text
+//! cargo run --release --example echo_server -- --addr 127.0.0.1:9001 \
+//!     [--allow-origin ORIGIN]... [--protocol NAME]...
+//! ```
+//!
+//! Every text and binary message is sent back as it came; Pings are answered automatically.
+//! Opening `http://127.0.0.1:9001/` in a browser serves a small page that talks to the server.
+//!
+//! - `--addr` is the listening address (default `127.0.0.1:9001`);
+//! - `--allow-origin` (repeatable) turns on an `Origin` allowlist: other origins get 403;
+//! - `--protocol` (repeatable) lists the subprotocols the server speaks, most preferred first.
+//!
+//! Each connection is a `mio::net::TcpStream` plus a [`Connection`]; the machine does all the
+//! protocol work and the loop below only moves bytes. This is the server the Autobahn
+//! TestSuite runs against (`autobahn/run.sh server`).
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+use wsmachine::handshake::{Accept, HandshakeRequest, Response, ServerPolicy};
+use wsmachine::{Config, Connection, Event};
+
+const LISTENER: Token = Token(0);
+/// Room offered to each read.
+const READ_CHUNK: usize = 16 * 1024;
+/// Stop reading from a connection while this much output waits for its peer: a client that
+/// sends but never reads cannot grow the server's memory without bound.
+const HIGH_WATER: usize = 1 << 20;
+/// How long a closed connection is drained for its peer's FIN before it is dropped.
+const LINGER: Duration = Duration::from_secs(2);
+
+const PAGE: &str = r#"<!doctype html>
+<html>
+<head><meta charset="utf-8"><title>wsmachine echo</title></head>
+<body>
+<h1>wsmachine echo</h1>
+<form id="form"><input id="text" size="50" autofocus> <button>Send</button></form>
+<pre id="log"></pre>
+<script>
+const log = (line) => { document.getElementById("log").textContent += line + "\n"; };
+const ws = new WebSocket("ws://" + location.host + "/");
+ws.onopen = () => log("[open]");
+ws.onmessage = (e) => log("< " + e.data);
+ws.onclose = (e) => log("[closed " + e.code + "]");
+document.getElementById("form").onsubmit = (e) => {
+  e.preventDefault();
+  const input = document.getElementById("text");
+  if (ws.readyState === WebSocket.OPEN) { ws.send(input.value); log("> " + input.value); }
+  input.value = "";
+};
+</script>
+</body>
+</html>
+"#;
+
+struct Options {
+    addr: SocketAddr,
+    origins: Vec<String>,
+    protocols: Vec<String>,
+}
+
+fn parse_args() -> Result<Options, String> {
+    let mut opts = Options {
+        addr: SocketAddr::from(([127, 0, 0, 1], 9001)),
+        origins: Vec::new(),
+        protocols: Vec::new(),
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().ok_or(format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--addr" => {
+                let v = value()?;
+                opts.addr = v.parse().map_err(|e| format!("--addr {v}: {e}"))?;
+            }
+            "--allow-origin" => opts.origins.push(value()?),
+            "--protocol" => opts.protocols.push(value()?),
+            _ => return Err(format!("unknown argument {arg}")),
+        }
+    }
+    Ok(opts)
+}
+
+/// What to do after an event, once the event no longer borrows the connection.
+enum Reply {
+    None,
+    Accept,
+    Page,
+    NotFound,
+    Text,
+    Binary,
+}
+
+/// One client: the socket and its protocol machine.
+struct Client {
+    stream: TcpStream,
+    conn: Connection,
+    /// The interest currently registered with the poll.
+    registered: Interest,
+    /// The peer's FIN was read.
+    read_eof: bool,
+    /// The connection is over and our side is shut down: reads are discarded until the peer
+    /// closes too, or until this instant.
+    linger_until: Option<Instant>,
+}
+
+/// Reused copy of the message being echoed (an event borrows the connection, so the payload
+/// is copied out before it is sent back).
+#[derive(Default)]
+struct Scratch {
+    text: String,
+    binary: Vec<u8>,
+}
+
+impl Client {
+    /// Move bytes both ways as far as the socket allows. `Ok(false)`: the connection is
+    /// finished and can be dropped.
+    fn drive(&mut self, scratch: &mut Scratch) -> io::Result<bool> {
+        if self.linger_until.is_some() {
+            return self.drain();
+        }
+        loop {
+            self.flush()?;
+            if self.conn.should_close_transport()
+                || self.read_eof
+                || self.conn.pending_output().len() > HIGH_WATER
+            {
+                break;
+            }
+            match self.stream.read(self.conn.receive_buffer(READ_CHUNK)) {
+                Ok(0) => {
+                    self.read_eof = true;
+                    self.conn.receive_eof();
+                }
+                Ok(n) => self.conn.commit_received(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            self.handle_events(scratch);
+        }
+        if self.conn.should_close_transport() && self.conn.pending_output().is_empty() {
+            if self.read_eof {
+                return Ok(false);
+            }
+            // Closing our side first and reading until the peer's FIN avoids a reset that
+            // could destroy the last bytes we sent (the Close frame) before the peer reads them.
+            let _ = self.stream.shutdown(Shutdown::Write);
+            self.linger_until = Some(Instant::now() + LINGER);
+            return self.drain();
+        }
+        Ok(true)
+    }
+
+    /// Write pending output until done or the socket is full.
+    fn flush(&mut self) -> io::Result<()> {
+        while !self.conn.pending_output().is_empty() {
+            match self.stream.write(self.conn.pending_output()) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.conn.advance_output(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Discard what arrives after our side closed, until the peer closes.
+    fn drain(&mut self) -> io::Result<bool> {
+        let mut sink = [0u8; 4096];
+        loop {
+            match self.stream.read(&mut sink) {
+                Ok(0) => return Ok(false),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(true),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn handle_events(&mut self, scratch: &mut Scratch) {
+        loop {
+            let reply = match self.conn.poll_event() {
+                None => break,
+                Some(Event::HandshakeRequest(_)) => Reply::Accept,
+                Some(Event::HttpRequest(req)) => route(req),
+                Some(Event::Text(text)) => {
+                    scratch.text.clear();
+                    scratch.text.push_str(text);
+                    Reply::Text
+                }
+                Some(Event::Binary(data)) => {
+                    scratch.binary.clear();
+                    scratch.binary.extend_from_slice(data);
+                    Reply::Binary
+                }
+                // Pings are answered by the machine, the Close echo is queued by it, and a
+                // protocol error has queued its Close: nothing to add.
+                Some(_) => Reply::None,
+            };
+            let result = match reply {
+                Reply::None => Ok(()),
+                Reply::Accept => self.conn.accept(Accept::new()),
+                Reply::Page => self.conn.respond(
+                    Response::new(200)
+                        .header("Content-Type", "text/html; charset=utf-8")
+                        .body(PAGE),
+                ),
+                Reply::NotFound => self.conn.respond(
+                    Response::new(404)
+                        .header("Content-Type", "text/plain; charset=utf-8")
+                        .body("not found\n"),
+                ),
+                Reply::Text => self.conn.send_text(&scratch.text),
+                Reply::Binary => self.conn.send_binary(&scratch.binary),
+            };
+            if let Err(e) = result {
+                // Only possible if the connection is already closing; never fatal here.
+                eprintln!("echo_server: {e}");
+            }
+        }
+    }
+
+    /// The readiness this client needs: always readable, writable while output waits.
+    fn interest(&self) -> Interest {
+        if self.linger_until.is_none() && !self.conn.pending_output().is_empty() {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        }
+    }
+}
+
+/// Answer a plain HTTP request: the page at `/`, 404 elsewhere.
+fn route(req: &HandshakeRequest) -> Reply {
+    let path = req.target().split('?').next().unwrap_or("");
+    if path == "/" {
+        Reply::Page
+    } else {
+        Reply::NotFound
+    }
+}
+
+fn main() -> ExitCode {
+    let opts = match parse_args() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("echo_server: {e}");
+            eprintln!(
+                "usage: echo_server [--addr HOST:PORT] [--allow-origin ORIGIN]... [--protocol NAME]..."
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match run(opts) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("echo_server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(opts: Options) -> io::Result<()> {
+    let mut policy = ServerPolicy::new()
+        .protocols(opts.protocols)
+        .plain_http(true);
+    for origin in &opts.origins {
+        policy = policy.allow_origin(origin);
+    }
+    let policy = Arc::new(policy);
+    // Autobahn 9.* sends messages of up to 16 MiB, in one frame or many.
+    let config = Config::default()
+        .max_frame_size(16 << 20)
+        .max_message_size(16 << 20);
+
+    let mut poll = Poll::new()?;
+    let mut listener = TcpListener::bind(opts.addr)?;
+    poll.registry()
+        .register(&mut listener, LISTENER, Interest::READABLE)?;
+    println!("echo_server: listening on ws://{}/", listener.local_addr()?);
+
+    let mut clients: HashMap<Token, Client> = HashMap::new();
+    let mut next_token = 1usize;
+    let mut events = Events::with_capacity(1024);
+    let mut scratch = Scratch::default();
+
+    loop {
+        let lingering = clients.values().any(|c| c.linger_until.is_some());
+        let timeout = lingering.then_some(Duration::from_millis(250));
+        if let Err(e) = poll.poll(&mut events, timeout) {
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        for event in &events {
+            if event.token() == LISTENER {
+                accept_all(
+                    &listener,
+                    &poll,
+                    &mut clients,
+                    &mut next_token,
+                    config,
+                    &policy,
+                );
+                continue;
+            }
+            let token = event.token();
+            let Some(client) = clients.get_mut(&token) else {
+                continue;
+            };
+            let keep = match client.drive(&mut scratch) {
+                Ok(keep) => keep,
+                Err(e) => {
+                    eprintln!("echo_server: connection {}: {e}", token.0);
+                    false
+                }
+            };
+            let keep = keep && {
+                let wanted = client.interest();
+                wanted == client.registered
+                    || match poll
+                        .registry()
+                        .reregister(&mut client.stream, token, wanted)
+                    {
+                        Ok(()) => {
+                            client.registered = wanted;
+                            true
+                        }
+                        Err(e) => {
+                            eprintln!("echo_server: connection {}: {e}", token.0);
+                            false
+                        }
+                    }
+            };
+            if !keep {
+                drop_client(&poll, &mut clients, token);
+            }
+        }
+        if lingering {
+            let now = Instant::now();
+            let expired: Vec<Token> = clients
+                .iter()
+                .filter(|(_, c)| c.linger_until.is_some_and(|t| t <= now))
+                .map(|(t, _)| *t)
+                .collect();
+            for token in expired {
+                drop_client(&poll, &mut clients, token);
+            }
+        }
+    }
+}
+
+fn accept_all(
+    listener: &TcpListener,
+    poll: &Poll,
+    clients: &mut HashMap<Token, Client>,
+    next_token: &mut usize,
+    config: Config,
+    policy: &Arc<ServerPolicy>,
+) {
+    loop {
+        let (mut stream, _peer) = match listener.accept() {
+            Ok(s) => s,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                // E.g. out of file descriptors: keep serving the connections we have.
+                eprintln!("echo_server: accept: {e}");
+                return;
+            }
+        };
+        let token = Token(*next_token);
+        *next_token += 1;
+        let _ = stream.set_nodelay(true);
+        if let Err(e) = poll
+            .registry()
+            .register(&mut stream, token, Interest::READABLE)
+        {
+            eprintln!("echo_server: register: {e}");
+            continue;
+        }
+        let client = Client {
+            stream,
+            conn: Connection::server_with_policy(config, policy.clone()),
+            registered: Interest::READABLE,
+            read_eof: false,
+            linger_until: None,
+        };
+        clients.insert(token, client);
+    }
+}
+
+fn drop_client(poll: &Poll, clients: &mut HashMap<Token, Client>, token: Token) {
+    if let Some(mut client) = clients.remove(&token) {
+        let _ = poll.registry().deregister(&mut client.stream);
+    }
+}
