@@ -2,7 +2,9 @@
 //!
 //! ```text
 //! cargo run --release --example echo_server -- --addr 127.0.0.1:9001 \
-//!     [--allow-origin ORIGIN]... [--protocol NAME]...
+//!     [--allow-origin ORIGIN]... [--protocol NAME]... \
+//!     [--max-conns-per-ip N] [--max-conns N] [--rate PER_SECOND] [--burst N] \
+//!     [--handshake-timeout SECONDS] [--idle-timeout SECONDS]
 //! ```
 //!
 //! Every text and binary message is sent back as it came; Pings are answered automatically.
@@ -10,7 +12,14 @@
 //!
 //! - `--addr` is the listening address (default `127.0.0.1:9001`);
 //! - `--allow-origin` (repeatable) turns on an `Origin` allowlist: other origins get 403;
-//! - `--protocol` (repeatable) lists the subprotocols the server speaks, most preferred first.
+//! - `--protocol` (repeatable) lists the subprotocols the server speaks, most preferred first;
+//! - `--max-conns-per-ip` caps concurrent connections per client address (IPv6: per /64), and
+//!   `--max-conns` in all: beyond them a client gets 503 with `Retry-After`;
+//! - `--rate` and `--burst` limit new connections and handshakes per address (429);
+//! - `--handshake-timeout` (default 10 s) drops a client whose request is not complete in time
+//!   with 408; `--idle-timeout` closes (1001) a connection that sent nothing for that long.
+//!
+//! Without the admission flags there are no per-address limits.
 //!
 //! Each connection is a `mio::net::TcpStream` plus a [`Connection`]; the machine does all the
 //! protocol work and the loop below only moves bytes. This is the server the Autobahn
@@ -25,6 +34,7 @@ use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
+use wsmachine::admission::{Admission, AdmissionConfig, Ticket};
 use wsmachine::handshake::{Accept, HandshakeRequest, Response, ServerPolicy};
 use wsmachine::{Config, Connection, Event};
 
@@ -36,6 +46,8 @@ const READ_CHUNK: usize = 16 * 1024;
 const HIGH_WATER: usize = 1 << 20;
 /// How long a closed connection is drained for its peer's FIN before it is dropped.
 const LINGER: Duration = Duration::from_secs(2);
+/// How often lingering connections are checked.
+const LINGER_TICK: Duration = Duration::from_millis(250);
 
 const PAGE: &str = r#"<!doctype html>
 <html>
@@ -65,6 +77,9 @@ struct Options {
     addr: SocketAddr,
     origins: Vec<String>,
     protocols: Vec<String>,
+    admission: AdmissionConfig,
+    handshake_timeout: Duration,
+    idle_timeout: Option<Duration>,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -72,7 +87,18 @@ fn parse_args() -> Result<Options, String> {
         addr: SocketAddr::from(([127, 0, 0, 1], 9001)),
         origins: Vec::new(),
         protocols: Vec::new(),
+        // No per-address limits unless asked for.
+        admission: AdmissionConfig::default()
+            .max_per_ip(u32::MAX)
+            .max_total(100_000)
+            .connect_rate(u32::MAX, f64::INFINITY)
+            .handshake_rate(u32::MAX, f64::INFINITY)
+            .max_tracked(4096),
+        handshake_timeout: Duration::from_secs(10),
+        idle_timeout: None,
     };
+    let mut rate: Option<f64> = None;
+    let mut burst: Option<u32> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or(format!("{arg} needs a value"));
@@ -83,10 +109,32 @@ fn parse_args() -> Result<Options, String> {
             }
             "--allow-origin" => opts.origins.push(value()?),
             "--protocol" => opts.protocols.push(value()?),
+            "--max-conns-per-ip" => opts.admission.max_per_ip = number(&arg, &value()?)?,
+            "--max-conns" => opts.admission.max_total = number(&arg, &value()?)?,
+            "--rate" => rate = Some(number(&arg, &value()?)?),
+            "--burst" => burst = Some(number(&arg, &value()?)?),
+            "--handshake-timeout" => {
+                opts.handshake_timeout = Duration::from_secs_f64(number(&arg, &value()?)?);
+            }
+            "--idle-timeout" => {
+                opts.idle_timeout = Some(Duration::from_secs_f64(number(&arg, &value()?)?));
+            }
             _ => return Err(format!("unknown argument {arg}")),
         }
     }
+    if rate.is_some() || burst.is_some() {
+        let per_second = rate.unwrap_or(10.0);
+        let burst = burst.unwrap_or_else(|| (per_second.ceil() as u32).max(1));
+        opts.admission = opts
+            .admission
+            .connect_rate(burst, per_second)
+            .handshake_rate(burst, per_second);
+    }
     Ok(opts)
+}
+
+fn number<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, String> {
+    v.parse().map_err(|_| format!("{flag} {v}: not a number"))
 }
 
 /// What to do after an event, once the event no longer borrows the connection.
@@ -110,6 +158,15 @@ struct Client {
     /// The connection is over and our side is shut down: reads are discarded until the peer
     /// closes too, or until this instant.
     linger_until: Option<Instant>,
+    /// The admission slot this connection holds (none for a refused one).
+    ticket: Option<Ticket>,
+}
+
+/// State shared by all connections of the loop.
+struct Shared {
+    admission: Admission,
+    /// Reused copy of the message being echoed.
+    scratch: Scratch,
 }
 
 /// Reused copy of the message being echoed (an event borrows the connection, so the payload
@@ -123,7 +180,7 @@ struct Scratch {
 impl Client {
     /// Move bytes both ways as far as the socket allows. `Ok(false)`: the connection is
     /// finished and can be dropped.
-    fn drive(&mut self, scratch: &mut Scratch) -> io::Result<bool> {
+    fn drive(&mut self, shared: &mut Shared) -> io::Result<bool> {
         if self.linger_until.is_some() {
             return self.drain();
         }
@@ -145,7 +202,8 @@ impl Client {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
-            self.handle_events(scratch);
+            self.conn.handle_timeout(Instant::now());
+            self.handle_events(shared);
         }
         if self.conn.should_close_transport() && self.conn.pending_output().is_empty() {
             if self.read_eof {
@@ -188,7 +246,8 @@ impl Client {
         }
     }
 
-    fn handle_events(&mut self, scratch: &mut Scratch) {
+    fn handle_events(&mut self, shared: &mut Shared) {
+        let scratch = &mut shared.scratch;
         loop {
             let reply = match self.conn.poll_event() {
                 None => break,
@@ -210,7 +269,13 @@ impl Client {
             };
             let result = match reply {
                 Reply::None => Ok(()),
-                Reply::Accept => self.conn.accept(Accept::new()),
+                Reply::Accept => match &self.ticket {
+                    Some(ticket) => match shared.admission.on_handshake(ticket, Instant::now()) {
+                        Ok(()) => self.conn.accept(Accept::new()),
+                        Err(refusal) => self.conn.reject(refusal.response()),
+                    },
+                    None => self.conn.accept(Accept::new()),
+                },
                 Reply::Page => self.conn.respond(
                     Response::new(200)
                         .header("Content-Type", "text/html; charset=utf-8")
@@ -257,7 +322,9 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("echo_server: {e}");
             eprintln!(
-                "usage: echo_server [--addr HOST:PORT] [--allow-origin ORIGIN]... [--protocol NAME]..."
+                "usage: echo_server [--addr HOST:PORT] [--allow-origin ORIGIN]... [--protocol NAME]... \
+                 [--max-conns-per-ip N] [--max-conns N] [--rate PER_SECOND] [--burst N] \
+                 [--handshake-timeout SECONDS] [--idle-timeout SECONDS]"
             );
             return ExitCode::from(2);
         }
@@ -282,7 +349,9 @@ fn run(opts: Options) -> io::Result<()> {
     // Autobahn 9.* sends messages of up to 16 MiB, in one frame or many.
     let config = Config::default()
         .max_frame_size(16 << 20)
-        .max_message_size(16 << 20);
+        .max_message_size(16 << 20)
+        .handshake_timeout(Some(opts.handshake_timeout))
+        .idle_timeout(opts.idle_timeout);
 
     let mut poll = Poll::new()?;
     let mut listener = TcpListener::bind(opts.addr)?;
@@ -293,11 +362,23 @@ fn run(opts: Options) -> io::Result<()> {
     let mut clients: HashMap<Token, Client> = HashMap::new();
     let mut next_token = 1usize;
     let mut events = Events::with_capacity(1024);
-    let mut scratch = Scratch::default();
+    let mut shared = Shared {
+        admission: Admission::new(opts.admission),
+        scratch: Scratch::default(),
+    };
 
     loop {
+        // Sleep until the earliest deadline of any machine (a scan keeps the example short; a
+        // large server would keep the deadlines in a heap or timer wheel).
+        let now = Instant::now();
         let lingering = clients.values().any(|c| c.linger_until.is_some());
-        let timeout = lingering.then_some(Duration::from_millis(250));
+        let deadline = clients.values().filter_map(|c| c.conn.poll_timeout()).min();
+        let timeout = match (deadline, lingering) {
+            (Some(d), true) => Some(d.saturating_duration_since(now).min(LINGER_TICK)),
+            (Some(d), false) => Some(d.saturating_duration_since(now)),
+            (None, true) => Some(LINGER_TICK),
+            (None, false) => None,
+        };
         if let Err(e) = poll.poll(&mut events, timeout) {
             if e.kind() == io::ErrorKind::Interrupted {
                 continue;
@@ -313,6 +394,7 @@ fn run(opts: Options) -> io::Result<()> {
                     &mut next_token,
                     config,
                     &policy,
+                    &mut shared.admission,
                 );
                 continue;
             }
@@ -320,45 +402,63 @@ fn run(opts: Options) -> io::Result<()> {
             let Some(client) = clients.get_mut(&token) else {
                 continue;
             };
-            let keep = match client.drive(&mut scratch) {
-                Ok(keep) => keep,
+            if !service(&poll, client, token, &mut shared) {
+                drop_client(&poll, &mut clients, token, &mut shared.admission);
+            }
+        }
+        // Fire the deadlines that came due, and drop connections done lingering.
+        let now = Instant::now();
+        let due: Vec<Token> = clients
+            .iter()
+            .filter(|(_, c)| {
+                c.linger_until.is_some_and(|t| t <= now)
+                    || c.conn.poll_timeout().is_some_and(|t| t <= now)
+            })
+            .map(|(t, _)| *t)
+            .collect();
+        for token in due {
+            let Some(client) = clients.get_mut(&token) else {
+                continue;
+            };
+            let keep = if client.linger_until.is_some_and(|t| t <= now) {
+                false
+            } else {
+                client.conn.handle_timeout(now);
+                client.handle_events(&mut shared);
+                service(&poll, client, token, &mut shared)
+            };
+            if !keep {
+                drop_client(&poll, &mut clients, token, &mut shared.admission);
+            }
+        }
+    }
+}
+
+/// Drive one client and keep its registration up to date; `false` when it should be dropped.
+fn service(poll: &Poll, client: &mut Client, token: Token, shared: &mut Shared) -> bool {
+    let keep = match client.drive(shared) {
+        Ok(keep) => keep,
+        Err(e) => {
+            eprintln!("echo_server: connection {}: {e}", token.0);
+            false
+        }
+    };
+    keep && {
+        let wanted = client.interest();
+        wanted == client.registered
+            || match poll
+                .registry()
+                .reregister(&mut client.stream, token, wanted)
+            {
+                Ok(()) => {
+                    client.registered = wanted;
+                    true
+                }
                 Err(e) => {
                     eprintln!("echo_server: connection {}: {e}", token.0);
                     false
                 }
-            };
-            let keep = keep && {
-                let wanted = client.interest();
-                wanted == client.registered
-                    || match poll
-                        .registry()
-                        .reregister(&mut client.stream, token, wanted)
-                    {
-                        Ok(()) => {
-                            client.registered = wanted;
-                            true
-                        }
-                        Err(e) => {
-                            eprintln!("echo_server: connection {}: {e}", token.0);
-                            false
-                        }
-                    }
-            };
-            if !keep {
-                drop_client(&poll, &mut clients, token);
             }
-        }
-        if lingering {
-            let now = Instant::now();
-            let expired: Vec<Token> = clients
-                .iter()
-                .filter(|(_, c)| c.linger_until.is_some_and(|t| t <= now))
-                .map(|(t, _)| *t)
-                .collect();
-            for token in expired {
-                drop_client(&poll, &mut clients, token);
-            }
-        }
     }
 }
 
@@ -369,9 +469,10 @@ fn accept_all(
     next_token: &mut usize,
     config: Config,
     policy: &Arc<ServerPolicy>,
+    admission: &mut Admission,
 ) {
     loop {
-        let (mut stream, _peer) = match listener.accept() {
+        let (mut stream, peer) = match listener.accept() {
             Ok(s) => s,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -391,19 +492,55 @@ fn accept_all(
             eprintln!("echo_server: register: {e}");
             continue;
         }
-        let client = Client {
+        let now = Instant::now();
+        let (conn, ticket) = match admission.on_connect(peer.ip(), now) {
+            Ok(ticket) => {
+                let mut conn = Connection::server_with_policy(config, policy.clone());
+                conn.handle_timeout(now); // arms the handshake deadline
+                (conn, Some(ticket))
+            }
+            // Answered with 503 or 429 by the same machinery, then closed.
+            Err(refusal) => (
+                Connection::server_refusing(config, &refusal.response()),
+                None,
+            ),
+        };
+        let mut client = Client {
             stream,
-            conn: Connection::server_with_policy(config, policy.clone()),
+            conn,
             registered: Interest::READABLE,
             read_eof: false,
             linger_until: None,
+            ticket,
         };
+        if client.ticket.is_none() {
+            // Send the refusal at once: the socket is writable on arrival.
+            let _ = client.flush();
+            if client.conn.pending_output().is_empty() {
+                let _ = client.stream.shutdown(Shutdown::Write);
+                client.linger_until = Some(now + LINGER);
+            } else {
+                client.registered = Interest::READABLE | Interest::WRITABLE;
+                let _ = poll
+                    .registry()
+                    .reregister(&mut client.stream, token, client.registered);
+            }
+        }
         clients.insert(token, client);
     }
 }
 
-fn drop_client(poll: &Poll, clients: &mut HashMap<Token, Client>, token: Token) {
+fn drop_client(
+    poll: &Poll,
+    clients: &mut HashMap<Token, Client>,
+    token: Token,
+    admission: &mut Admission,
+) {
     if let Some(mut client) = clients.remove(&token) {
         let _ = poll.registry().deregister(&mut client.stream);
+        // Whatever ended the connection, its slot is freed exactly once: the ticket moves.
+        if let Some(ticket) = client.ticket.take() {
+            admission.release(ticket);
+        }
     }
 }
