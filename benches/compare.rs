@@ -1,0 +1,625 @@
+//! wsmachine against tungstenite and fastwebsockets, in one process, on the same input bytes.
+//!
+//! * `decode_*`: a stream of masked client→server frames read by a server, for payloads of
+//!   16 B, 125 B, 1 KiB, 64 KiB and 1 MiB; binary, ASCII text and multi-byte UTF-8 text.
+//!   Every payload is touched (its length summed through `black_box`).
+//! * `encode_*`: unmasked server→client frames and masked client→server frames of the same
+//!   sizes, written to an in-memory sink.
+//! * `handshake`: a typical browser upgrade request parsed and answered with a 101.
+//!
+//! Writes go to an in-memory sink that copies each write into a reused buffer, as a socket
+//! write copies into the kernel, so a zero-copy vectored write is not measured as free.
+//!
+//! Throughput counts frames (elements) and payload bytes. Each iteration handles
+//! `frames_per_iter(size)` frames, about 1 MiB of payload (at least two frames).
+//!
+//! The peers run over an in-memory stream that hands out at most 64 KiB per read, like a
+//! socket read into a 64 KiB buffer; wsmachine is measured both with the whole stream in one
+//! `receive` and with 64 KiB reads through `receive_buffer`/`commit_received`.
+
+use std::hint::black_box;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use wsmachine::{Config, Connection, Event, Role};
+
+const SIZES: [usize; 5] = [16, 125, 1024, 64 * 1024, 1 << 20];
+/// Payload bytes per iteration (rounded to whole frames, at least two).
+const PAYLOAD_PER_ITER: usize = 1 << 20;
+/// Largest read the in-memory streams hand out, and the read size of the chunked variant.
+const READ_SIZE: usize = 64 * 1024;
+
+fn frames_per_iter(size: usize) -> usize {
+    (PAYLOAD_PER_ITER / size).max(2)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Binary,
+    Ascii,
+    Utf8,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Binary => "binary",
+            Kind::Ascii => "text_ascii",
+            Kind::Utf8 => "text_utf8",
+        }
+    }
+
+    fn opcode(self) -> u8 {
+        match self {
+            Kind::Binary => 0x2,
+            Kind::Ascii | Kind::Utf8 => 0x1,
+        }
+    }
+}
+
+const KINDS: [Kind; 3] = [Kind::Binary, Kind::Ascii, Kind::Utf8];
+
+/// A payload of exactly `size` bytes; text kinds are valid UTF-8.
+fn payload(kind: Kind, size: usize) -> Vec<u8> {
+    match kind {
+        Kind::Binary => (0..size)
+            .map(|i| (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()[3])
+            .collect(),
+        Kind::Ascii => {
+            let words = b"The quick brown fox jumps over the lazy dog; 0123456789! ";
+            words.iter().copied().cycle().take(size).collect()
+        }
+        Kind::Utf8 => {
+            // Cyrillic (2-byte), CJK (3-byte) and emoji (4-byte) mixed with ASCII spaces.
+            let text =
+                "Привет, мир! 你好，世界。 Съешь же ещё этих мягких булок 🙂 日本語のテキスト ";
+            let mut out = String::with_capacity(size);
+            for c in text.chars().cycle() {
+                if out.len() + c.len_utf8() > size {
+                    break;
+                }
+                out.push(c);
+            }
+            while out.len() < size {
+                out.push(' ');
+            }
+            out.into_bytes()
+        }
+    }
+}
+
+/// One frame with FIN set, masked with `mask` if given.
+fn frame(opcode: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
+    let mut v = Vec::with_capacity(payload.len() + 14);
+    v.push(0x80 | opcode);
+    let m = if mask.is_some() { 0x80 } else { 0 };
+    let len = payload.len();
+    if len < 126 {
+        v.push(m | len as u8);
+    } else if len <= 0xffff {
+        v.push(m | 126);
+        v.extend_from_slice(&(len as u16).to_be_bytes());
+    } else {
+        v.push(m | 127);
+        v.extend_from_slice(&(len as u64).to_be_bytes());
+    }
+    match mask {
+        Some(k) => {
+            v.extend_from_slice(&k);
+            v.extend(payload.iter().enumerate().map(|(i, b)| b ^ k[i % 4]));
+        }
+        None => v.extend_from_slice(payload),
+    }
+    v
+}
+
+/// `n` masked client frames carrying `payload`, each with its own masking key.
+fn client_stream(kind: Kind, payload: &[u8], n: usize) -> Vec<u8> {
+    let mut v = Vec::new();
+    for i in 0..n as u32 {
+        let key = i
+            .wrapping_mul(0x9e37_79b9)
+            .wrapping_add(0x1234_5678)
+            .to_be_bytes();
+        v.extend_from_slice(&frame(kind.opcode(), payload, Some(key)));
+    }
+    v
+}
+
+fn wsm_config() -> Config {
+    Config::default()
+        .max_frame_size(64 << 20)
+        .max_message_size(64 << 20)
+}
+
+// ----- in-memory transport -----------------------------------------------------------------
+
+/// An in-memory transport: reads come from `data` (repeated forever when `cyclic`, at most
+/// `READ_SIZE` bytes per read); each write is copied into a reused buffer, as a socket write
+/// copies into the kernel, and counted.
+struct MemStream<'a> {
+    data: &'a [u8],
+    pos: usize,
+    cyclic: bool,
+    written: u64,
+    sink: Vec<u8>,
+}
+
+impl<'a> MemStream<'a> {
+    fn cyclic(data: &'a [u8]) -> Self {
+        MemStream {
+            data,
+            pos: 0,
+            cyclic: true,
+            written: 0,
+            sink: Vec::new(),
+        }
+    }
+
+    fn once(data: &'a [u8]) -> Self {
+        MemStream {
+            data,
+            pos: 0,
+            cyclic: false,
+            written: 0,
+            sink: Vec::new(),
+        }
+    }
+
+    fn sink() -> Self {
+        Self::once(&[])
+    }
+
+    fn read_into(&mut self, buf: &mut [u8]) -> usize {
+        if self.pos == self.data.len() {
+            if !self.cyclic || self.data.is_empty() {
+                return 0;
+            }
+            self.pos = 0;
+        }
+        let n = buf.len().min(READ_SIZE).min(self.data.len() - self.pos);
+        buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+        self.pos += n;
+        n
+    }
+
+    fn write_from(&mut self, buf: &[u8]) -> usize {
+        self.sink.clear();
+        self.sink.extend_from_slice(buf);
+        self.written += black_box(&self.sink).len() as u64;
+        buf.len()
+    }
+}
+
+impl io::Read for MemStream<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        Ok(self.read_into(buf))
+    }
+}
+
+impl io::Write for MemStream<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Ok(self.write_from(buf))
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl tokio::io::AsyncRead for MemStream<'_> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let n = this.read_into(buf.initialize_unfilled());
+        buf.advance(n);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl tokio::io::AsyncWrite for MemStream<'_> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Poll::Ready(Ok(self.get_mut().write_from(buf)))
+    }
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        Poll::Ready(Ok(bufs.iter().map(|b| this.write_from(b)).sum()))
+    }
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("current-thread runtime")
+}
+
+// ----- decode ------------------------------------------------------------------------------
+
+/// Poll every event; return (messages, payload bytes).
+fn wsm_drain(conn: &mut Connection) -> (usize, usize) {
+    let (mut n, mut bytes) = (0, 0);
+    while let Some(ev) = conn.poll_event() {
+        match ev {
+            Event::Binary(b) => bytes += black_box(b).len(),
+            Event::Text(t) => bytes += black_box(t).len(),
+            other => panic!("unexpected event {other:?}"),
+        }
+        n += 1;
+    }
+    (n, bytes)
+}
+
+fn wsm_decode_whole(conn: &mut Connection, stream: &[u8]) -> (usize, usize) {
+    conn.receive(stream);
+    wsm_drain(conn)
+}
+
+fn wsm_decode_chunked(conn: &mut Connection, stream: &[u8]) -> (usize, usize) {
+    let (mut n, mut bytes) = (0, 0);
+    for chunk in stream.chunks(READ_SIZE) {
+        conn.receive_buffer(chunk.len())[..chunk.len()].copy_from_slice(chunk);
+        conn.commit_received(chunk.len());
+        let (dn, db) = wsm_drain(conn);
+        n += dn;
+        bytes += db;
+    }
+    (n, bytes)
+}
+
+type Tungstenite<'a> = tungstenite::WebSocket<MemStream<'a>>;
+
+fn tung_config() -> tungstenite::protocol::WebSocketConfig {
+    tungstenite::protocol::WebSocketConfig::default()
+        .max_message_size(None)
+        .max_frame_size(None)
+}
+
+fn tung_decode(ws: &mut Tungstenite<'_>, frames: usize) -> (usize, usize) {
+    let mut bytes = 0;
+    for _ in 0..frames {
+        match ws.read().expect("tungstenite read") {
+            tungstenite::Message::Binary(b) => bytes += black_box(&b).len(),
+            tungstenite::Message::Text(t) => bytes += black_box(t.as_str()).len(),
+            other => panic!("unexpected message {other:?}"),
+        }
+    }
+    (frames, bytes)
+}
+
+type Fastws<'a> = fastwebsockets::FragmentCollector<MemStream<'a>>;
+
+fn fastws(
+    stream: MemStream<'_>,
+    role: fastwebsockets::Role,
+) -> fastwebsockets::WebSocket<MemStream<'_>> {
+    let mut ws = fastwebsockets::WebSocket::after_handshake(stream, role);
+    ws.set_auto_close(false);
+    ws.set_max_message_size(64 << 20);
+    ws
+}
+
+async fn fastws_decode(ws: &mut Fastws<'_>, frames: usize) -> (usize, usize) {
+    let mut bytes = 0;
+    for _ in 0..frames {
+        let f = ws.read_frame().await.expect("fastwebsockets read");
+        bytes += black_box(&f.payload[..]).len();
+    }
+    (frames, bytes)
+}
+
+fn decode(c: &mut Criterion) {
+    let rt = runtime();
+    for kind in KINDS {
+        let mut g = c.benchmark_group(format!("decode_{}", kind.name()));
+        for size in SIZES {
+            let n = frames_per_iter(size);
+            let p = payload(kind, size);
+            let stream = client_stream(kind, &p, n);
+            let expect = (n, n * size);
+            g.throughput(Throughput::ElementsAndBytes {
+                elements: n as u64,
+                bytes: (n * size) as u64,
+            });
+
+            let mut conn = Connection::from_upgraded(Role::Server, wsm_config());
+            assert_eq!(wsm_decode_whole(&mut conn, &stream), expect);
+            g.bench_function(BenchmarkId::new("wsmachine", size), |b| {
+                b.iter(|| wsm_decode_whole(&mut conn, &stream))
+            });
+
+            let mut conn = Connection::from_upgraded(Role::Server, wsm_config());
+            assert_eq!(wsm_decode_chunked(&mut conn, &stream), expect);
+            g.bench_function(BenchmarkId::new("wsmachine_read64k", size), |b| {
+                b.iter(|| wsm_decode_chunked(&mut conn, &stream))
+            });
+
+            let mut ws = tungstenite::WebSocket::from_raw_socket(
+                MemStream::cyclic(&stream),
+                tungstenite::protocol::Role::Server,
+                Some(tung_config()),
+            );
+            assert_eq!(tung_decode(&mut ws, n), expect);
+            g.bench_function(BenchmarkId::new("tungstenite", size), |b| {
+                b.iter(|| tung_decode(&mut ws, n))
+            });
+
+            let mut ws = fastwebsockets::FragmentCollector::new(fastws(
+                MemStream::cyclic(&stream),
+                fastwebsockets::Role::Server,
+            ));
+            assert_eq!(rt.block_on(fastws_decode(&mut ws, n)), expect);
+            g.bench_function(BenchmarkId::new("fastwebsockets", size), |b| {
+                b.iter(|| rt.block_on(fastws_decode(&mut ws, n)))
+            });
+        }
+        g.finish();
+    }
+}
+
+// ----- encode ------------------------------------------------------------------------------
+
+/// Send `frames` messages, writing the output to `sink` after each.
+fn wsm_encode(
+    conn: &mut Connection,
+    sink: &mut MemStream<'_>,
+    kind: Kind,
+    p: &[u8],
+    text: &str,
+    frames: usize,
+) {
+    for _ in 0..frames {
+        match kind {
+            Kind::Binary => conn.send_binary(p),
+            Kind::Ascii | Kind::Utf8 => conn.send_text(text),
+        }
+        .expect("send");
+        let n = sink.write_from(conn.pending_output());
+        conn.advance_output(n);
+    }
+}
+
+fn tung_encode(ws: &mut Tungstenite<'_>, msg: &tungstenite::Message, frames: usize) {
+    for _ in 0..frames {
+        ws.send(msg.clone()).expect("tungstenite send");
+    }
+}
+
+async fn fastws_encode(
+    ws: &mut fastwebsockets::WebSocket<MemStream<'_>>,
+    kind: Kind,
+    p: &mut [u8],
+    frames: usize,
+) {
+    let opcode = match kind {
+        Kind::Binary => fastwebsockets::OpCode::Binary,
+        Kind::Ascii | Kind::Utf8 => fastwebsockets::OpCode::Text,
+    };
+    for _ in 0..frames {
+        // A mutable borrow lets a client mask in place instead of copying the payload.
+        let f =
+            fastwebsockets::Frame::new(true, opcode, None, fastwebsockets::Payload::BorrowedMut(p));
+        ws.write_frame(f).await.expect("fastwebsockets write");
+    }
+}
+
+fn encode(c: &mut Criterion) {
+    let rt = runtime();
+    let roles = [
+        (
+            "server",
+            Role::Server,
+            tungstenite::protocol::Role::Server,
+            fastwebsockets::Role::Server,
+        ),
+        (
+            "client",
+            Role::Client,
+            tungstenite::protocol::Role::Client,
+            fastwebsockets::Role::Client,
+        ),
+    ];
+    for (role_name, role, tung_role, fast_role) in roles {
+        for kind in KINDS {
+            let mut g = c.benchmark_group(format!("encode_{role_name}_{}", kind.name()));
+            for size in SIZES {
+                let n = frames_per_iter(size);
+                let p = payload(kind, size);
+                let text = std::str::from_utf8(&p).unwrap_or("");
+                g.throughput(Throughput::ElementsAndBytes {
+                    elements: n as u64,
+                    bytes: (n * size) as u64,
+                });
+
+                let header = if size < 126 {
+                    2
+                } else if size < 65536 {
+                    4
+                } else {
+                    10
+                };
+                let header = header + if role == Role::Client { 4 } else { 0 };
+                let mut conn = Connection::from_upgraded(role, wsm_config());
+                let mut sink = MemStream::sink();
+                wsm_encode(&mut conn, &mut sink, kind, &p, text, n);
+                assert_eq!(sink.written, (n * (size + header)) as u64);
+                g.bench_function(BenchmarkId::new("wsmachine", size), |b| {
+                    b.iter(|| wsm_encode(&mut conn, &mut sink, kind, &p, text, n))
+                });
+
+                let msg = match kind {
+                    Kind::Binary => {
+                        tungstenite::Message::Binary(tungstenite::Bytes::from(p.clone()))
+                    }
+                    Kind::Ascii | Kind::Utf8 => tungstenite::Message::Text(text.into()),
+                };
+                let mut ws = tungstenite::WebSocket::from_raw_socket(
+                    MemStream::sink(),
+                    tung_role,
+                    Some(tung_config()),
+                );
+                tung_encode(&mut ws, &msg, n);
+                assert_eq!(ws.get_ref().written, (n * (size + header)) as u64);
+                g.bench_function(BenchmarkId::new("tungstenite", size), |b| {
+                    b.iter(|| tung_encode(&mut ws, &msg, n))
+                });
+
+                let mut fp = p.clone();
+                let mut ws = fastws(MemStream::sink(), fast_role);
+                rt.block_on(fastws_encode(&mut ws, kind, &mut fp, n));
+                let sink = ws.into_inner();
+                assert_eq!(sink.written, (n * (size + header)) as u64);
+                let mut ws = fastws(sink, fast_role);
+                g.bench_function(BenchmarkId::new("fastwebsockets", size), |b| {
+                    b.iter(|| rt.block_on(fastws_encode(&mut ws, kind, &mut fp, n)))
+                });
+            }
+            g.finish();
+        }
+    }
+}
+
+// ----- handshake ---------------------------------------------------------------------------
+
+/// A browser's upgrade request, as Chrome sends it (cookies, User-Agent, languages and a
+/// permessage-deflate offer).
+const REQUEST: &[u8] = b"GET /chat/socket?room=lobby&v=2 HTTP/1.1\r\n\
+Host: app.example.com\r\n\
+Connection: Upgrade\r\n\
+Pragma: no-cache\r\n\
+Cache-Control: no-cache\r\n\
+User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36\r\n\
+Upgrade: websocket\r\n\
+Origin: https://app.example.com\r\n\
+Sec-WebSocket-Version: 13\r\n\
+Accept-Encoding: gzip, deflate, br, zstd\r\n\
+Accept-Language: en-GB,en;q=0.9,de-DE;q=0.8,de;q=0.7\r\n\
+Cookie: session_id=3f9a7c1e2b8d4a6f9e0c1b2a3d4e5f60; theme=dark; _ga=GA1.1.1234567890.1718000000\r\n\
+Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\
+\r\n";
+
+const GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/// wsmachine's server handshake: the 101 length, or `None` if the request never reached
+/// `Event::Open`.
+fn wsm_handshake(req: &[u8]) -> Option<usize> {
+    let mut conn = Connection::server(Config::default());
+    conn.receive(req);
+    let mut open = false;
+    while let Some(ev) = conn.poll_event() {
+        match ev {
+            Event::HandshakeRequest(_) => conn.accept(Default::default()).ok()?,
+            Event::Open(_) => open = true,
+            _ => return None,
+        }
+    }
+    let out = conn.pending_output();
+    open.then_some(black_box(out).len())
+}
+
+fn tung_handshake(req: &[u8]) -> u64 {
+    let ws = tungstenite::accept(MemStream::once(req)).expect("tungstenite accept");
+    black_box(ws.get_ref().written)
+}
+
+fn header_is(v: &[u8], token: &str) -> bool {
+    v.split(|&b| b == b',')
+        .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+}
+
+/// A lower bound: parse with httparse, check the upgrade headers, compute the accept key and
+/// write the 101 into a reused buffer.
+fn lower_bound_handshake(req: &[u8], out: &mut Vec<u8>) -> usize {
+    use base64::Engine as _;
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut r = httparse::Request::new(&mut headers);
+    let httparse::Status::Complete(_) = r.parse(req).expect("request parses") else {
+        panic!("incomplete request");
+    };
+    assert_eq!(r.method, Some("GET"));
+    let (mut key, mut upgrade, mut connection, mut version) = (None, false, false, false);
+    for h in r.headers.iter() {
+        if h.name.eq_ignore_ascii_case("sec-websocket-key") {
+            key = Some(h.value);
+        } else if h.name.eq_ignore_ascii_case("upgrade") {
+            upgrade = header_is(h.value, "websocket");
+        } else if h.name.eq_ignore_ascii_case("connection") {
+            connection = header_is(h.value, "upgrade");
+        } else if h.name.eq_ignore_ascii_case("sec-websocket-version") {
+            version = h.value == b"13";
+        }
+    }
+    assert!(upgrade && connection && version);
+    let mut sha = sha1_smol::Sha1::new();
+    sha.update(key.expect("key"));
+    sha.update(GUID);
+    let mut accept = [0u8; 28];
+    base64::engine::general_purpose::STANDARD
+        .encode_slice(sha.digest().bytes(), &mut accept)
+        .expect("28 bytes");
+    out.clear();
+    out.extend_from_slice(
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ",
+    );
+    out.extend_from_slice(&accept);
+    out.extend_from_slice(b"\r\n\r\n");
+    black_box(&out[..]).len()
+}
+
+fn handshake(c: &mut Criterion) {
+    assert!(
+        (500..=650).contains(&REQUEST.len()),
+        "request is {} bytes",
+        REQUEST.len()
+    );
+    let mut g = c.benchmark_group("handshake");
+    g.throughput(Throughput::ElementsAndBytes {
+        elements: 1,
+        bytes: REQUEST.len() as u64,
+    });
+
+    if wsm_handshake(REQUEST).is_some() {
+        g.bench_function("wsmachine", |b| b.iter(|| wsm_handshake(REQUEST)));
+    } else {
+        eprintln!("handshake/wsmachine skipped: this build's server handshake did not open");
+    }
+
+    assert!(tung_handshake(REQUEST) > 0);
+    g.bench_function("tungstenite", |b| b.iter(|| tung_handshake(REQUEST)));
+
+    let mut out = Vec::new();
+    lower_bound_handshake(REQUEST, &mut out);
+    // RFC 6455 §1.3's sample key and accept value.
+    assert!(
+        out.windows(28)
+            .any(|w| w == b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
+    );
+    g.bench_function("httparse_sha1_base64", |b| {
+        b.iter(|| lower_bound_handshake(REQUEST, &mut out))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, decode, encode, handshake);
+criterion_main!(benches);
