@@ -192,7 +192,10 @@ struct InMessage {
 /// all state changes are done.
 enum Out {
     Pending(Pending),
+    /// A text message validated as it arrived.
     Text(usize, usize),
+    /// A text message that arrived whole: validated once, while it is handed out.
+    UncheckedText(usize, usize),
     Binary(usize, usize),
     TextAssembled,
     BinaryAssembled,
@@ -573,6 +576,24 @@ impl Connection {
                 Step::Idle => return None,
             }
         };
+        if let Out::UncheckedText(s, e) = out {
+            // One validation pass that also yields the `&str`; on failure only fields apart
+            // from `rbuf` change, so the borrow checker accepts both arms.
+            return Some(match utf8::as_str(&self.rbuf[s..e]) {
+                Some(text) => Event::Text(text),
+                None => {
+                    record_failure(
+                        &mut self.out,
+                        &mut self.masks,
+                        &mut self.close_sent,
+                        &mut self.state,
+                        &mut self.failed,
+                        ProtocolError::InvalidUtf8,
+                    );
+                    Event::ProtocolError(ProtocolError::InvalidUtf8)
+                }
+            });
+        }
         Some(self.event(out))
     }
 
@@ -602,7 +623,9 @@ impl Connection {
                     reason: "",
                 },
             },
-            Out::Text(s, e) => Event::Text(utf8::from_validated(&self.rbuf[s..e])),
+            Out::Text(s, e) | Out::UncheckedText(s, e) => {
+                Event::Text(utf8::from_validated(&self.rbuf[s..e]))
+            }
             Out::Binary(s, e) => Event::Binary(&self.rbuf[s..e]),
             Out::TextAssembled => Event::Text(utf8::from_validated(&self.assembled)),
             Out::BinaryAssembled => Event::Binary(&self.assembled),
@@ -781,11 +804,17 @@ impl Connection {
         if f.fin && f.opcode != OpCode::Continuation {
             // A message in one frame: unmask and validate in place, deliver from `rbuf`.
             if f.done == 0 && avail >= f.len {
-                // Fast path: the whole frame is here, one pass each for unmask and UTF-8.
+                // Fast path: the whole frame is here, one pass each for unmask and UTF-8 (the
+                // latter in poll_event, where the text is handed out).
                 self.unmask(&f, s, f.len, 0);
-                if text && !utf8::is_valid(&self.rbuf[s..s + f.len]) {
-                    return self.fail(ProtocolError::InvalidUtf8);
-                }
+                self.rstart = s + f.len;
+                self.frame = None;
+                self.msg.active = false;
+                return Step::Emit(if text {
+                    Out::UncheckedText(s, s + f.len)
+                } else {
+                    Out::Binary(s, s + f.len)
+                });
             } else {
                 let ready = avail.min(f.len);
                 let new = ready - f.done;
@@ -885,16 +914,15 @@ impl Connection {
 
     /// Fail the connection (§7.1.7): queue a Close with the error's code, stop reading, report.
     fn fail(&mut self, e: ProtocolError) -> Step {
-        if !self.close_sent {
-            let mut payload = [0u8; 2 + MAX_CLOSE_REASON];
-            let n = close_payload(&mut payload, e.close_code(), e.reason());
-            let mask = self.next_mask();
-            frame::write_frame(&mut self.out, true, 0, OpCode::Close, mask, &payload[..n]);
-            self.close_sent = true;
-        }
         self.frame = None;
-        self.state = self.state.apply(Transition::Failed);
-        self.failed = true;
+        record_failure(
+            &mut self.out,
+            &mut self.masks,
+            &mut self.close_sent,
+            &mut self.state,
+            &mut self.failed,
+            e,
+        );
         Step::Emit(Out::Pending(Pending::ProtocolError(e)))
     }
 
@@ -1156,6 +1184,28 @@ impl Connection {
     pub fn should_close_transport(&self) -> bool {
         self.state == State::Closed && (self.failed || self.eof || self.role == Role::Server)
     }
+}
+
+/// Record a failure (§7.1.7): queue a Close with the error's code unless one was sent, and
+/// close. It takes the fields it changes one by one, apart from the receive buffers, so that a
+/// failure found while a payload is borrowed from them can still be recorded.
+fn record_failure(
+    out: &mut Vec<u8>,
+    masks: &mut Option<Box<dyn MaskSource>>,
+    close_sent: &mut bool,
+    state: &mut State,
+    failed: &mut bool,
+    e: ProtocolError,
+) {
+    if !*close_sent {
+        let mut payload = [0u8; 2 + MAX_CLOSE_REASON];
+        let n = close_payload(&mut payload, e.close_code(), e.reason());
+        let mask = masks.as_mut().map(|m| m.next_mask());
+        frame::write_frame(out, true, 0, OpCode::Close, mask, &payload[..n]);
+        *close_sent = true;
+    }
+    *state = state.apply(Transition::Failed);
+    *failed = true;
 }
 
 /// Write a Close payload (code, then as much of `reason` as fits on a UTF-8 boundary).

@@ -152,10 +152,15 @@ impl Utf8Validator {
     }
 }
 
-/// Whether `bytes` is a complete, valid UTF-8 text (one pass, SIMD when long).
+/// The text in `bytes` if it is a complete, valid UTF-8 text: one validation pass (SIMD when
+/// long) that yields the `&str`.
 #[inline]
-pub fn is_valid(bytes: &[u8]) -> bool {
-    validate_bulk(bytes) == Ok(bytes.len())
+pub fn as_str(bytes: &[u8]) -> Option<&str> {
+    if bytes.len() < SMALL {
+        core::str::from_utf8(bytes).ok()
+    } else {
+        simdutf8::basic::from_utf8(bytes).ok()
+    }
 }
 
 /// View bytes that the connection has already validated as text. The crate forbids unsafe
@@ -163,11 +168,7 @@ pub fn is_valid(bytes: &[u8]) -> bool {
 /// empty string rather than panicking.
 #[inline]
 pub(crate) fn from_validated(bytes: &[u8]) -> &str {
-    let checked = if bytes.len() < SMALL {
-        core::str::from_utf8(bytes).ok()
-    } else {
-        simdutf8::basic::from_utf8(bytes).ok()
-    };
+    let checked = as_str(bytes);
     debug_assert!(checked.is_some(), "text not validated before delivery");
     checked.unwrap_or_default()
 }
