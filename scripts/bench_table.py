@@ -74,6 +74,10 @@ def load(criterion_dir):
         if not est_path.exists():
             continue
         b = json.loads(bench.read_text())
+        # Only the comparison benchmarks (benches/compare.rs) make the table; the kernel
+        # benchmarks share the criterion directory.
+        if not b["group_id"].startswith(("decode_", "encode_", "handshake")):
+            continue
         est = json.loads(est_path.read_text())
         # The figure criterion prints as "time": the slope of the linear fit when there is
         # one, otherwise the mean.
