@@ -120,6 +120,23 @@ mod tests {
     }
 
     #[test]
+    fn wide_path_matches_bytewise() {
+        // Lengths around and well above AVX2_THRESHOLD, so that the run-time selected build is
+        // checked against the reference on machines that have AVX2.
+        let key = [0x9a, 0x01, 0xff, 0x42];
+        for len in (AVX2_THRESHOLD - 40..AVX2_THRESHOLD + 200).chain([4096, 65_537]) {
+            for offset in 0..4 {
+                let orig: Vec<u8> = (0..len).map(|i| (i * 13 + 5) as u8).collect();
+                let mut fast = orig.clone();
+                let mut slow = orig.clone();
+                apply_mask(&mut fast, key, offset);
+                apply_mask_bytewise(&mut slow, key, offset);
+                assert_eq!(fast, slow, "len {len} offset {offset}");
+            }
+        }
+    }
+
+    #[test]
     fn split_masking_equals_whole() {
         let key = [0xde, 0xad, 0xbe, 0xef];
         let orig: Vec<u8> = (0..200u8).collect();
