@@ -803,29 +803,17 @@ impl Connection {
         let s = self.rstart;
         if f.fin && f.opcode != OpCode::Continuation {
             // A message in one frame: unmask and validate in place, deliver from `rbuf`.
-            if f.done == 0 && avail >= f.len {
+            let validated = if f.done == 0 && avail >= f.len {
                 // Fast path: the whole frame is here, one pass each for unmask and UTF-8 (the
                 // latter in poll_event, where the text is handed out).
                 self.unmask(&f, s, f.len, 0);
-                self.rstart = s + f.len;
-                self.frame = None;
-                self.msg.active = false;
-                return Step::Emit(if text {
-                    Out::UncheckedText(s, s + f.len)
-                } else {
-                    Out::Binary(s, s + f.len)
-                });
+                false
             } else {
+                // In pieces: validate each as it arrives, to fail an invalid byte at once.
                 let ready = avail.min(f.len);
-                let new = ready - f.done;
-                self.unmask(&f, s + f.done, new, f.done);
-                if text
-                    && self
-                        .msg
-                        .utf8
-                        .feed(&self.rbuf[s + f.done..s + ready])
-                        .is_err()
-                {
+                self.unmask(&f, s + f.done, ready - f.done, f.done);
+                let piece = &self.rbuf[s + f.done..s + ready];
+                if text && self.msg.utf8.feed(piece).is_err() {
                     return self.fail(ProtocolError::InvalidUtf8);
                 }
                 f.done = ready;
@@ -836,14 +824,16 @@ impl Connection {
                 if text && !self.msg.utf8.is_complete() {
                     return self.fail(ProtocolError::InvalidUtf8);
                 }
-            }
+                true
+            };
             self.rstart = s + f.len;
             self.frame = None;
             self.msg.active = false;
-            return Step::Emit(if text {
-                Out::Text(s, s + f.len)
-            } else {
-                Out::Binary(s, s + f.len)
+            let range = (s, s + f.len);
+            return Step::Emit(match (text, validated) {
+                (false, _) => Out::Binary(range.0, range.1),
+                (true, true) => Out::Text(range.0, range.1),
+                (true, false) => Out::UncheckedText(range.0, range.1),
             });
         }
         // A fragment: move its payload into the reassembly buffer as it arrives.
