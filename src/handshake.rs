@@ -107,7 +107,9 @@ fn has_token(head: &Head, name: &str, token: &str) -> bool {
 
 /// Whether `b` may appear in a URI reg-name: unreserved, sub-delims or `%` (RFC 3986 §3.2.2).
 fn is_reg_name_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(&b)
+    matches!(b,
+        b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&'
+        | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=' | b'%')
 }
 
 /// Whether `s` is a host name or address without port: a non-empty reg-name with valid
@@ -753,11 +755,26 @@ fn validate_request(head: Head, plain_http: bool) -> Result<Validated, Handshake
     )))
 }
 
-/// Whether a `Sec-WebSocket-Key` is the base64 of exactly 16 bytes, decoded on the stack.
+/// Whether a `Sec-WebSocket-Key` is the base64 of exactly 16 bytes (RFC 4648 §4, padded and
+/// canonical, as the standard base64 engine decodes it): 21 alphabet characters, a 22nd that
+/// carries only two bits (the 16th byte's last four bits are padding and must be zero), `==`.
 fn valid_key(key: &[u8]) -> bool {
-    // 16 bytes are 24 base64 characters; anything longer decodes to more than fits here.
-    let mut decoded = [0u8; 18];
-    BASE64.decode_slice(key, &mut decoded) == Ok(16)
+    fn sextet(c: u8) -> Option<u8> {
+        match c {
+            b'A'..=b'Z' => Some(c - b'A'),
+            b'a'..=b'z' => Some(c - b'a' + 26),
+            b'0'..=b'9' => Some(c - b'0' + 52),
+            b'+' => Some(62),
+            b'/' => Some(63),
+            _ => None,
+        }
+    }
+    match key {
+        [body @ .., last, b'=', b'='] if body.len() == 21 => {
+            body.iter().all(|&c| sextet(c).is_some()) && sextet(*last).is_some_and(|v| v & 0xf == 0)
+        }
+        _ => false,
+    }
 }
 
 enum Validated {
@@ -1907,5 +1924,51 @@ impl ClientHandshake {
             protocol: protocol.map(str::to_owned),
             extensions,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The stack-only key check agrees with decoding by the base64 engine: every byte value at
+    /// every position of valid keys, and every length around 24.
+    #[test]
+    fn key_check_matches_base64_decoding() {
+        let reference = |k: &[u8]| BASE64.decode(k).is_ok_and(|d| d.len() == 16);
+        let keys: Vec<Vec<u8>> = [[0u8; 16], [0xff; 16], *b"the sample nonce"]
+            .iter()
+            .map(|k| BASE64.encode(k).into_bytes())
+            .collect();
+        for key in &keys {
+            assert!(valid_key(key));
+            for at in 0..key.len() {
+                for b in 0..=255u8 {
+                    let mut k = key.clone();
+                    k[at] = b;
+                    assert_eq!(
+                        valid_key(&k),
+                        reference(&k),
+                        "{:?}",
+                        String::from_utf8_lossy(&k)
+                    );
+                }
+            }
+            for len in 0..=key.len() + 8 {
+                let k: Vec<u8> = key.iter().copied().cycle().take(len).collect();
+                assert_eq!(valid_key(&k), reference(&k), "{len}");
+                let mut padded = key[..len.min(22)].to_vec();
+                padded.resize(len, b'=');
+                assert_eq!(valid_key(&padded), reference(&padded), "{len}=");
+            }
+        }
+    }
+
+    #[test]
+    fn accept_key_bytes_match_the_rfc_example() {
+        assert_eq!(
+            &accept_key_bytes(b"dGhlIHNhbXBsZSBub25jZQ=="),
+            b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
     }
 }
