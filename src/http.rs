@@ -303,6 +303,9 @@ pub(crate) struct HeadParser {
     /// Bytes of complete lines validated, over the parser's life.
     #[cfg(test)]
     pub(crate) validated: usize,
+    /// Bytes looked at by the fast path for lines it then left to the general one.
+    #[cfg(test)]
+    pub(crate) probed: usize,
 }
 
 /// Header fields room is made for at first.
@@ -327,6 +330,8 @@ impl HeadParser {
             scanned: 0,
             #[cfg(test)]
             validated: 0,
+            #[cfg(test)]
+            probed: 0,
         }
     }
 
@@ -364,10 +369,41 @@ impl HeadParser {
         let mut kept = 0;
         let mut pos = 0;
         loop {
-            let Some(i) = memchr(b'\n', &window[pos..]) else {
+            // Where the search for the line end starts: bytes before it hold no LF.
+            let mut from = pos;
+            if self.line_start == base + pos
+                && self.start.is_some()
+                && self.fields.len() < self.max_headers
+            {
+                match fast_field(&window[pos..]) {
+                    Ok((name, value, len)) => {
+                        #[cfg(test)]
+                        {
+                            self.scanned += len;
+                            self.validated += len;
+                        }
+                        self.push_field(Field {
+                            name: Span::at(base + pos, name),
+                            value: Span::at(base + pos, value),
+                        });
+                        pos += len;
+                        self.line_start = base + pos;
+                        continue;
+                    }
+                    Err(clear) => {
+                        #[cfg(test)]
+                        {
+                            self.scanned += clear;
+                            self.probed += clear;
+                        }
+                        from = pos + clear;
+                    }
+                }
+            }
+            let Some(i) = memchr(b'\n', &window[from..]) else {
                 #[cfg(test)]
                 {
-                    self.scanned += window.len() - pos;
+                    self.scanned += window.len() - from;
                 }
                 self.keep(&window[kept..]);
                 if window.len() < data.len() {
@@ -380,7 +416,7 @@ impl HeadParser {
             {
                 self.scanned += i + 1;
             }
-            let lf = pos + i;
+            let lf = from + i;
             #[cfg(test)]
             {
                 self.validated += base + lf + 1 - self.line_start;
@@ -397,14 +433,7 @@ impl HeadParser {
             self.line_start = base + pos;
             match line {
                 Ok(Line::Start(start, minor)) => self.start = Some((start, minor)),
-                Ok(Line::Field(field)) => {
-                    if self.fields.capacity() == 0 {
-                        // Room for a browser's request at once, rather than growing 4, 8, 16.
-                        self.fields
-                            .reserve_exact(INITIAL_FIELDS.min(self.max_headers));
-                    }
-                    self.fields.push(field);
-                }
+                Ok(Line::Field(field)) => self.push_field(field),
                 Ok(Line::End) => {
                     self.keep(&window[kept..pos]);
                     let (start, minor_version) = self.start.take().expect("start line parsed");
@@ -426,6 +455,15 @@ impl HeadParser {
                 }
             }
         }
+    }
+
+    fn push_field(&mut self, field: Field) {
+        if self.fields.capacity() == 0 {
+            // Room for a browser's request at once, rather than growing 4, 8, 16.
+            self.fields
+                .reserve_exact(INITIAL_FIELDS.min(self.max_headers));
+        }
+        self.fields.push(field);
     }
 
     /// Validate one line (without its LF) that starts at `offset` in the head.
@@ -541,6 +579,79 @@ fn parse_status_line(offset: usize, line: &[u8]) -> Result<(StartLine, u8), Head
         reason: Span::at(offset, reason_start..line.len()),
     };
     Ok((start, minor))
+}
+
+/// The fast path for a header line at the start of `s`, found and validated in one pass: the
+/// name's and the value's ranges and the line's length with its line end.
+///
+/// It takes only a complete line that [`parse_header_line`] would accept, and gives the same
+/// result for it. Anything else (a line not complete in `s`, any syntax error, the empty line
+/// ending the head) is `Err(clear)`: the first `clear` bytes of `s` hold no LF, so the search
+/// for the line end resumes there, and the general path validates the line.
+#[inline]
+fn fast_field(s: &[u8]) -> Result<(Range<usize>, Range<usize>, usize), usize> {
+    // Name bytes are tchars, so they hold no LF.
+    let name_len = prefix_len(s, TCHAR);
+    if name_len == 0 || s.get(name_len) != Some(&b':') {
+        return Err(name_len);
+    }
+    let value_start = name_len + 1;
+    // The value runs to the first byte that is not a field-value byte: with the line complete,
+    // that is its CR or LF. Bytes before it hold no LF.
+    let mut end = value_start;
+    let mut high = 0u64;
+    let rest = &s[value_start..];
+    let mut words = rest.chunks_exact(8);
+    let mut stop = None;
+    for w in &mut words {
+        let x = u64::from_le_bytes(w.try_into().unwrap_or_default());
+        let below = x.wrapping_sub(LO * 0x20) & !x & HI;
+        let y = x ^ (LO * 0x7f);
+        let del = y.wrapping_sub(LO) & !y & HI;
+        if (below | del) != 0 {
+            if let Some(i) = w.iter().position(|&b| !is_field_value_byte(b)) {
+                stop = Some(end + i);
+                if i > 0 {
+                    // Only the bytes before the stop belong to the value.
+                    high |= x & (u64::MAX >> (64 - 8 * i));
+                }
+                break;
+            }
+        }
+        high |= x;
+        end += 8;
+    }
+    let stop = match stop {
+        Some(i) => i,
+        None => {
+            let tail = words.remainder();
+            match tail.iter().position(|&b| !is_field_value_byte(b)) {
+                Some(i) => {
+                    high |= u64::from(tail[..i].iter().fold(0, |a, &b| a | b));
+                    end + i
+                }
+                None => return Err(s.len()),
+            }
+        }
+    };
+    let len = match &s[stop..] {
+        [b'\n', ..] => stop + 1,
+        [b'\r', b'\n', ..] => stop + 2,
+        _ => return Err(stop),
+    };
+    let value = &s[value_start..stop];
+    let start = value
+        .iter()
+        .position(|&b| b != b' ' && b != b'\t')
+        .unwrap_or(value.len());
+    let end = value
+        .iter()
+        .rposition(|&b| b != b' ' && b != b'\t')
+        .map_or(start, |i| i + 1);
+    if high & HI != 0 && std::str::from_utf8(&value[start..end]).is_err() {
+        return Err(stop);
+    }
+    Ok((0..name_len, value_start + start..value_start + end, len))
 }
 
 fn parse_header_line(offset: usize, line: &[u8]) -> Result<Field, HeadError> {
@@ -703,6 +814,54 @@ mod tests {
         }
     }
 
+    /// The fast path takes exactly the complete lines the general path accepts, with the same
+    /// result, and never claims that bytes up to an LF hold none.
+    #[test]
+    fn fast_path_agrees_with_the_general_path() {
+        let lines: [&[u8]; 5] = [
+            b"Name: value with spaces\r\nNext: x\r\n",
+            b"X:\t a\tb \t\r\n",
+            "K: caf\u{e9}, na\u{ef}ve 0123456789\n".as_bytes(),
+            b"A:\r\n",
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        ];
+        for line in lines {
+            for at in 0..line.len() {
+                for b in 0..=255u8 {
+                    let mut s = line.to_vec();
+                    s[at] = b;
+                    let lf = s.iter().position(|&c| c == b'\n');
+                    match fast_field(&s) {
+                        Ok((name, value, len)) => {
+                            assert_eq!(Some(len - 1), lf, "{s:?}");
+                            assert_eq!(
+                                parse_header_line(
+                                    0,
+                                    s[..len - 1].strip_suffix(b"\r").unwrap_or(&s[..len - 1])
+                                ),
+                                Ok(Field {
+                                    name: Span::at(0, name),
+                                    value: Span::at(0, value)
+                                }),
+                                "{s:?}"
+                            );
+                        }
+                        Err(clear) => {
+                            assert!(lf.is_none_or(|lf| clear <= lf), "{s:?}");
+                            if let Some(lf) = lf {
+                                let l = &s[..lf];
+                                let l = l.strip_suffix(b"\r").unwrap_or(l);
+                                // Whatever the fast path leaves, the general path refuses, or
+                                // it is the empty line.
+                                assert!(l.is_empty() || parse_header_line(0, l).is_err(), "{s:?}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn syntax_errors() {
         let cases: &[(&[u8], &str)] = &[
@@ -859,6 +1018,7 @@ mod tests {
         }
         assert_eq!(p.scanned, head.len());
         assert_eq!(p.validated, head.len());
+        assert!(p.probed <= head.len());
     }
 
     /// Fed in one call, or in chunks that cut every line, the same counts hold.
@@ -876,6 +1036,7 @@ mod tests {
             }
             assert!(complete);
             assert_eq!((p.scanned, p.validated), (head.len(), head.len()), "{size}");
+            assert!(p.probed <= head.len(), "{size}");
         }
     }
 }
