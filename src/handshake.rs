@@ -124,13 +124,12 @@ fn valid_host_name(s: &str) -> bool {
             .iter()
             .all(|&c| c.is_ascii_hexdigit() || c == b':' || c == b'.');
     }
-    if !b.iter().all(|&c| is_reg_name_byte(c)) {
-        return false;
-    }
+    // One pass: every byte a reg-name byte, every `%` followed by two hex digits.
     b.iter().enumerate().all(|(i, &c)| {
-        c != b'%'
-            || (b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
-                && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+        is_reg_name_byte(c)
+            && (c != b'%'
+                || (b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                    && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit)))
     })
 }
 
