@@ -357,11 +357,26 @@ impl Connection {
         if self.input_closed() || data.is_empty() {
             return;
         }
+        self.timers.input_seen = true;
+        if self.state == State::Connecting && self.rstart == self.rend {
+            // The head parser keeps the head's bytes itself: it reads them from `data` in
+            // place, and only what follows the head (the first frames) is buffered.
+            let consumed = self.feed_handshake(data);
+            self.buffer(&data[consumed..]);
+            return;
+        }
+        self.buffer(data);
+        self.after_input();
+    }
+
+    /// Append `data` to the receive buffer.
+    fn buffer(&mut self, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
         self.make_room(data.len());
         self.rbuf[self.rend..self.rend + data.len()].copy_from_slice(data);
         self.rend += data.len();
-        self.timers.input_seen = true;
-        self.after_input();
     }
 
     /// Lend the receive buffer: at least `min` bytes of spare room to read into directly,
@@ -448,12 +463,21 @@ impl Connection {
         if self.state != State::Connecting {
             return;
         }
-        let data = &self.rbuf[self.rstart..self.rend];
+        // Lent out for the call, so that the handshake can read it while changing the rest.
+        let rbuf = std::mem::take(&mut self.rbuf);
+        let consumed = self.feed_handshake(&rbuf[self.rstart..self.rend]);
+        self.rbuf = rbuf;
+        self.rstart += consumed;
+    }
+
+    /// Feed received bytes to the handshake, if it is reading a head; returns how many of them
+    /// it took. The rest (frames after the head, or everything while the application decides
+    /// or after a failure) stays with the caller.
+    fn feed_handshake(&mut self, data: &[u8]) -> usize {
         match &mut self.handshake {
             Handshake::ServerReading(parser) => match parser.receive(data) {
-                RequestProgress::Partial => self.rstart = self.rend,
+                RequestProgress::Partial => data.len(),
                 RequestProgress::Complete { request, consumed } => {
-                    self.rstart += consumed;
                     let origin_ok = match &self.policy {
                         Some(p) => p.check_origin(&request),
                         None => Ok(()),
@@ -465,34 +489,41 @@ impl Connection {
                         }
                         Err(e) => self.handshake_failed(e),
                     }
+                    consumed
                 }
                 RequestProgress::Plain { request, consumed } => {
-                    self.rstart += consumed;
                     self.handshake = Handshake::ServerPlain(Box::new(request));
                     self.push_pending(Pending::HttpRequest);
+                    consumed
                 }
-                RequestProgress::Failed(e) => self.handshake_failed(e),
+                RequestProgress::Failed(e) => {
+                    self.handshake_failed(e);
+                    0
+                }
             },
             Handshake::ClientReading(hs) => match hs.receive(data) {
-                ResponseProgress::Partial => self.rstart = self.rend,
+                ResponseProgress::Partial => data.len(),
                 ResponseProgress::Accepted {
                     negotiated,
                     consumed,
                 } => {
-                    self.rstart += consumed;
                     self.open(negotiated);
+                    consumed
                 }
                 ResponseProgress::Rejected { response, consumed } => {
-                    self.rstart += consumed;
                     self.handshake = Handshake::ClientRejected(Box::new(response));
                     self.state = self.state.apply(Transition::Failed);
                     self.failed = true;
                     self.push_pending(Pending::Rejected);
+                    consumed
                 }
-                ResponseProgress::Failed(e) => self.handshake_failed(e),
+                ResponseProgress::Failed(e) => {
+                    self.handshake_failed(e);
+                    0
+                }
             },
             // Waiting for the application's decision: keep early frames buffered.
-            _ => {}
+            _ => 0,
         }
     }
 

@@ -172,6 +172,7 @@ const fn err(reason: &'static str) -> ExtensionError {
 
 /// A cursor over the header value.
 struct Cursor<'a> {
+    text: &'a str,
     s: &'a [u8],
     pos: usize,
 }
@@ -192,58 +193,95 @@ impl<'a> Cursor<'a> {
         while self.peek().is_some_and(is_tchar) {
             self.pos += 1;
         }
-        // tchar bytes are ASCII, so this is always valid UTF-8.
-        std::str::from_utf8(&self.s[start..self.pos])
-            .ok()
-            .filter(|t| !t.is_empty())
+        // tchar bytes are ASCII: both ends are character boundaries.
+        Some(&self.text[start..self.pos]).filter(|t| !t.is_empty())
     }
 
-    /// A quoted-string, the opening quote at the cursor; returns the unescaped text.
-    fn quoted(&mut self) -> Result<String, ExtensionError> {
+    /// A quoted-string, the opening quote at the cursor, whose unescaped text must be a token
+    /// (§9.1); returns the text between the quotes, escapes included.
+    fn quoted_token(&mut self) -> Result<&'a [u8], ExtensionError> {
         self.pos += 1;
-        let mut out = Vec::new();
+        let start = self.pos;
+        // Whether every unescaped character so far is a tchar, and how many there are.
+        let mut token = true;
+        let mut chars = 0usize;
         loop {
-            match self.peek() {
+            let b = match self.peek() {
                 None => return Err(err("unterminated quoted-string")),
-                Some(b'"') => {
-                    self.pos += 1;
-                    break;
-                }
+                Some(b'"') => break,
                 Some(b'\\') => {
                     self.pos += 1;
                     match self.peek() {
-                        Some(b) if b == b'\t' || (0x20..0x7f).contains(&b) => {
-                            out.push(b);
-                            self.pos += 1;
-                        }
+                        Some(b) if b == b'\t' || (0x20..0x7f).contains(&b) => b,
                         _ => return Err(err("invalid escape in quoted-string")),
                     }
                 }
-                Some(b) if b == b'\t' || (0x20..0x7f).contains(&b) => {
-                    out.push(b);
-                    self.pos += 1;
-                }
+                Some(b) if b == b'\t' || (0x20..0x7f).contains(&b) => b,
                 Some(_) => return Err(err("invalid character in quoted-string")),
-            }
+            };
+            token &= is_tchar(b);
+            chars += 1;
+            self.pos += 1;
         }
-        // Only ASCII bytes were pushed.
-        String::from_utf8(out).map_err(|_| err("invalid character in quoted-string"))
+        let raw = &self.s[start..self.pos];
+        self.pos += 1;
+        if !token || chars == 0 {
+            return Err(err("quoted parameter value is not a token"));
+        }
+        Ok(raw)
     }
 }
 
-/// Parse one `Sec-WebSocket-Extensions` header value into its extensions, in order.
-///
-/// An empty value (or one with only empty elements) gives an empty list.
-pub fn parse_extensions(value: &str) -> Result<Vec<ExtensionOffer>, ExtensionError> {
+/// A parameter value as it appears in the header.
+enum RawValue<'a> {
+    /// A bare token.
+    Token(&'a str),
+    /// The inside of a quoted-string (escapes included) that unescapes to a token.
+    Quoted(&'a [u8]),
+}
+
+impl RawValue<'_> {
+    fn to_owned_text(&self) -> String {
+        match self {
+            RawValue::Token(t) => (*t).to_owned(),
+            RawValue::Quoted(raw) => {
+                let mut out = String::with_capacity(raw.len());
+                let mut escaped = false;
+                for &b in *raw {
+                    if b == b'\\' && !escaped {
+                        escaped = true;
+                    } else {
+                        // Checked to be a tchar, hence ASCII.
+                        out.push(char::from(b));
+                        escaped = false;
+                    }
+                }
+                out
+            }
+        }
+    }
+}
+
+/// What [`walk`] finds, in order.
+enum Item<'a> {
+    /// An extension name.
+    Extension(&'a str),
+    /// A parameter of the last extension: its name and value, if any.
+    Param(&'a str, Option<RawValue<'a>>),
+}
+
+/// Walk one header value, calling `on` for each extension name and each of its parameters,
+/// in order, and stop at the first violation of the grammar.
+fn walk<'a>(value: &'a str, mut on: impl FnMut(Item<'a>)) -> Result<(), ExtensionError> {
     let mut c = Cursor {
+        text: value,
         s: value.as_bytes(),
         pos: 0,
     };
-    let mut list = Vec::new();
     loop {
         c.skip_ows();
         match c.peek() {
-            None => return Ok(list),
+            None => return Ok(()),
             Some(b',') => {
                 c.pos += 1;
                 continue;
@@ -251,17 +289,13 @@ pub fn parse_extensions(value: &str) -> Result<Vec<ExtensionOffer>, ExtensionErr
             _ => {}
         }
         let name = c.token().ok_or(err("expected an extension name"))?;
-        let mut ext = ExtensionOffer::new(name);
+        on(Item::Extension(name));
         loop {
             c.skip_ows();
             match c.peek() {
-                None => {
-                    list.push(ext);
-                    return Ok(list);
-                }
+                None => return Ok(()),
                 Some(b',') => {
                     c.pos += 1;
-                    list.push(ext);
                     break;
                 }
                 Some(b';') => {
@@ -272,27 +306,49 @@ pub fn parse_extensions(value: &str) -> Result<Vec<ExtensionOffer>, ExtensionErr
                     let pvalue = if c.peek() == Some(b'=') {
                         c.pos += 1;
                         c.skip_ows();
-                        let v = if c.peek() == Some(b'"') {
-                            let v = c.quoted()?;
-                            if !is_token(&v) {
-                                return Err(err("quoted parameter value is not a token"));
-                            }
-                            v
+                        Some(if c.peek() == Some(b'"') {
+                            RawValue::Quoted(c.quoted_token()?)
                         } else {
-                            c.token()
-                                .ok_or(err("expected a parameter value"))?
-                                .to_owned()
-                        };
-                        Some(v)
+                            RawValue::Token(c.token().ok_or(err("expected a parameter value"))?)
+                        })
                     } else {
                         None
                     };
-                    ext.params.push((pname.to_owned(), pvalue));
+                    on(Item::Param(pname, pvalue));
                 }
                 Some(_) => return Err(err("unexpected character")),
             }
         }
     }
+}
+
+/// Parse one `Sec-WebSocket-Extensions` header value into its extensions, in order.
+///
+/// An empty value (or one with only empty elements) gives an empty list.
+pub fn parse_extensions(value: &str) -> Result<Vec<ExtensionOffer>, ExtensionError> {
+    let mut list: Vec<ExtensionOffer> = Vec::new();
+    walk(value, |item| match item {
+        Item::Extension(name) => list.push(ExtensionOffer::new(name)),
+        Item::Param(name, v) => {
+            if let Some(ext) = list.last_mut() {
+                ext.params
+                    .push((name.to_owned(), v.as_ref().map(RawValue::to_owned_text)));
+            }
+        }
+    })?;
+    Ok(list)
+}
+
+/// Check one `Sec-WebSocket-Extensions` header value as [`parse_extensions`] does, without
+/// building the list; returns how many extensions it lists.
+pub(crate) fn check_extensions(value: &str) -> Result<usize, ExtensionError> {
+    let mut n = 0;
+    walk(value, |item| {
+        if let Item::Extension(_) = item {
+            n += 1;
+        }
+    })?;
+    Ok(n)
 }
 
 #[cfg(test)]
@@ -331,6 +387,7 @@ mod tests {
         ];
         for (input, expected) in cases {
             assert_eq!(&parse_extensions(input).unwrap(), expected, "{input:?}");
+            assert_eq!(check_extensions(input), Ok(expected.len()), "{input:?}");
         }
     }
 
@@ -351,6 +408,7 @@ mod tests {
         ];
         for (input, reason) in cases {
             assert_eq!(parse_extensions(input), Err(err(reason)), "{input:?}");
+            assert_eq!(check_extensions(input), Err(err(reason)), "{input:?}");
         }
     }
 

@@ -46,18 +46,18 @@
 //! ```
 
 use core::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
 use crate::config::Config;
 use crate::error::UsageError;
-use crate::extension::parse_extensions;
 pub use crate::extension::{AcceptedExtension, ExtensionOffer};
+use crate::extension::{check_extensions, parse_extensions};
 use crate::http::{
-    Head, HeadError, HeadKind, HeadParser, HeadProgress, StartLine, is_field_value, is_token,
-    list_items, trim_ows,
+    Field, Head, HeadError, HeadKind, HeadParser, HeadProgress, Span, StartLine, is_field_value,
+    is_token, list_has, list_items, text, trim_ows,
 };
 
 /// The GUID appended to the key before hashing (§1.3).
@@ -73,10 +73,22 @@ const GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 /// );
 /// ```
 pub fn accept_key(key: &[u8]) -> String {
+    accept_key_bytes(key)
+        .iter()
+        .map(|&b| char::from(b))
+        .collect()
+}
+
+/// [`accept_key`] as its 28 base64 bytes, without allocating.
+fn accept_key_bytes(key: &[u8]) -> [u8; 28] {
     let mut sha = sha1_smol::Sha1::new();
     sha.update(key);
     sha.update(GUID);
-    BASE64.encode(sha.digest().bytes())
+    let mut out = [0u8; 28];
+    // 20 bytes encode to exactly 28 base64 characters, padding included.
+    let written = BASE64.encode_slice(sha.digest().bytes(), &mut out);
+    debug_assert_eq!(written, Ok(28));
+    out
 }
 
 /// The first header named `name` (ASCII case-insensitive).
@@ -87,27 +99,17 @@ fn find<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-/// Every header named `name` (ASCII case-insensitive), in order.
-fn find_all<'a>(
-    headers: &'a [(String, String)],
-    name: &'a str,
-) -> impl Iterator<Item = &'a str> + 'a {
-    headers
-        .iter()
-        .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
-}
-
 /// Whether some header named `name` lists `token` (comma list, ASCII case-insensitive).
-fn has_token(headers: &[(String, String)], name: &str, token: &str) -> bool {
-    find_all(headers, name)
-        .flat_map(list_items)
-        .any(|t| t.eq_ignore_ascii_case(token))
+fn has_token(head: &Head, name: &str, token: &str) -> bool {
+    head.values(name)
+        .any(|v| list_has(v.as_bytes(), token.as_bytes()))
 }
 
 /// Whether `b` may appear in a URI reg-name: unreserved, sub-delims or `%` (RFC 3986 §3.2.2).
 fn is_reg_name_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(&b)
+    matches!(b,
+        b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&'
+        | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=' | b'%')
 }
 
 /// Whether `s` is a host name or address without port: a non-empty reg-name with valid
@@ -122,13 +124,12 @@ fn valid_host_name(s: &str) -> bool {
             .iter()
             .all(|&c| c.is_ascii_hexdigit() || c == b':' || c == b'.');
     }
-    if !b.iter().all(|&c| is_reg_name_byte(c)) {
-        return false;
-    }
+    // One pass: every byte a reg-name byte, every `%` followed by two hex digits.
     b.iter().enumerate().all(|(i, &c)| {
-        c != b'%'
-            || (b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
-                && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+        is_reg_name_byte(c)
+            && (c != b'%'
+                || (b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                    && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit)))
     })
 }
 
@@ -445,28 +446,65 @@ impl std::error::Error for HandshakeError {
 // ---------------------------------------------------------------------------------------------
 
 /// A client's opening handshake, valid per §4.2.1.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// It keeps the request head's bytes once; every accessor returns a slice of them. The
+/// subprotocol list is built only when the client offered some, and the extension offers only
+/// when first asked for.
+#[derive(Clone)]
 pub struct HandshakeRequest {
-    method: String,
-    target: String,
+    /// The head's bytes, which every span below refers to.
+    head: Vec<u8>,
+    fields: Vec<Field>,
+    method: Span,
+    target: Span,
     http_minor: u8,
-    host: String,
-    origin: Option<String>,
+    host: Span,
+    origin: Option<Span>,
+    key: Span,
     protocols: Vec<String>,
-    extensions: Vec<ExtensionOffer>,
-    key: String,
-    headers: Vec<(String, String)>,
+    /// How many extensions the `Sec-WebSocket-Extensions` headers list (already checked).
+    extension_count: usize,
+    /// Those extensions, parsed on first use.
+    extensions: OnceLock<Vec<ExtensionOffer>>,
+}
+
+impl PartialEq for HandshakeRequest {
+    fn eq(&self, other: &Self) -> bool {
+        // Everything else is derived from the head's bytes and the fields found in them.
+        self.head == other.head && self.fields == other.fields && self.key == other.key
+    }
+}
+
+impl Eq for HandshakeRequest {}
+
+impl fmt::Debug for HandshakeRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HandshakeRequest")
+            .field("method", &self.method())
+            .field("target", &self.target())
+            .field("http_version", &self.http_version())
+            .field("host", &self.host())
+            .field("origin", &self.origin())
+            .field("protocols", &self.protocols)
+            .field("key", &self.key())
+            .field("headers", &self.headers().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl HandshakeRequest {
+    fn text(&self, span: Span) -> &str {
+        text(&self.head, span)
+    }
+
     /// The method; always `GET` in a valid request.
     pub fn method(&self) -> &str {
-        &self.method
+        self.text(self.method)
     }
 
     /// The request-target as sent: `/path?query` (or an absolute URI).
     pub fn target(&self) -> &str {
-        &self.target
+        self.text(self.target)
     }
 
     /// The HTTP version as `(major, minor)`: `(1, 1)` or a later 1.x.
@@ -476,12 +514,12 @@ impl HandshakeRequest {
 
     /// The `Host` header value (`host[:port]`).
     pub fn host(&self) -> &str {
-        &self.host
+        self.text(self.host)
     }
 
     /// The `Origin` header value (first one), if the client sent one; browsers always do.
     pub fn origin(&self) -> Option<&str> {
-        self.origin.as_deref()
+        self.origin.map(|o| self.text(o))
     }
 
     /// The subprotocols offered, in the client's order: every `Sec-WebSocket-Protocol` header's
@@ -492,12 +530,27 @@ impl HandshakeRequest {
 
     /// The extensions offered, in order, from every `Sec-WebSocket-Extensions` header.
     pub fn extensions(&self) -> &[ExtensionOffer] {
-        &self.extensions
+        self.extensions.get_or_init(|| {
+            if self.extension_count == 0 {
+                return Vec::new();
+            }
+            let mut list = Vec::with_capacity(self.extension_count);
+            for v in self.header_values("sec-websocket-extensions") {
+                // Checked when the request was parsed.
+                list.extend(parse_extensions(v).unwrap_or_default());
+            }
+            list
+        })
+    }
+
+    /// Whether the client offered any extension.
+    fn offers_extensions(&self) -> bool {
+        self.extension_count > 0
     }
 
     /// The `Sec-WebSocket-Key` value (base64 of 16 bytes).
     pub fn key(&self) -> &str {
-        &self.key
+        self.text(self.key)
     }
 
     /// The `Sec-WebSocket-Version`; always 13 in a valid request.
@@ -505,129 +558,222 @@ impl HandshakeRequest {
         13
     }
 
-    /// Every header field in order, name as sent and value trimmed of surrounding whitespace
-    /// (cookies, authorization, …).
-    pub fn headers(&self) -> &[(String, String)] {
-        &self.headers
+    /// Every header field in order, as `(name, value)`: name as sent and value trimmed of
+    /// surrounding whitespace (cookies, authorization, …).
+    pub fn headers(
+        &self,
+    ) -> impl ExactSizeIterator<Item = (&str, &str)> + DoubleEndedIterator + Clone + '_ {
+        self.fields
+            .iter()
+            .map(|f| (self.text(f.name), self.text(f.value)))
     }
 
     /// The first header named `name` (ASCII case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        find(&self.headers, name)
+        self.fields
+            .iter()
+            .find(|f| self.head[f.name.range()].eq_ignore_ascii_case(name.as_bytes()))
+            .map(|f| self.text(f.value))
     }
 
     /// Every header named `name` (ASCII case-insensitive), in order.
     pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        find_all(&self.headers, name)
+        self.fields
+            .iter()
+            .filter(move |f| self.head[f.name.range()].eq_ignore_ascii_case(name.as_bytes()))
+            .map(|f| self.text(f.value))
     }
 }
 
 /// Check the request line alone: version, then method. Done as soon as the line arrives.
-fn check_request_line(start: &StartLine, minor: u8) -> Result<(), HandshakeError> {
+fn check_request_line(method: &str, target: &str, minor: u8) -> Result<(), HandshakeError> {
     if minor < 1 {
         return Err(HandshakeError::HttpVersionTooLow);
     }
-    if let StartLine::Request { method, target } = start {
-        if method != "GET" {
-            return Err(HandshakeError::MethodNotAllowed(method.clone()));
-        }
-        if !valid_target(target) {
-            return Err(HandshakeError::InvalidTarget);
-        }
+    if method != "GET" {
+        return Err(HandshakeError::MethodNotAllowed(method.to_owned()));
+    }
+    if !valid_target(target) {
+        return Err(HandshakeError::InvalidTarget);
     }
     Ok(())
 }
 
+/// The header fields the server's validation looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Known {
+    Host,
+    Origin,
+    Upgrade,
+    Connection,
+    Key,
+    Version,
+    Protocol,
+    Extensions,
+    ContentLength,
+    TransferEncoding,
+    Other,
+}
+
+/// Which of the [`Known`] fields `name` is (ASCII case-insensitive): a length test first, so
+/// most names are told apart without a comparison.
+fn classify(name: &[u8]) -> Known {
+    let is = |known: &str| name.eq_ignore_ascii_case(known.as_bytes());
+    match name.len() {
+        4 if is("host") => Known::Host,
+        6 if is("origin") => Known::Origin,
+        7 if is("upgrade") => Known::Upgrade,
+        10 if is("connection") => Known::Connection,
+        14 if is("content-length") => Known::ContentLength,
+        17 if is("sec-websocket-key") => Known::Key,
+        17 if is("transfer-encoding") => Known::TransferEncoding,
+        21 if is("sec-websocket-version") => Known::Version,
+        22 if is("sec-websocket-protocol") => Known::Protocol,
+        24 if is("sec-websocket-extensions") => Known::Extensions,
+        _ => Known::Other,
+    }
+}
+
+/// The first occurrence and the number of occurrences of a header field.
+#[derive(Debug, Clone, Copy, Default)]
+struct Seen {
+    first: Option<Span>,
+    count: usize,
+}
+
+impl Seen {
+    fn add(&mut self, value: Span) {
+        self.first.get_or_insert(value);
+        self.count += 1;
+    }
+}
+
 /// Validate a complete request head per §4.2.1.
+///
+/// One pass over the fields finds the ones that matter; the checks then run in a fixed order,
+/// so that a request with several faults always gets the same answer.
 fn validate_request(head: Head, plain_http: bool) -> Result<Validated, HandshakeError> {
-    let Head {
-        start,
-        minor_version,
-        headers,
-    } = head;
-    check_request_line(&start, minor_version)?;
-    let StartLine::Request { method, target } = start else {
+    let StartLine::Request { method, target } = head.start else {
         return Err(HandshakeError::MalformedRequest("not a request"));
     };
+    check_request_line(head.text(method), head.text(target), head.minor_version)?;
 
-    let host = {
-        let mut hosts = find_all(&headers, "host");
-        let host = hosts.next().ok_or(HandshakeError::MissingHost)?;
-        if hosts.next().is_some() || !valid_host_header(host) {
-            return Err(HandshakeError::InvalidHost);
+    let (mut host, mut origin) = (Seen::default(), Seen::default());
+    let (mut version, mut key) = (Seen::default(), Seen::default());
+    let (mut protocols, mut extensions) = (0usize, 0usize);
+    let (mut upgrade, mut connection, mut body) = (false, false, false);
+    for field in &head.fields {
+        let value = head.bytes(field.value);
+        match classify(head.bytes(field.name)) {
+            Known::Host => Seen::add(&mut host, field.value),
+            Known::Origin => Seen::add(&mut origin, field.value),
+            Known::Upgrade => upgrade = upgrade || list_has(value, b"websocket"),
+            Known::Connection => connection = connection || list_has(value, b"upgrade"),
+            Known::Key => Seen::add(&mut key, field.value),
+            Known::Version => Seen::add(&mut version, field.value),
+            Known::Protocol => protocols += 1,
+            Known::Extensions => extensions += 1,
+            Known::ContentLength => body = body || value != b"0",
+            Known::TransferEncoding => body = true,
+            Known::Other => {}
         }
-        host.to_owned()
+    }
+
+    let host = match host.first {
+        None => return Err(HandshakeError::MissingHost),
+        Some(h) if host.count == 1 && valid_host_header(head.text(h)) => h,
+        Some(_) => return Err(HandshakeError::InvalidHost),
     };
     // Bytes after the head are frames: a body would be misread as frames (or, behind a proxy,
     // smuggled), so a request announcing one is refused.
-    if find(&headers, "transfer-encoding").is_some()
-        || find_all(&headers, "content-length").any(|v| v != "0")
-    {
+    if body {
         return Err(HandshakeError::MalformedRequest(
             "a handshake request has no body",
         ));
     }
-    if !has_token(&headers, "upgrade", "websocket") {
+    let request =
+        |key: Span, protocols: Vec<String>, extension_count: usize, head: Head| HandshakeRequest {
+            method,
+            target,
+            http_minor: head.minor_version,
+            host,
+            origin: origin.first,
+            key,
+            protocols,
+            extension_count,
+            extensions: OnceLock::new(),
+            fields: head.fields,
+            head: head.buf,
+        };
+    if !upgrade {
         // An ordinary HTTP request (no upgrade attempted at all) may be served by the
         // application when it opted in; a broken upgrade attempt is always a 400.
-        if plain_http && find(&headers, "sec-websocket-key").is_none() {
-            let origin = find(&headers, "origin").map(str::to_owned);
-            return Ok(Validated::Plain(HandshakeRequest {
-                method,
-                target,
-                http_minor: minor_version,
-                host,
-                origin,
-                protocols: Vec::new(),
-                extensions: Vec::new(),
-                key: String::new(),
-                headers,
-            }));
+        if plain_http && key.count == 0 {
+            return Ok(Validated::Plain(request(
+                Span::default(),
+                Vec::new(),
+                0,
+                head,
+            )));
         }
         return Err(HandshakeError::MissingUpgrade);
     }
-    if !has_token(&headers, "connection", "upgrade") {
+    if !connection {
         return Err(HandshakeError::MissingConnectionUpgrade);
     }
-    {
-        let mut versions = find_all(&headers, "sec-websocket-version");
-        if versions.next() != Some("13") || versions.next().is_some() {
-            return Err(HandshakeError::UnsupportedVersion);
-        }
+    if version.count != 1 || version.first.map(|v| head.bytes(v)) != Some(b"13") {
+        return Err(HandshakeError::UnsupportedVersion);
     }
-    let key = {
-        let mut keys = find_all(&headers, "sec-websocket-key");
-        let key = keys.next().ok_or(HandshakeError::InvalidKey)?;
-        if keys.next().is_some() || !BASE64.decode(key).is_ok_and(|k| k.len() == 16) {
-            return Err(HandshakeError::InvalidKey);
-        }
-        key.to_owned()
+    let key = match key.first {
+        Some(k) if key.count == 1 && valid_key(head.bytes(k)) => k,
+        _ => return Err(HandshakeError::InvalidKey),
     };
-    let protocols: Vec<String> = find_all(&headers, "sec-websocket-protocol")
-        .flat_map(list_items)
-        .map(str::to_owned)
-        .collect();
+    let protocols: Vec<String> = if protocols == 0 {
+        Vec::new()
+    } else {
+        head.values("sec-websocket-protocol")
+            .flat_map(list_items)
+            .map(str::to_owned)
+            .collect()
+    };
     if !protocols.iter().all(|p| is_token(p)) {
         return Err(HandshakeError::InvalidProtocols);
     }
-    let mut extensions = Vec::new();
-    for v in find_all(&headers, "sec-websocket-extensions") {
-        let list =
-            parse_extensions(v).map_err(|e| HandshakeError::InvalidExtensions(e.reason()))?;
-        extensions.extend(list);
+    let mut extension_count = 0;
+    if extensions > 0 {
+        for v in head.values("sec-websocket-extensions") {
+            extension_count +=
+                check_extensions(v).map_err(|e| HandshakeError::InvalidExtensions(e.reason()))?;
+        }
     }
-    let origin = find(&headers, "origin").map(str::to_owned);
-    Ok(Validated::Upgrade(HandshakeRequest {
-        method,
-        target,
-        http_minor: minor_version,
-        host,
-        origin,
-        protocols,
-        extensions,
+    Ok(Validated::Upgrade(request(
         key,
-        headers,
-    }))
+        protocols,
+        extension_count,
+        head,
+    )))
+}
+
+/// Whether a `Sec-WebSocket-Key` is the base64 of exactly 16 bytes (RFC 4648 §4, padded and
+/// canonical, as the standard base64 engine decodes it): 21 alphabet characters, a 22nd that
+/// carries only two bits (the 16th byte's last four bits are padding and must be zero), `==`.
+fn valid_key(key: &[u8]) -> bool {
+    fn sextet(c: u8) -> Option<u8> {
+        match c {
+            b'A'..=b'Z' => Some(c - b'A'),
+            b'a'..=b'z' => Some(c - b'a' + 26),
+            b'0'..=b'9' => Some(c - b'0' + 52),
+            b'+' => Some(62),
+            b'/' => Some(63),
+            _ => None,
+        }
+    }
+    match key {
+        [body @ .., last, b'=', b'='] if body.len() == 21 => {
+            body.iter().all(|&c| sextet(c).is_some()) && sextet(*last).is_some_and(|v| v & 0xf == 0)
+        }
+        _ => false,
+    }
 }
 
 enum Validated {
@@ -728,8 +874,8 @@ impl RequestParser {
                 if !line_checked {
                     match self
                         .head
-                        .start_line()
-                        .map(|(s, v)| check_request_line(s, v))
+                        .request_line()
+                        .map(|(m, t, v)| check_request_line(m, t, v))
                     {
                         None => {}
                         Some(Ok(())) => {
@@ -750,8 +896,8 @@ impl RequestParser {
                 // 431), so that the outcome does not depend on how the bytes were split.
                 match self
                     .head
-                    .start_line()
-                    .map(|(s, v)| check_request_line(s, v))
+                    .request_line()
+                    .map(|(m, t, v)| check_request_line(m, t, v))
                 {
                     Some(Err(line_error)) => Err(line_error),
                     _ => Err(match e {
@@ -1042,25 +1188,45 @@ pub fn write_accept(
         }
     }
     let extensions = match &policy.extension_hook {
-        Some(hook) if !request.extensions().is_empty() => hook(request.extensions()),
+        Some(hook) if request.offers_extensions() => {
+            let accepted = hook(request.extensions());
+            check_accepted(request.extensions(), &accepted)?;
+            accepted
+        }
         _ => Vec::new(),
     };
-    check_accepted(request.extensions(), &extensions)?;
+    let extension_list = (!extensions.is_empty()).then(|| {
+        let list: Vec<String> = extensions.iter().map(ToString::to_string).collect();
+        list.join(", ")
+    });
 
-    out.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\n");
-    write_header(out, "Upgrade", "websocket");
-    write_header(out, "Connection", "Upgrade");
-    write_header(
-        out,
-        "Sec-WebSocket-Accept",
-        &accept_key(request.key().as_bytes()),
-    );
+    // The fixed part, then the optional headers: sized first so that `out` grows at most once.
+    const HEAD: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+        Connection: Upgrade\r\nSec-WebSocket-Accept: ";
+    let header_len = |name: &str, value: &str| name.len() + value.len() + 4;
+    let len = HEAD.len()
+        + 28
+        + 4
+        + protocol
+            .as_deref()
+            .map_or(0, |p| header_len("Sec-WebSocket-Protocol", p))
+        + extension_list
+            .as_deref()
+            .map_or(0, |e| header_len("Sec-WebSocket-Extensions", e))
+        + accept
+            .headers
+            .iter()
+            .map(|(n, v)| header_len(n, v))
+            .sum::<usize>();
+    out.reserve(len);
+    out.extend_from_slice(HEAD);
+    out.extend_from_slice(&accept_key_bytes(request.key().as_bytes()));
+    out.extend_from_slice(b"\r\n");
     if let Some(p) = &protocol {
         write_header(out, "Sec-WebSocket-Protocol", p);
     }
-    if !extensions.is_empty() {
-        let list: Vec<String> = extensions.iter().map(ToString::to_string).collect();
-        write_header(out, "Sec-WebSocket-Extensions", &list.join(", "));
+    if let Some(list) = &extension_list {
+        write_header(out, "Sec-WebSocket-Extensions", list);
     }
     for (n, v) in &accept.headers {
         write_header(out, n, v);
@@ -1671,7 +1837,7 @@ impl ClientHandshake {
             return self.fail(HandshakeError::MalformedResponse("not a response"));
         };
         if status == 101 {
-            return match self.validate_101(head.minor_version, &head.headers) {
+            return match self.validate_101(&head) {
                 Ok(negotiated) => ResponseProgress::Accepted {
                     negotiated,
                     consumed,
@@ -1680,7 +1846,7 @@ impl ClientHandshake {
             };
         }
         let mut length: Option<usize> = None;
-        for v in find_all(&head.headers, "content-length") {
+        for v in head.values("content-length") {
             let n = if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
                 v.parse::<usize>().ok()
             } else {
@@ -1701,35 +1867,34 @@ impl ClientHandshake {
         let take = remaining.min(rest.len());
         let response = Response {
             status,
-            reason: Some(reason),
-            headers: head.headers,
+            reason: Some(String::from_utf8_lossy(head.bytes(reason)).into_owned()),
+            headers: head
+                .fields()
+                .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                .collect(),
             body: rest[..take].to_vec(),
         };
         self.finish_body(response, remaining - take, consumed + take)
     }
 
-    fn validate_101(
-        &self,
-        minor: u8,
-        headers: &[(String, String)],
-    ) -> Result<Negotiated, HandshakeError> {
-        if minor < 1 {
+    fn validate_101(&self, head: &Head) -> Result<Negotiated, HandshakeError> {
+        if head.minor_version < 1 {
             return Err(HandshakeError::MalformedResponse(
                 "101 response is not HTTP/1.1",
             ));
         }
-        if !has_token(headers, "upgrade", "websocket") {
+        if !has_token(head, "upgrade", "websocket") {
             return Err(HandshakeError::ResponseMissingUpgrade);
         }
-        if !has_token(headers, "connection", "upgrade") {
+        if !has_token(head, "connection", "upgrade") {
             return Err(HandshakeError::ResponseMissingConnection);
         }
-        let mut accepts = find_all(headers, "sec-websocket-accept");
+        let mut accepts = head.values("sec-websocket-accept");
         let accept = accepts.next().ok_or(HandshakeError::MissingAccept)?;
         if accepts.next().is_some() || accept != self.expected_accept {
             return Err(HandshakeError::WrongAccept);
         }
-        let mut selected = find_all(headers, "sec-websocket-protocol").flat_map(list_items);
+        let mut selected = head.values("sec-websocket-protocol").flat_map(list_items);
         let protocol = selected.next();
         if selected.next().is_some() {
             return Err(HandshakeError::MultipleProtocols);
@@ -1740,7 +1905,7 @@ impl ClientHandshake {
             }
         }
         let mut extensions = Vec::new();
-        for v in find_all(headers, "sec-websocket-extensions") {
+        for v in head.values("sec-websocket-extensions") {
             let list = parse_extensions(trim_ows(v))
                 .map_err(|e| HandshakeError::InvalidResponseExtensions(e.reason()))?;
             for e in list {
@@ -1758,5 +1923,51 @@ impl ClientHandshake {
             protocol: protocol.map(str::to_owned),
             extensions,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The stack-only key check agrees with decoding by the base64 engine: every byte value at
+    /// every position of valid keys, and every length around 24.
+    #[test]
+    fn key_check_matches_base64_decoding() {
+        let reference = |k: &[u8]| BASE64.decode(k).is_ok_and(|d| d.len() == 16);
+        let keys: Vec<Vec<u8>> = [[0u8; 16], [0xff; 16], *b"the sample nonce"]
+            .iter()
+            .map(|k| BASE64.encode(k).into_bytes())
+            .collect();
+        for key in &keys {
+            assert!(valid_key(key));
+            for at in 0..key.len() {
+                for b in 0..=255u8 {
+                    let mut k = key.clone();
+                    k[at] = b;
+                    assert_eq!(
+                        valid_key(&k),
+                        reference(&k),
+                        "{:?}",
+                        String::from_utf8_lossy(&k)
+                    );
+                }
+            }
+            for len in 0..=key.len() + 8 {
+                let k: Vec<u8> = key.iter().copied().cycle().take(len).collect();
+                assert_eq!(valid_key(&k), reference(&k), "{len}");
+                let mut padded = key[..len.min(22)].to_vec();
+                padded.resize(len, b'=');
+                assert_eq!(valid_key(&padded), reference(&padded), "{len}=");
+            }
+        }
+    }
+
+    #[test]
+    fn accept_key_bytes_match_the_rfc_example() {
+        assert_eq!(
+            &accept_key_bytes(b"dGhlIHNhbXBsZSBub25jZQ=="),
+            b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
     }
 }

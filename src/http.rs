@@ -3,8 +3,13 @@
 //! Bytes may arrive in any chunking, down to one byte per call. The parser keeps its place
 //! between calls: every received byte is searched for the line end once, and every complete
 //! line is validated once, so the total work is linear in the input however it is split (a
-//! re-parse of the whole buffer on every read is quadratic; see CVE-2023-43669). Only the line
-//! being received is buffered, and never more than the head limit allows.
+//! re-parse of the whole buffer on every read is quadratic; see CVE-2023-43669).
+//!
+//! The head's bytes are kept once, in one buffer that never grows past the head limit, and the
+//! parsed head refers to them by [`Span`]s: the method, the target and each header's name and
+//! value are validated as their line completes and are never copied again. A line that arrives
+//! whole within one call is validated where it lies in the caller's data, and the head's bytes
+//! are appended to the buffer once per call.
 //!
 //! Syntax accepted, strictly:
 //!
@@ -19,13 +24,46 @@
 //! * lines end in CRLF; a bare LF is also accepted as a line end, as RFC 9112 §2.2 permits,
 //!   while a CR anywhere else is refused.
 
+use core::ops::Range;
+
 use memchr::memchr;
 
+/// Byte classes, one bit each, looked up in [`CLASS`].
+const TCHAR: u8 = 1;
+/// VCHAR, SP, HTAB and obs-text: allowed in a field value and a reason phrase.
+const VALUE: u8 = 2;
+/// Visible ASCII: allowed in a request-target.
+const TARGET: u8 = 4;
+
+/// The class bits of every byte value.
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let mut bits = 0;
+        if matches!(c,
+            b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_'
+            | b'`' | b'|' | b'~' | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z')
+        {
+            bits |= TCHAR;
+        }
+        if c == b'\t' || (c >= 0x20 && c != 0x7f) {
+            bits |= VALUE;
+        }
+        if c >= 0x21 && c < 0x7f {
+            bits |= TARGET;
+        }
+        t[b] = bits;
+        b += 1;
+    }
+    t
+};
+
 /// Whether a byte is a `tchar` (RFC 9110 §5.6.2).
+#[inline]
 pub(crate) fn is_tchar(b: u8) -> bool {
-    matches!(b,
-        b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`'
-        | b'|' | b'~' | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z')
+    CLASS[b as usize] & TCHAR != 0
 }
 
 /// Whether `s` is a non-empty `token` (RFC 9110 §5.6.2).
@@ -34,8 +72,9 @@ pub(crate) fn is_token(s: &str) -> bool {
 }
 
 /// Whether `b` may appear inside a field value (RFC 9110 §5.5): VCHAR, SP, HTAB, obs-text.
+#[inline]
 fn is_field_value_byte(b: u8) -> bool {
-    b == b'\t' || (0x20..0x7f).contains(&b) || b >= 0x80
+    CLASS[b as usize] & VALUE != 0
 }
 
 /// Whether `s` is acceptable as a field value written by this crate: no CR, LF, NUL or other
@@ -54,6 +93,93 @@ pub(crate) fn list_items(value: &str) -> impl Iterator<Item = &str> {
     value.split(',').map(trim_ows).filter(|s| !s.is_empty())
 }
 
+/// Whether the comma-separated list `value` has an item equal to `token` (ASCII
+/// case-insensitive), compared as bytes without building the items.
+pub(crate) fn list_has(value: &[u8], token: &[u8]) -> bool {
+    // Most such headers hold the one token alone.
+    value.eq_ignore_ascii_case(token)
+        || value
+            .split(|&b| b == b',')
+            .any(|item| trim_ows_bytes(item).eq_ignore_ascii_case(token))
+}
+
+/// [`trim_ows`] on bytes.
+fn trim_ows_bytes(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
+}
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Check that every byte of `v` may appear in a field value; `Ok(true)` when some byte is
+/// non-ASCII (and the value must then be checked as UTF-8).
+///
+/// Eight bytes at a time: a word without a byte below 0x20 or equal to 0x7f needs no look at
+/// its bytes; one with such a byte (usually an HTAB) is checked bytewise.
+#[inline]
+fn check_value_bytes(v: &[u8]) -> Result<bool, ()> {
+    let mut high = 0u64;
+    let mut words = v.chunks_exact(8);
+    for w in &mut words {
+        let x = u64::from_le_bytes(w.try_into().unwrap_or_default());
+        // Some byte < 0x20: the borrow trick is exact as a test of the whole word.
+        let below = x.wrapping_sub(LO * 0x20) & !x & HI;
+        // Some byte == 0x7f.
+        let y = x ^ (LO * 0x7f);
+        let del = y.wrapping_sub(LO) & !y & HI;
+        if (below | del) != 0 && !w.iter().all(|&b| is_field_value_byte(b)) {
+            return Err(());
+        }
+        high |= x;
+    }
+    let mut tail = 0u8;
+    for &b in words.remainder() {
+        if !is_field_value_byte(b) {
+            return Err(());
+        }
+        tail |= b;
+    }
+    Ok(high & HI != 0 || tail & 0x80 != 0)
+}
+
+/// A byte range of the head buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    /// The span of `range` shifted by `base`. Heads are far smaller than 4 GiB: the parser
+    /// refuses anything past `max_bytes`, which [`HeadParser::new`] caps.
+    fn at(base: usize, range: Range<usize>) -> Span {
+        Span {
+            start: (base + range.start) as u32,
+            end: (base + range.end) as u32,
+        }
+    }
+
+    /// The range of the head buffer.
+    pub(crate) fn range(self) -> Range<usize> {
+        self.start as usize..self.end as usize
+    }
+}
+
+/// One header field: the name as sent and the value trimmed of OWS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Field {
+    /// The field name (a token).
+    pub(crate) name: Span,
+    /// The field value (UTF-8, without surrounding whitespace).
+    pub(crate) value: Span,
+}
+
 /// Which start line the head begins with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum HeadKind {
@@ -64,33 +190,70 @@ pub(crate) enum HeadKind {
 }
 
 /// The parsed start line.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum StartLine {
     /// A request line.
     Request {
-        /// The method token, as sent.
-        method: String,
-        /// The request-target, as sent.
-        target: String,
+        /// The method token, as sent (ASCII).
+        method: Span,
+        /// The request-target, as sent (ASCII).
+        target: Span,
     },
     /// A status line.
     Response {
         /// The three-digit status code.
         status: u16,
-        /// The reason phrase (non-UTF-8 bytes replaced).
-        reason: String,
+        /// The reason phrase (field-value bytes, not necessarily UTF-8).
+        reason: Span,
     },
 }
 
-/// A complete HTTP head.
+/// A complete HTTP head: its bytes and where its parts lie in them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Head {
+    /// The head's bytes, from the start line to the empty line.
+    pub(crate) buf: Vec<u8>,
     /// The request or status line.
     pub(crate) start: StartLine,
     /// The minor version digit of `HTTP/1.d`.
     pub(crate) minor_version: u8,
-    /// The header fields in order: name as sent, value trimmed of OWS.
-    pub(crate) headers: Vec<(String, String)>,
+    /// The header fields in order.
+    pub(crate) fields: Vec<Field>,
+}
+
+/// Text of a validated span: every span but a reason phrase is ASCII or checked UTF-8.
+/// (Unsafe code is denied, so this checks again, which for these short ASCII strings costs
+/// little; should the bytes ever be invalid it yields the empty string.)
+#[inline]
+pub(crate) fn text(buf: &[u8], span: Span) -> &str {
+    crate::utf8::from_validated(&buf[span.range()])
+}
+
+impl Head {
+    /// The bytes of `span`.
+    pub(crate) fn bytes(&self, span: Span) -> &[u8] {
+        &self.buf[span.range()]
+    }
+
+    /// The text of `span` (any span but the reason phrase).
+    pub(crate) fn text(&self, span: Span) -> &str {
+        text(&self.buf, span)
+    }
+
+    /// Every header field as text, in order.
+    pub(crate) fn fields(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.fields
+            .iter()
+            .map(|f| (self.text(f.name), self.text(f.value)))
+    }
+
+    /// The values of every field named `name` (ASCII case-insensitive), in order.
+    pub(crate) fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.fields
+            .iter()
+            .filter(move |f| self.bytes(f.name).eq_ignore_ascii_case(name.as_bytes()))
+            .map(|f| self.text(f.value))
+    }
 }
 
 /// Why a head was refused.
@@ -115,25 +278,41 @@ pub(crate) enum HeadProgress {
     Failed(HeadError),
 }
 
+/// What one complete line was.
+enum Line {
+    Start(StartLine, u8),
+    Field(Field),
+    End,
+}
+
 /// The incremental head parser. See the module documentation for the syntax.
 #[derive(Debug)]
 pub(crate) struct HeadParser {
     kind: HeadKind,
     max_bytes: usize,
     max_headers: usize,
-    /// The bytes of the line being received, when it spans calls.
-    line: Vec<u8>,
-    /// Head bytes taken so far, including `line`.
-    total: usize,
+    /// Every head byte taken so far; its length is the head's length so far.
+    buf: Vec<u8>,
+    /// Where in `buf` the line being received starts.
+    line_start: usize,
     start: Option<(StartLine, u8)>,
-    headers: Vec<(String, String)>,
+    fields: Vec<Field>,
     /// Bytes searched for a line end, over the parser's life.
     #[cfg(test)]
     pub(crate) scanned: usize,
     /// Bytes of complete lines validated, over the parser's life.
     #[cfg(test)]
     pub(crate) validated: usize,
+    /// Bytes looked at by the fast path for lines it then left to the general one.
+    #[cfg(test)]
+    pub(crate) probed: usize,
 }
+
+/// Header fields room is made for at first.
+const INITIAL_FIELDS: usize = 16;
+
+/// The largest head limit honoured: spans are 32-bit.
+const MAX_HEAD_LIMIT: usize = u32::MAX as usize;
 
 impl HeadParser {
     /// A parser for a head of `kind`, refusing heads over `max_bytes` bytes or with more than
@@ -141,106 +320,172 @@ impl HeadParser {
     pub(crate) fn new(kind: HeadKind, max_bytes: usize, max_headers: usize) -> Self {
         HeadParser {
             kind,
-            max_bytes,
+            max_bytes: max_bytes.min(MAX_HEAD_LIMIT),
             max_headers,
-            line: Vec::new(),
-            total: 0,
+            buf: Vec::new(),
+            line_start: 0,
             start: None,
-            headers: Vec::new(),
+            fields: Vec::new(),
             #[cfg(test)]
             scanned: 0,
             #[cfg(test)]
             validated: 0,
+            #[cfg(test)]
+            probed: 0,
         }
     }
 
-    /// The start line, once its line has been received and validated.
-    pub(crate) fn start_line(&self) -> Option<(&StartLine, u8)> {
-        self.start.as_ref().map(|(s, v)| (s, *v))
+    /// The request line as `(method, target, minor version)`, once it has been received and
+    /// validated (and until the head is complete).
+    pub(crate) fn request_line(&self) -> Option<(&str, &str, u8)> {
+        match self.start {
+            Some((StartLine::Request { method, target }, minor)) => {
+                Some((text(&self.buf, method), text(&self.buf, target), minor))
+            }
+            _ => None,
+        }
+    }
+
+    /// Append `bytes` to the head buffer, growing it at most to `max_bytes` (every caller has
+    /// checked that the head stays within it).
+    fn keep(&mut self, bytes: &[u8]) {
+        let len = self.buf.len();
+        if self.buf.capacity() - len < bytes.len() {
+            let want = (len + bytes.len())
+                .max(self.buf.capacity() * 2)
+                .min(self.max_bytes);
+            self.buf.reserve_exact(want - len);
+        }
+        self.buf.extend_from_slice(bytes);
     }
 
     /// Feed the next bytes. After `Complete` or `Failed` the parser must not be fed again.
     pub(crate) fn receive(&mut self, data: &[u8]) -> HeadProgress {
+        // `data[i]` will be `buf[base + i]`.
+        let base = self.buf.len();
+        let budget = self.max_bytes.saturating_sub(base);
+        let window = &data[..data.len().min(budget)];
+        // Bytes of `window` already appended to `buf`.
+        let mut kept = 0;
         let mut pos = 0;
-        while pos < data.len() {
-            let rest = &data[pos..];
-            let budget = self.max_bytes.saturating_sub(self.total);
-            let window = &rest[..rest.len().min(budget)];
-            let Some(i) = memchr(b'\n', window) else {
+        loop {
+            // Where the search for the line end starts: bytes before it hold no LF.
+            let mut from = pos;
+            if self.line_start == base + pos
+                && self.start.is_some()
+                && self.fields.len() < self.max_headers
+            {
+                match fast_field(&window[pos..]) {
+                    Ok((name, value, len)) => {
+                        #[cfg(test)]
+                        {
+                            self.scanned += len;
+                            self.validated += len;
+                        }
+                        self.push_field(Field {
+                            name: Span::at(base + pos, name),
+                            value: Span::at(base + pos, value),
+                        });
+                        pos += len;
+                        self.line_start = base + pos;
+                        continue;
+                    }
+                    Err(clear) => {
+                        #[cfg(test)]
+                        {
+                            self.scanned += clear;
+                            self.probed += clear;
+                        }
+                        from = pos + clear;
+                    }
+                }
+            }
+            let Some(i) = memchr(b'\n', &window[from..]) else {
                 #[cfg(test)]
                 {
-                    self.scanned += window.len();
+                    self.scanned += window.len() - from;
                 }
-                if window.len() < rest.len() {
+                self.keep(&window[kept..]);
+                if window.len() < data.len() {
                     // The line end is past the limit.
                     return HeadProgress::Failed(HeadError::TooLarge);
                 }
-                self.line.extend_from_slice(window);
-                self.total += window.len();
                 return HeadProgress::Partial;
             };
             #[cfg(test)]
             {
                 self.scanned += i + 1;
             }
-            self.total += i + 1;
-            pos += i + 1;
-            let result = if self.line.is_empty() {
-                self.line_complete(&window[..i])
+            let lf = from + i;
+            #[cfg(test)]
+            {
+                self.validated += base + lf + 1 - self.line_start;
+            }
+            let line = if self.line_start < base + pos {
+                // The line began in an earlier call: complete it in the buffer.
+                self.keep(&window[..=lf]);
+                kept = lf + 1;
+                self.parse_line(self.line_start, &self.buf[self.line_start..base + lf])
             } else {
-                let mut line = std::mem::take(&mut self.line);
-                line.extend_from_slice(&window[..i]);
-                let r = self.line_complete(&line);
-                line.clear();
-                self.line = line;
-                r
+                self.parse_line(base + pos, &window[pos..lf])
             };
-            match result {
-                Ok(false) => {}
-                Ok(true) => {
+            pos = lf + 1;
+            self.line_start = base + pos;
+            match line {
+                Ok(Line::Start(start, minor)) => self.start = Some((start, minor)),
+                Ok(Line::Field(field)) => self.push_field(field),
+                Ok(Line::End) => {
+                    self.keep(&window[kept..pos]);
                     let (start, minor_version) = self.start.take().expect("start line parsed");
                     let head = Head {
+                        buf: std::mem::take(&mut self.buf),
                         start,
                         minor_version,
-                        headers: std::mem::take(&mut self.headers),
+                        fields: std::mem::take(&mut self.fields),
                     };
                     return HeadProgress::Complete {
                         head,
                         consumed: pos,
                     };
                 }
-                Err(e) => return HeadProgress::Failed(e),
+                Err(e) => {
+                    // Keep what was read, so that the start line stays readable.
+                    self.keep(&window[kept..pos]);
+                    return HeadProgress::Failed(e);
+                }
             }
         }
-        HeadProgress::Partial
     }
 
-    /// Validate one line (without its LF). `Ok(true)` when it was the empty line ending the head.
-    fn line_complete(&mut self, line: &[u8]) -> Result<bool, HeadError> {
-        #[cfg(test)]
-        {
-            self.validated += line.len() + 1;
+    fn push_field(&mut self, field: Field) {
+        if self.fields.capacity() == 0 {
+            // Room for a browser's request at once, rather than growing 4, 8, 16.
+            self.fields
+                .reserve_exact(INITIAL_FIELDS.min(self.max_headers));
         }
+        self.fields.push(field);
+    }
+
+    /// Validate one line (without its LF) that starts at `offset` in the head.
+    fn parse_line(&self, offset: usize, line: &[u8]) -> Result<Line, HeadError> {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if self.start.is_none() {
             if line.is_empty() {
                 return Err(HeadError::Malformed("empty line before the start line"));
             }
-            self.start = Some(match self.kind {
-                HeadKind::Request => parse_request_line(line)?,
-                HeadKind::Response => parse_status_line(line)?,
-            });
-            return Ok(false);
+            let (start, minor) = match self.kind {
+                HeadKind::Request => parse_request_line(offset, line)?,
+                HeadKind::Response => parse_status_line(offset, line)?,
+            };
+            return Ok(Line::Start(start, minor));
         }
         if line.is_empty() {
-            return Ok(true);
+            return Ok(Line::End);
         }
-        if self.headers.len() >= self.max_headers {
+        if self.fields.len() >= self.max_headers {
             return Err(HeadError::TooManyHeaders);
         }
-        let header = parse_header_line(line)?;
-        self.headers.push(header);
-        Ok(false)
+        parse_header_line(offset, line).map(Line::Field)
     }
 }
 
@@ -262,40 +507,54 @@ fn parse_version(s: &[u8]) -> Result<(u8, &[u8]), HeadError> {
     }
 }
 
-fn parse_request_line(line: &[u8]) -> Result<(StartLine, u8), HeadError> {
-    let method_len = line
+/// The length of the longest prefix of `s` whose bytes all have `class`.
+///
+/// Eight bytes at a time while all of them have it (one test per word instead of one branch
+/// per byte), then bytewise.
+#[inline]
+fn prefix_len(s: &[u8], class: u8) -> usize {
+    let mut n = 0;
+    for w in s.chunks_exact(8) {
+        let all = w.iter().fold(class, |acc, &b| acc & CLASS[b as usize]);
+        if all == 0 {
+            break;
+        }
+        n += 8;
+    }
+    n + s[n..]
         .iter()
-        .position(|&b| !is_tchar(b))
-        .unwrap_or(line.len());
+        .position(|&b| CLASS[b as usize] & class == 0)
+        .unwrap_or(s.len() - n)
+}
+
+fn parse_request_line(offset: usize, line: &[u8]) -> Result<(StartLine, u8), HeadError> {
+    let method_len = prefix_len(line, TCHAR);
     if method_len == 0 {
         return Err(HeadError::Malformed("invalid method"));
     }
-    let (method, rest) = line.split_at(method_len);
-    let rest = rest
+    let rest = line[method_len..]
         .strip_prefix(b" ")
         .ok_or(HeadError::Malformed("invalid request line"))?;
-    let target_len = rest
-        .iter()
-        .position(|&b| !(0x21..0x7f).contains(&b))
-        .unwrap_or(rest.len());
+    let target_start = method_len + 1;
+    let target_len = prefix_len(rest, TARGET);
     if target_len == 0 {
         return Err(HeadError::Malformed("invalid request target"));
     }
-    let (target, rest) = rest.split_at(target_len);
-    let rest = rest
+    let rest = rest[target_len..]
         .strip_prefix(b" ")
         .ok_or(HeadError::Malformed("invalid request line"))?;
     let (minor, rest) = parse_version(rest)?;
     if !rest.is_empty() {
         return Err(HeadError::Malformed("invalid request line"));
     }
-    // Both parts were checked to be ASCII.
-    let method = String::from_utf8_lossy(method).into_owned();
-    let target = String::from_utf8_lossy(target).into_owned();
-    Ok((StartLine::Request { method, target }, minor))
+    let start = StartLine::Request {
+        method: Span::at(offset, 0..method_len),
+        target: Span::at(offset, target_start..target_start + target_len),
+    };
+    Ok((start, minor))
 }
 
-fn parse_status_line(line: &[u8]) -> Result<(StartLine, u8), HeadError> {
+fn parse_status_line(offset: usize, line: &[u8]) -> Result<(StartLine, u8), HeadError> {
     let (minor, rest) = parse_version(line)?;
     let bad = HeadError::Malformed("invalid status line");
     let rest = rest.strip_prefix(b" ").ok_or(bad)?;
@@ -314,36 +573,73 @@ fn parse_status_line(line: &[u8]) -> Result<(StartLine, u8), HeadError> {
     if !reason.iter().all(|&b| is_field_value_byte(b)) {
         return Err(HeadError::Malformed("invalid character in reason phrase"));
     }
-    let reason = String::from_utf8_lossy(reason).into_owned();
-    Ok((
-        StartLine::Response {
-            status: code,
-            reason,
-        },
-        minor,
-    ))
+    let reason_start = line.len() - reason.len();
+    let start = StartLine::Response {
+        status: code,
+        reason: Span::at(offset, reason_start..line.len()),
+    };
+    Ok((start, minor))
 }
 
-fn parse_header_line(line: &[u8]) -> Result<(String, String), HeadError> {
-    if matches!(line.first(), Some(b' ' | b'\t')) {
-        return Err(HeadError::Malformed("obsolete line folding"));
+/// The fast path for a header line at the start of `s`, found and validated in one pass: the
+/// name's and the value's ranges and the line's length with its line end.
+///
+/// It takes only a complete line that [`parse_header_line`] would accept, and gives the same
+/// result for it. Anything else (a line not complete in `s`, any syntax error, the empty line
+/// ending the head) is `Err(clear)`: the first `clear` bytes of `s` hold no LF, so the search
+/// for the line end resumes there, and the general path validates the line.
+#[inline]
+fn fast_field(s: &[u8]) -> Result<(Range<usize>, Range<usize>, usize), usize> {
+    // Name bytes are tchars, so they hold no LF.
+    let name_len = prefix_len(s, TCHAR);
+    if name_len == 0 || s.get(name_len) != Some(&b':') {
+        return Err(name_len);
     }
-    let name_len = line
-        .iter()
-        .position(|&b| !is_tchar(b))
-        .unwrap_or(line.len());
-    let (name, rest) = line.split_at(name_len);
-    if name.is_empty() {
-        return Err(HeadError::Malformed("invalid header name"));
+    let value_start = name_len + 1;
+    // The value runs to the first byte that is not a field-value byte: with the line complete,
+    // that is its CR or LF. Bytes before it hold no LF.
+    let mut end = value_start;
+    let mut high = 0u64;
+    let rest = &s[value_start..];
+    let mut words = rest.chunks_exact(8);
+    let mut stop = None;
+    for w in &mut words {
+        let x = u64::from_le_bytes(w.try_into().unwrap_or_default());
+        let below = x.wrapping_sub(LO * 0x20) & !x & HI;
+        let y = x ^ (LO * 0x7f);
+        let del = y.wrapping_sub(LO) & !y & HI;
+        if (below | del) != 0 {
+            if let Some(i) = w.iter().position(|&b| !is_field_value_byte(b)) {
+                stop = Some(end + i);
+                if i > 0 {
+                    // Only the bytes before the stop belong to the value.
+                    high |= x & (u64::MAX >> (64 - 8 * i));
+                }
+                break;
+            }
+        }
+        high |= x;
+        end += 8;
     }
-    let value = match rest {
-        [b':', value @ ..] => value,
-        [b' ' | b'\t', ..] => return Err(HeadError::Malformed("whitespace before colon")),
-        _ => return Err(HeadError::Malformed("invalid header name")),
+    let stop = match stop {
+        Some(i) => i,
+        None => {
+            let tail = words.remainder();
+            match tail.iter().position(|&b| !is_field_value_byte(b)) {
+                Some(i) => {
+                    high |= u64::from(tail[..i].iter().fold(0, |a, &b| a | b));
+                    end + i
+                }
+                None => return Err(s.len()),
+            }
+        }
     };
-    if !value.iter().all(|&b| is_field_value_byte(b)) {
-        return Err(HeadError::Malformed("invalid character in header value"));
-    }
+    let len = match &s[stop..] {
+        [b'\n', ..] => stop + 1,
+        [b'\r', b'\n', ..] => stop + 2,
+        _ => return Err(stop),
+    };
+    let value = &s[value_start..stop];
     let start = value
         .iter()
         .position(|&b| b != b' ' && b != b'\t')
@@ -352,11 +648,43 @@ fn parse_header_line(line: &[u8]) -> Result<(String, String), HeadError> {
         .iter()
         .rposition(|&b| b != b' ' && b != b'\t')
         .map_or(start, |i| i + 1);
-    let value = std::str::from_utf8(&value[start..end])
-        .map_err(|_| HeadError::Malformed("header value is not UTF-8"))?;
-    // The name was checked to be ASCII.
-    let name = String::from_utf8_lossy(name).into_owned();
-    Ok((name, value.to_owned()))
+    if high & HI != 0 && std::str::from_utf8(&value[start..end]).is_err() {
+        return Err(stop);
+    }
+    Ok((0..name_len, value_start + start..value_start + end, len))
+}
+
+fn parse_header_line(offset: usize, line: &[u8]) -> Result<Field, HeadError> {
+    if matches!(line.first(), Some(b' ' | b'\t')) {
+        return Err(HeadError::Malformed("obsolete line folding"));
+    }
+    let name_len = prefix_len(line, TCHAR);
+    if name_len == 0 {
+        return Err(HeadError::Malformed("invalid header name"));
+    }
+    let value = match &line[name_len..] {
+        [b':', value @ ..] => value,
+        [b' ' | b'\t', ..] => return Err(HeadError::Malformed("whitespace before colon")),
+        _ => return Err(HeadError::Malformed("invalid header name")),
+    };
+    let non_ascii = check_value_bytes(value)
+        .map_err(|()| HeadError::Malformed("invalid character in header value"))?;
+    let value_start = name_len + 1;
+    let start = value
+        .iter()
+        .position(|&b| b != b' ' && b != b'\t')
+        .unwrap_or(value.len());
+    let end = value
+        .iter()
+        .rposition(|&b| b != b' ' && b != b'\t')
+        .map_or(start, |i| i + 1);
+    if non_ascii && std::str::from_utf8(&value[start..end]).is_err() {
+        return Err(HeadError::Malformed("header value is not UTF-8"));
+    }
+    Ok(Field {
+        name: Span::at(offset, 0..name_len),
+        value: Span::at(offset, value_start + start..value_start + end),
+    })
 }
 
 #[cfg(test)]
@@ -367,6 +695,12 @@ mod tests {
         HeadParser::new(kind, 8192, 64).receive(input)
     }
 
+    fn owned_fields(head: &Head) -> Vec<(String, String)> {
+        head.fields()
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+            .collect()
+    }
+
     #[test]
     fn request_head_and_trailing_bytes() {
         let input =
@@ -375,22 +709,57 @@ mod tests {
             panic!("incomplete");
         };
         assert_eq!(consumed, input.len() - 2);
-        assert_eq!(
-            head.start,
-            StartLine::Request {
-                method: "GET".into(),
-                target: "/chat?x=1".into()
-            }
-        );
+        assert_eq!(head.buf, &input[..consumed]);
+        let StartLine::Request { method, target } = head.start else {
+            panic!("not a request");
+        };
+        assert_eq!((head.text(method), head.text(target)), ("GET", "/chat?x=1"));
         assert_eq!(head.minor_version, 1);
         assert_eq!(
-            head.headers,
+            owned_fields(&head),
             vec![
                 ("Host".into(), "a.example".into()),
                 ("X-Empty".into(), "".into()),
                 ("X".into(), "v w".into())
             ]
         );
+        assert_eq!(head.values("x").collect::<Vec<_>>(), ["v w"]);
+    }
+
+    /// Every split of a head into two or three chunks gives the same head as one call.
+    #[test]
+    fn any_split_gives_the_same_head() {
+        let input = "GET /a HTTP/1.1\r\nHost: h\r\nX-Long: caf\u{e9} \t au lait, \
+                     0123456789abcdef\r\nY:\tz\n\r\n"
+            .as_bytes();
+        let HeadProgress::Complete { head: whole, .. } = parse_all(HeadKind::Request, input) else {
+            panic!("incomplete");
+        };
+        assert_eq!(
+            owned_fields(&whole)[1],
+            (
+                "X-Long".into(),
+                "caf\u{e9} \t au lait, 0123456789abcdef".into()
+            )
+        );
+        for a in 0..=input.len() {
+            for b in a..=input.len() {
+                let mut p = HeadParser::new(HeadKind::Request, 8192, 64);
+                let mut done = None;
+                for chunk in [&input[..a], &input[a..b], &input[b..]] {
+                    match p.receive(chunk) {
+                        HeadProgress::Partial => {}
+                        HeadProgress::Complete { head, consumed } => {
+                            assert_eq!(consumed, chunk.len());
+                            done = Some(head);
+                            break;
+                        }
+                        HeadProgress::Failed(e) => panic!("{e:?} at {a}/{b}"),
+                    }
+                }
+                assert_eq!(done.as_ref(), Some(&whole), "split at {a}/{b}");
+            }
+        }
     }
 
     #[test]
@@ -403,6 +772,94 @@ mod tests {
             parse_all(HeadKind::Request, b"GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n"),
             HeadProgress::Failed(HeadError::Malformed("invalid character in header value"))
         );
+    }
+
+    /// The word-at-a-time value check agrees with the bytewise one for every byte value at
+    /// every position of a word and of the tail.
+    #[test]
+    fn value_check_matches_bytewise() {
+        for len in [1, 7, 8, 9, 16, 19] {
+            for at in 0..len {
+                for b in 0..=255u8 {
+                    let mut v = vec![b'a'; len];
+                    v[at] = b;
+                    let expected = if is_field_value_byte(b) {
+                        Ok(b >= 0x80)
+                    } else {
+                        Err(())
+                    };
+                    assert_eq!(check_value_bytes(&v), expected, "{len} {at} {b:#x}");
+                }
+            }
+        }
+    }
+
+    /// The word-at-a-time prefix scan agrees with the bytewise one.
+    #[test]
+    fn prefix_scan_matches_bytewise() {
+        for class in [TCHAR, TARGET] {
+            for len in [0, 1, 7, 8, 9, 16, 17, 25] {
+                for at in 0..len {
+                    for b in 0..=255u8 {
+                        let mut s = vec![b'a'; len];
+                        s[at] = b;
+                        let expected = s
+                            .iter()
+                            .position(|&c| CLASS[c as usize] & class == 0)
+                            .unwrap_or(len);
+                        assert_eq!(prefix_len(&s, class), expected, "{len} {at} {b:#x}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// The fast path takes exactly the complete lines the general path accepts, with the same
+    /// result, and never claims that bytes up to an LF hold none.
+    #[test]
+    fn fast_path_agrees_with_the_general_path() {
+        let lines: [&[u8]; 5] = [
+            b"Name: value with spaces\r\nNext: x\r\n",
+            b"X:\t a\tb \t\r\n",
+            "K: caf\u{e9}, na\u{ef}ve 0123456789\n".as_bytes(),
+            b"A:\r\n",
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        ];
+        for line in lines {
+            for at in 0..line.len() {
+                for b in 0..=255u8 {
+                    let mut s = line.to_vec();
+                    s[at] = b;
+                    let lf = s.iter().position(|&c| c == b'\n');
+                    match fast_field(&s) {
+                        Ok((name, value, len)) => {
+                            assert_eq!(Some(len - 1), lf, "{s:?}");
+                            assert_eq!(
+                                parse_header_line(
+                                    0,
+                                    s[..len - 1].strip_suffix(b"\r").unwrap_or(&s[..len - 1])
+                                ),
+                                Ok(Field {
+                                    name: Span::at(0, name),
+                                    value: Span::at(0, value)
+                                }),
+                                "{s:?}"
+                            );
+                        }
+                        Err(clear) => {
+                            assert!(lf.is_none_or(|lf| clear <= lf), "{s:?}");
+                            if let Some(lf) = lf {
+                                let l = &s[..lf];
+                                let l = l.strip_suffix(b"\r").unwrap_or(l);
+                                // Whatever the fast path leaves, the general path refuses, or
+                                // it is the empty line.
+                                assert!(l.is_empty() || parse_header_line(0, l).is_err(), "{s:?}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]
@@ -428,7 +885,15 @@ mod tests {
                 "invalid character in header value",
             ),
             (
+                b"GET / HTTP/1.1\r\nA: 0123456789\x7f\r\n",
+                "invalid character in header value",
+            ),
+            (
                 b"GET / HTTP/1.1\r\nA: \xff\r\n",
+                "header value is not UTF-8",
+            ),
+            (
+                b"GET / HTTP/1.1\r\nA: 0123456789\xc3\r\n",
                 "header value is not UTF-8",
             ),
         ];
@@ -449,13 +914,21 @@ mod tests {
         else {
             panic!()
         };
-        assert_eq!(
-            head.start,
-            StartLine::Response {
-                status: 101,
-                reason: String::new()
-            }
-        );
+        let StartLine::Response { status, reason } = head.start else {
+            panic!("not a response");
+        };
+        assert_eq!((status, head.bytes(reason)), (101, &b""[..]));
+        let HeadProgress::Complete { head, .. } = parse_all(
+            HeadKind::Response,
+            b"HTTP/1.0 404 Not \xe9 Found\r\nA: b\r\n\r\n",
+        ) else {
+            panic!()
+        };
+        let StartLine::Response { status, reason } = head.start else {
+            panic!("not a response");
+        };
+        assert_eq!((status, head.bytes(reason)), (404, &b"Not \xe9 Found"[..]));
+        assert_eq!(head.minor_version, 0);
         for bad in [
             &b"HTTP/1.1 1011 X\r\n"[..],
             b"HTTP/1.1 01 X\r\n",
@@ -485,20 +958,36 @@ mod tests {
             }
         }
         assert_eq!(outcome, HeadProgress::Failed(HeadError::TooLarge));
-        assert!(p.total < head.len());
-        // A line without end that is longer than the limit fails at once.
+        assert!(p.buf.len() < head.len());
+        assert!(p.buf.capacity() < head.len());
+        // The request line stays readable after the failure.
+        assert_eq!(p.request_line(), Some(("GET", "/", 1)));
+        // A line without end that is longer than the limit fails at once, and nothing past the
+        // limit is kept.
         let mut p = HeadParser::new(HeadKind::Request, 100, 64);
         assert_eq!(
             p.receive(&[b'a'; 1000]),
             HeadProgress::Failed(HeadError::TooLarge)
         );
-        assert!(p.line.capacity() <= 100);
+        assert!(p.buf.capacity() <= 100);
+        // Fed in small chunks, the buffer grows to the limit and no further.
+        let mut p = HeadParser::new(HeadKind::Request, 100, 64);
+        let mut outcome = HeadProgress::Partial;
+        for chunk in [b'a'; 1000].chunks(7) {
+            outcome = p.receive(chunk);
+            if outcome != HeadProgress::Partial {
+                break;
+            }
+        }
+        assert_eq!(outcome, HeadProgress::Failed(HeadError::TooLarge));
+        assert!(p.buf.capacity() <= 100);
 
         let mut p = HeadParser::new(HeadKind::Request, 8192, 1);
         assert_eq!(
             p.receive(b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\n\r\n"),
             HeadProgress::Failed(HeadError::TooManyHeaders)
         );
+        assert_eq!(p.request_line(), Some(("GET", "/", 1)));
     }
 
     /// Fed one byte at a time, a head of the maximum size is searched and validated exactly
@@ -529,5 +1018,25 @@ mod tests {
         }
         assert_eq!(p.scanned, head.len());
         assert_eq!(p.validated, head.len());
+        assert!(p.probed <= head.len());
+    }
+
+    /// Fed in one call, or in chunks that cut every line, the same counts hold.
+    #[test]
+    fn work_is_linear_in_any_chunking() {
+        let head = b"GET /x HTTP/1.1\r\nHost: a\r\nX-A: 0123456789\r\nX-B: b\r\n\r\n";
+        for size in 1..=head.len() {
+            let mut p = HeadParser::new(HeadKind::Request, 8192, 64);
+            let mut complete = false;
+            for chunk in head.chunks(size) {
+                if let HeadProgress::Complete { head: h, .. } = p.receive(chunk) {
+                    assert_eq!(h.buf, head);
+                    complete = true;
+                }
+            }
+            assert!(complete);
+            assert_eq!((p.scanned, p.validated), (head.len(), head.len()), "{size}");
+            assert!(p.probed <= head.len(), "{size}");
+        }
     }
 }
