@@ -106,70 +106,97 @@ fn has_token(head: &Head, name: &str, token: &str) -> bool {
 }
 
 /// Whether `b` may appear in a URI reg-name: unreserved, sub-delims or `%` (RFC 3986 §3.2.2).
-fn is_reg_name_byte(b: u8) -> bool {
+const fn is_reg_name_byte(b: u8) -> bool {
     matches!(b,
         b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&'
         | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=' | b'%')
 }
 
+/// [`is_reg_name_byte`] of every byte value.
+static REG_NAME: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = is_reg_name_byte(b as u8);
+        b += 1;
+    }
+    t
+};
+
 /// Whether `s` is a host name or address without port: a non-empty reg-name with valid
 /// percent-escapes, or an IPv6 address (hex digits, `:` and `.`; brackets not included).
 fn valid_host_name(s: &str) -> bool {
-    let b = s.as_bytes();
+    valid_host_name_bytes(s.as_bytes())
+}
+
+/// [`valid_host_name`] on bytes, in one pass for a reg-name: the first byte that is not a
+/// reg-name byte decides, as only a `:` can make the host an IPv6 address (every other byte
+/// an address may hold is a reg-name byte too).
+fn valid_host_name_bytes(b: &[u8]) -> bool {
     if b.is_empty() {
         return false;
     }
-    if b.contains(&b':') {
-        return b
-            .iter()
-            .all(|&c| c.is_ascii_hexdigit() || c == b':' || c == b'.');
+    for (i, &c) in b.iter().enumerate() {
+        if c == b'%' {
+            if !(b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+            {
+                return false;
+            }
+        } else if !REG_NAME[c as usize] {
+            return c == b':'
+                && b.iter()
+                    .all(|&c| c.is_ascii_hexdigit() || c == b':' || c == b'.');
+        }
     }
-    // One pass: every byte a reg-name byte, every `%` followed by two hex digits.
-    b.iter().enumerate().all(|(i, &c)| {
-        is_reg_name_byte(c)
-            && (c != b'%'
-                || (b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
-                    && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit)))
-    })
+    true
 }
 
 /// Whether `v` is a valid `Host` header value: `uri-host [ ":" port ]` (RFC 9110 §7.2).
-fn valid_host_header(v: &str) -> bool {
-    let (host, rest) = if let Some(inner) = v.strip_prefix('[') {
-        let Some(end) = inner.find(']') else {
+fn valid_host_header(v: &[u8]) -> bool {
+    let (host, rest) = if let Some(inner) = v.strip_prefix(b"[") {
+        let Some(end) = inner.iter().position(|&c| c == b']') else {
             return false;
         };
-        if !inner[..end].contains(':') {
+        if !inner[..end].contains(&b':') {
             return false;
         }
         (&inner[..end], &inner[end + 1..])
     } else {
-        match v.find(':') {
+        match v.iter().position(|&c| c == b':') {
             Some(i) => (&v[..i], &v[i..]),
-            None => (v, ""),
+            None => (v, &[][..]),
         }
     };
-    let port_ok = match rest.strip_prefix(':') {
-        None => rest.is_empty(),
-        Some("") => true,
-        Some(p) => p.bytes().all(|c| c.is_ascii_digit()) && p.parse::<u16>().is_ok(),
+    let port_ok = match rest {
+        [] | [b':'] => true,
+        // Digits only, at most 65535 (leading zeros allowed).
+        [b':', p @ ..] => p
+            .iter()
+            .try_fold(0u16, |n, &c| {
+                c.is_ascii_digit()
+                    .then(|| n.checked_mul(10)?.checked_add(u16::from(c - b'0')))
+                    .flatten()
+            })
+            .is_some(),
+        _ => false,
     };
-    port_ok && valid_host_name(host)
+    port_ok && valid_host_name_bytes(host)
 }
 
 /// Whether `t` is a request-target a WebSocket handshake may carry: origin-form (`/path?q`) or
 /// absolute-form (`scheme://…`).
-fn valid_target(t: &str) -> bool {
-    if t.starts_with('/') {
+fn valid_target(t: &[u8]) -> bool {
+    if t.starts_with(b"/") {
         return true;
     }
-    match t.find("://") {
+    match t.windows(3).position(|w| w == b"://") {
         Some(i) => {
             i > 0
-                && t.as_bytes()[0].is_ascii_alphabetic()
+                && t[0].is_ascii_alphabetic()
                 && t[..i]
-                    .bytes()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
+                    .iter()
+                    .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
         }
         None => false,
     }
@@ -586,12 +613,14 @@ impl HandshakeRequest {
 }
 
 /// Check the request line alone: version, then method. Done as soon as the line arrives.
-fn check_request_line(method: &str, target: &str, minor: u8) -> Result<(), HandshakeError> {
+fn check_request_line(method: &[u8], target: &[u8], minor: u8) -> Result<(), HandshakeError> {
     if minor < 1 {
         return Err(HandshakeError::HttpVersionTooLow);
     }
-    if method != "GET" {
-        return Err(HandshakeError::MethodNotAllowed(method.to_owned()));
+    if method != b"GET" {
+        // A token: ASCII.
+        let method = String::from_utf8_lossy(method).into_owned();
+        return Err(HandshakeError::MethodNotAllowed(method));
     }
     if !valid_target(target) {
         return Err(HandshakeError::InvalidTarget);
@@ -656,7 +685,7 @@ fn validate_request(head: Head, plain_http: bool) -> Result<Validated, Handshake
     let StartLine::Request { method, target } = head.start else {
         return Err(HandshakeError::MalformedRequest("not a request"));
     };
-    check_request_line(head.text(method), head.text(target), head.minor_version)?;
+    check_request_line(head.bytes(method), head.bytes(target), head.minor_version)?;
 
     let (mut host, mut origin) = (Seen::default(), Seen::default());
     let (mut version, mut key) = (Seen::default(), Seen::default());
@@ -681,7 +710,7 @@ fn validate_request(head: Head, plain_http: bool) -> Result<Validated, Handshake
 
     let host = match host.first {
         None => return Err(HandshakeError::MissingHost),
-        Some(h) if host.count == 1 && valid_host_header(head.text(h)) => h,
+        Some(h) if host.count == 1 && valid_host_header(head.bytes(h)) => h,
         Some(_) => return Err(HandshakeError::InvalidHost),
     };
     // Bytes after the head are frames: a body would be misread as frames (or, behind a proxy,
@@ -875,7 +904,7 @@ impl RequestParser {
                     match self
                         .head
                         .request_line()
-                        .map(|(m, t, v)| check_request_line(m, t, v))
+                        .map(|(m, t, v)| check_request_line(m.as_bytes(), t.as_bytes(), v))
                     {
                         None => {}
                         Some(Ok(())) => {
@@ -897,7 +926,7 @@ impl RequestParser {
                 match self
                     .head
                     .request_line()
-                    .map(|(m, t, v)| check_request_line(m, t, v))
+                    .map(|(m, t, v)| check_request_line(m.as_bytes(), t.as_bytes(), v))
                 {
                     Some(Err(line_error)) => Err(line_error),
                     _ => Err(match e {
@@ -1220,7 +1249,7 @@ pub fn write_accept(
             .sum::<usize>();
     out.reserve(len);
     out.extend_from_slice(HEAD);
-    out.extend_from_slice(&accept_key_bytes(request.key().as_bytes()));
+    out.extend_from_slice(&accept_key_bytes(&request.head[request.key.range()]));
     out.extend_from_slice(b"\r\n");
     if let Some(p) = &protocol {
         write_header(out, "Sec-WebSocket-Protocol", p);
@@ -1929,6 +1958,80 @@ impl ClientHandshake {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The `Host` grammar checked the plain way, item by item, to compare the one-pass check
+    /// with.
+    fn host_header_by_parts(v: &str) -> bool {
+        let name_ok = |s: &str| {
+            let b = s.as_bytes();
+            if b.is_empty() {
+                return false;
+            }
+            if b.contains(&b':') {
+                return b
+                    .iter()
+                    .all(|&c| c.is_ascii_hexdigit() || c == b':' || c == b'.');
+            }
+            (0..b.len()).all(|i| {
+                is_reg_name_byte(b[i])
+                    && (b[i] != b'%'
+                        || (b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                            && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit)))
+            })
+        };
+        let (host, rest) = if let Some(inner) = v.strip_prefix('[') {
+            match inner.find(']') {
+                Some(end) if inner[..end].contains(':') => (&inner[..end], &inner[end + 1..]),
+                _ => return false,
+            }
+        } else {
+            match v.find(':') {
+                Some(i) => (&v[..i], &v[i..]),
+                None => (v, ""),
+            }
+        };
+        let port_ok = match rest.strip_prefix(':') {
+            None => rest.is_empty(),
+            Some("") => true,
+            Some(p) => p.bytes().all(|c| c.is_ascii_digit()) && p.parse::<u16>().is_ok(),
+        };
+        port_ok && name_ok(host)
+    }
+
+    #[test]
+    fn host_check_agrees_with_the_grammar_on_every_short_value() {
+        const ALPHABET: &[u8] = b"a9F%:[]./ ";
+        let mut accepted = 0;
+        let mut value = Vec::new();
+        for len in 0..=6u32 {
+            for mut n in 0..ALPHABET.len().pow(len) {
+                value.clear();
+                for _ in 0..len {
+                    value.push(ALPHABET[n % ALPHABET.len()]);
+                    n /= ALPHABET.len();
+                }
+                let text = std::str::from_utf8(&value).unwrap_or_default();
+                let expected = host_header_by_parts(text);
+                assert_eq!(valid_host_header(&value), expected, "{text:?}");
+                accepted += usize::from(expected);
+            }
+        }
+        assert!(accepted > 1000);
+        for port in [
+            "h:65535",
+            "h:065535",
+            "h:65536",
+            "h:99999",
+            "h:0000000080",
+            "[::1]:80x",
+        ] {
+            assert_eq!(
+                valid_host_header(port.as_bytes()),
+                host_header_by_parts(port),
+                "{port}"
+            );
+        }
+    }
 
     /// The stack-only key check agrees with decoding by the base64 engine: every byte value at
     /// every position of valid keys, and every length around 24.
