@@ -54,7 +54,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use crate::config::Config;
 use crate::error::UsageError;
 pub use crate::extension::{AcceptedExtension, ExtensionOffer};
-use crate::extension::{check_extensions, parse_extensions};
+use crate::extension::{ExtensionError, check_extensions, parse_extensions};
 use crate::http::{
     Field, Head, HeadError, HeadKind, HeadParser, HeadProgress, Span, StartLine, is_field_value,
     is_token, list_has, list_items, text, trim_ows,
@@ -689,7 +689,9 @@ fn validate_request(head: Head, plain_http: bool) -> Result<Validated, Handshake
 
     let (mut host, mut origin) = (Seen::default(), Seen::default());
     let (mut version, mut key) = (Seen::default(), Seen::default());
-    let (mut protocols, mut extensions) = (0usize, 0usize);
+    let mut protocols: Vec<String> = Vec::new();
+    // The extensions listed, or the first list's error: reported after the checks before it.
+    let mut extensions: Result<usize, ExtensionError> = Ok(0);
     let (mut upgrade, mut connection, mut body) = (false, false, false);
     for field in &head.fields {
         let value = head.bytes(field.value);
@@ -700,8 +702,14 @@ fn validate_request(head: Head, plain_http: bool) -> Result<Validated, Handshake
             Known::Connection => connection = connection || list_has(value, b"upgrade"),
             Known::Key => Seen::add(&mut key, field.value),
             Known::Version => Seen::add(&mut version, field.value),
-            Known::Protocol => protocols += 1,
-            Known::Extensions => extensions += 1,
+            Known::Protocol => {
+                protocols.extend(list_items(head.text(field.value)).map(str::to_owned));
+            }
+            Known::Extensions => {
+                if let Ok(n) = extensions {
+                    extensions = check_extensions(head.text(field.value)).map(|m| n + m);
+                }
+            }
             Known::ContentLength => body = body || value != b"0",
             Known::TransferEncoding => body = true,
             Known::Other => {}
@@ -757,24 +765,10 @@ fn validate_request(head: Head, plain_http: bool) -> Result<Validated, Handshake
         Some(k) if key.count == 1 && valid_key(head.bytes(k)) => k,
         _ => return Err(HandshakeError::InvalidKey),
     };
-    let protocols: Vec<String> = if protocols == 0 {
-        Vec::new()
-    } else {
-        head.values("sec-websocket-protocol")
-            .flat_map(list_items)
-            .map(str::to_owned)
-            .collect()
-    };
     if !protocols.iter().all(|p| is_token(p)) {
         return Err(HandshakeError::InvalidProtocols);
     }
-    let mut extension_count = 0;
-    if extensions > 0 {
-        for v in head.values("sec-websocket-extensions") {
-            extension_count +=
-                check_extensions(v).map_err(|e| HandshakeError::InvalidExtensions(e.reason()))?;
-        }
-    }
+    let extension_count = extensions.map_err(|e| HandshakeError::InvalidExtensions(e.reason()))?;
     Ok(Validated::Upgrade(request(
         key,
         protocols,
