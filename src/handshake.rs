@@ -781,23 +781,36 @@ fn validate_request(head: Head, plain_http: bool) -> Result<Validated, Handshake
 /// canonical, as the standard base64 engine decodes it): 21 alphabet characters, a 22nd that
 /// carries only two bits (the 16th byte's last four bits are padding and must be zero), `==`.
 fn valid_key(key: &[u8]) -> bool {
-    fn sextet(c: u8) -> Option<u8> {
-        match c {
-            b'A'..=b'Z' => Some(c - b'A'),
-            b'a'..=b'z' => Some(c - b'a' + 26),
-            b'0'..=b'9' => Some(c - b'0' + 52),
-            b'+' => Some(62),
-            b'/' => Some(63),
-            _ => None,
-        }
-    }
     match key {
         [body @ .., last, b'=', b'='] if body.len() == 21 => {
-            body.iter().all(|&c| sextet(c).is_some()) && sextet(*last).is_some_and(|v| v & 0xf == 0)
+            body.iter().fold(0, |acc, &c| acc | SEXTET[c as usize]) & NOT_BASE64 == 0
+                && SEXTET[*last as usize] & (NOT_BASE64 | 0xf) == 0
         }
         _ => false,
     }
 }
+
+/// Set in [`SEXTET`] for a byte outside the base64 alphabet.
+const NOT_BASE64: u8 = 0x80;
+
+/// The 6-bit value of every base64 alphabet byte (RFC 4648 §4); [`NOT_BASE64`] for the others.
+static SEXTET: [u8; 256] = {
+    let mut t = [NOT_BASE64; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => NOT_BASE64,
+        };
+        b += 1;
+    }
+    t
+};
 
 enum Validated {
     Upgrade(HandshakeRequest),
@@ -1990,6 +2003,32 @@ mod tests {
             Some(p) => p.bytes().all(|c| c.is_ascii_digit()) && p.parse::<u16>().is_ok(),
         };
         port_ok && name_ok(host)
+    }
+
+    /// The key check agrees with the standard base64 decoder on every one-byte change of a
+    /// valid key, and of a key of each other length up to 26.
+    #[test]
+    fn key_check_agrees_with_base64() {
+        use base64::Engine as _;
+        let decodes_to_16 = |k: &[u8]| {
+            base64::engine::general_purpose::STANDARD
+                .decode(k)
+                .is_ok_and(|v| v.len() == 16)
+        };
+        let mut keys: Vec<Vec<u8>> = vec![b"dGhlIHNhbXBsZSBub25jZQ==".to_vec()];
+        keys.extend((0..=26).map(|n| b"AQIDBAUGBwgJCgsMDQ4PEA==AB"[..n].to_vec()));
+        let mut accepted = 0;
+        for key in keys {
+            for at in 0..key.len() {
+                for b in 0..=255u8 {
+                    let mut k = key.clone();
+                    k[at] = b;
+                    assert_eq!(valid_key(&k), decodes_to_16(&k), "{k:?}");
+                    accepted += usize::from(valid_key(&k));
+                }
+            }
+        }
+        assert!(accepted > 100);
     }
 
     #[test]
