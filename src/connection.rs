@@ -13,8 +13,8 @@ use crate::error::{ProtocolError, UsageError};
 use crate::event::Event;
 use crate::frame::{self, OpCode};
 use crate::handshake::{
-    Accept, ClientHandshake, ClientRequest, HandshakeError, HandshakeRequest, Negotiated,
-    RequestParser, RequestProgress, Response, ResponseProgress, ServerPolicy, write_accept,
+    Accept, ClientHandshake, ClientRequest, HandshakeError, HandshakeRequest, Negotiated, Received,
+    RequestParser, Response, ResponseProgress, ServerPolicy, Validated, write_accept,
 };
 use crate::mask;
 use crate::rng::{MaskSource, OsRandom};
@@ -148,7 +148,7 @@ enum Handshake {
 /// while the request head arrives, then also the request it yielded.
 struct ServerSide {
     parser: RequestParser,
-    /// Set when the parser completes, before the handshake leaves `ServerReading`.
+    /// Set by the parser when it completes, before the handshake leaves `ServerReading`.
     request: Option<HandshakeRequest>,
 }
 
@@ -486,32 +486,40 @@ impl Connection {
     /// or after a failure) stays with the caller.
     fn feed_handshake(&mut self, data: &[u8]) -> usize {
         match &mut self.handshake {
-            Handshake::ServerReading(side) => match side.parser.receive(data) {
-                RequestProgress::Partial => data.len(),
-                RequestProgress::Complete { request, consumed } => {
-                    let origin_ok = match &self.policy {
-                        Some(p) => p.check_origin(&request),
-                        None => Ok(()),
-                    };
-                    match origin_ok {
-                        Ok(()) => {
-                            self.server_request(request, false);
-                            self.push_pending(Pending::HandshakeRequest);
+            Handshake::ServerReading(side) => {
+                match side.parser.receive_into(data, &mut side.request) {
+                    Received::Partial => data.len(),
+                    Received::Complete {
+                        kind: Validated::Upgrade,
+                        consumed,
+                    } => {
+                        let origin_ok = match (&self.policy, &side.request) {
+                            (Some(p), Some(request)) => p.check_origin(request),
+                            _ => Ok(()),
+                        };
+                        match origin_ok {
+                            Ok(()) => {
+                                self.server_request(false);
+                                self.push_pending(Pending::HandshakeRequest);
+                            }
+                            Err(e) => self.handshake_failed(e),
                         }
-                        Err(e) => self.handshake_failed(e),
+                        consumed
                     }
-                    consumed
+                    Received::Complete {
+                        kind: Validated::Plain,
+                        consumed,
+                    } => {
+                        self.server_request(true);
+                        self.push_pending(Pending::HttpRequest);
+                        consumed
+                    }
+                    Received::Failed(e) => {
+                        self.handshake_failed(e);
+                        0
+                    }
                 }
-                RequestProgress::Plain { request, consumed } => {
-                    self.server_request(request, true);
-                    self.push_pending(Pending::HttpRequest);
-                    consumed
-                }
-                RequestProgress::Failed(e) => {
-                    self.handshake_failed(e);
-                    0
-                }
-            },
+            }
             Handshake::ClientReading(hs) => match hs.receive(data) {
                 ResponseProgress::Partial => data.len(),
                 ResponseProgress::Accepted {
@@ -538,13 +546,12 @@ impl Connection {
         }
     }
 
-    /// Keep the request the server's parser completed, in the allocation the parser is in, and
-    /// wait for the application's decision (`plain`: on an ordinary HTTP request).
-    fn server_request(&mut self, request: HandshakeRequest, plain: bool) {
-        if let Handshake::ServerReading(mut side) =
+    /// The server's parser completed a request (kept next to it): wait for the application's
+    /// decision (`plain`: on an ordinary HTTP request).
+    fn server_request(&mut self, plain: bool) {
+        if let Handshake::ServerReading(side) =
             std::mem::replace(&mut self.handshake, Handshake::Done)
         {
-            side.request = Some(request);
             self.handshake = if plain {
                 Handshake::ServerPlain(side)
             } else {

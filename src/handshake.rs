@@ -681,7 +681,13 @@ impl Seen {
 ///
 /// One pass over the fields finds the ones that matter; the checks then run in a fixed order,
 /// so that a request with several faults always gets the same answer.
-fn validate_request(head: Head, plain_http: bool) -> Result<Validated, HandshakeError> {
+///
+/// The request is stored in `slot`, where its owner keeps it, rather than moved there.
+fn validate_request(
+    head: Head,
+    plain_http: bool,
+    slot: &mut Option<HandshakeRequest>,
+) -> Result<Validated, HandshakeError> {
     let StartLine::Request { method, target } = head.start else {
         return Err(HandshakeError::MalformedRequest("not a request"));
     };
@@ -746,12 +752,8 @@ fn validate_request(head: Head, plain_http: bool) -> Result<Validated, Handshake
         // An ordinary HTTP request (no upgrade attempted at all) may be served by the
         // application when it opted in; a broken upgrade attempt is always a 400.
         if plain_http && key.count == 0 {
-            return Ok(Validated::Plain(request(
-                Span::default(),
-                Vec::new(),
-                0,
-                head,
-            )));
+            *slot = Some(request(Span::default(), Vec::new(), 0, head));
+            return Ok(Validated::Plain);
         }
         return Err(HandshakeError::MissingUpgrade);
     }
@@ -769,12 +771,8 @@ fn validate_request(head: Head, plain_http: bool) -> Result<Validated, Handshake
         return Err(HandshakeError::InvalidProtocols);
     }
     let extension_count = extensions.map_err(|e| HandshakeError::InvalidExtensions(e.reason()))?;
-    Ok(Validated::Upgrade(request(
-        key,
-        protocols,
-        extension_count,
-        head,
-    )))
+    *slot = Some(request(key, protocols, extension_count, head));
+    Ok(Validated::Upgrade)
 }
 
 /// Whether a `Sec-WebSocket-Key` is the base64 of exactly 16 bytes (RFC 4648 §4, padded and
@@ -812,9 +810,20 @@ static SEXTET: [u8; 256] = {
     t
 };
 
-enum Validated {
-    Upgrade(HandshakeRequest),
-    Plain(HandshakeRequest),
+/// What a valid request is.
+pub(crate) enum Validated {
+    /// An upgrade request.
+    Upgrade,
+    /// An ordinary HTTP request.
+    Plain,
+}
+
+/// The outcome of [`RequestParser::receive_into`]: a [`RequestProgress`] whose request is
+/// already in the caller's slot.
+pub(crate) enum Received {
+    Partial,
+    Complete { kind: Validated, consumed: usize },
+    Failed(HandshakeError),
 }
 
 /// The outcome of feeding bytes to a [`RequestParser`].
@@ -898,12 +907,33 @@ impl RequestParser {
 
     /// Feed the next received bytes.
     pub fn receive(&mut self, data: &[u8]) -> RequestProgress {
+        let mut slot = None;
+        match (self.receive_into(data, &mut slot), slot) {
+            (Received::Partial, _) => RequestProgress::Partial,
+            (Received::Complete { kind, consumed }, Some(request)) => match kind {
+                Validated::Upgrade => RequestProgress::Complete { request, consumed },
+                Validated::Plain => RequestProgress::Plain { request, consumed },
+            },
+            (Received::Failed(e), _) => RequestProgress::Failed(e),
+            // `receive_into` fills the slot whenever it completes; kept total without a panic.
+            (Received::Complete { .. }, None) => {
+                RequestProgress::Failed(HandshakeError::AlreadyComplete)
+            }
+        }
+    }
+
+    /// [`receive`](Self::receive), storing a completed request in `slot`.
+    pub(crate) fn receive_into(
+        &mut self,
+        data: &[u8],
+        slot: &mut Option<HandshakeRequest>,
+    ) -> Received {
         let line_checked = match &self.state {
             ParseState::Reading { line_checked } => *line_checked,
             ParseState::Complete => {
-                return RequestProgress::Failed(HandshakeError::AlreadyComplete);
+                return Received::Failed(HandshakeError::AlreadyComplete);
             }
-            ParseState::Failed(e) => return RequestProgress::Failed(e.clone()),
+            ParseState::Failed(e) => return Received::Failed(e.clone()),
         };
         let result = match self.head.receive(data) {
             HeadProgress::Partial => {
@@ -920,13 +950,12 @@ impl RequestParser {
                         Some(Err(e)) => return self.fail(e),
                     }
                 }
-                return RequestProgress::Partial;
+                return Received::Partial;
             }
-            HeadProgress::Complete { head, consumed } => validate_request(head, self.plain_http)
-                .map(|v| match v {
-                    Validated::Upgrade(request) => RequestProgress::Complete { request, consumed },
-                    Validated::Plain(request) => RequestProgress::Plain { request, consumed },
-                }),
+            HeadProgress::Complete { head, consumed } => {
+                validate_request(head, self.plain_http, slot)
+                    .map(|kind| Received::Complete { kind, consumed })
+            }
             HeadProgress::Failed(e) => {
                 // A request line already received decides first (405 before a later 400 or
                 // 431), so that the outcome does not depend on how the bytes were split.
@@ -957,9 +986,9 @@ impl RequestParser {
         }
     }
 
-    fn fail(&mut self, e: HandshakeError) -> RequestProgress {
+    fn fail(&mut self, e: HandshakeError) -> Received {
         self.state = ParseState::Failed(e.clone());
-        RequestProgress::Failed(e)
+        Received::Failed(e)
     }
 }
 
