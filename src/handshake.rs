@@ -1283,7 +1283,12 @@ pub fn write_accept(
             .iter()
             .map(|(n, v)| header_len(n, v))
             .sum::<usize>();
-    out.reserve(len);
+    if out.capacity() == 0 {
+        // A first allocation, straight from the allocator.
+        *out = Vec::with_capacity(len);
+    } else {
+        out.reserve(len);
+    }
     out.extend_from_slice(HEAD);
     out.extend_from_slice(&accept_key_bytes(&request.head[request.key.range()]));
     out.extend_from_slice(b"\r\n");
