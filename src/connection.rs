@@ -13,8 +13,8 @@ use crate::error::{ProtocolError, UsageError};
 use crate::event::Event;
 use crate::frame::{self, OpCode};
 use crate::handshake::{
-    Accept, ClientHandshake, ClientRequest, HandshakeError, HandshakeRequest, Negotiated,
-    RequestParser, RequestProgress, Response, ResponseProgress, ServerPolicy, write_accept,
+    Accept, ClientHandshake, ClientRequest, HandshakeError, HandshakeRequest, Negotiated, Received,
+    RequestParser, Response, ResponseProgress, ServerPolicy, Validated, write_accept,
 };
 use crate::mask;
 use crate::rng::{MaskSource, OsRandom};
@@ -131,17 +131,25 @@ impl core::fmt::Debug for Connection {
 
 enum Handshake {
     /// Server: reading the request head.
-    ServerReading(Box<RequestParser>),
+    ServerReading(Box<ServerSide>),
     /// Server: the request arrived; waiting for accept() or reject().
-    ServerDeciding(Box<HandshakeRequest>),
+    ServerDeciding(Box<ServerSide>),
     /// Server: an ordinary HTTP request arrived; waiting for respond().
-    ServerPlain(Box<HandshakeRequest>),
+    ServerPlain(Box<ServerSide>),
     /// Client: request sent, reading the response head.
     ClientReading(Box<ClientHandshake>),
     /// Client: the server answered with something other than 101.
     ClientRejected(Box<Response>),
     /// Finished (or never needed).
     Done,
+}
+
+/// The server's side of the handshake, in one allocation for its whole life: the parser
+/// while the request head arrives, then also the request it yielded.
+struct ServerSide {
+    parser: RequestParser,
+    /// Set by the parser when it completes, before the handshake leaves `ServerReading`.
+    request: Option<HandshakeRequest>,
 }
 
 /// Events decided by a state change rather than read from a frame.
@@ -262,11 +270,14 @@ impl Connection {
     /// A server waiting for an upgrade request, accepting any Origin and choosing no
     /// subprotocol or extension.
     pub fn server(config: Config) -> Self {
-        let parser = RequestParser::new(&config);
+        let side = ServerSide {
+            parser: RequestParser::new(&config),
+            request: None,
+        };
         Self::new(
             Role::Server,
             config,
-            Handshake::ServerReading(Box::new(parser)),
+            Handshake::ServerReading(Box::new(side)),
             State::Connecting,
         )
     }
@@ -275,8 +286,8 @@ impl Connection {
     /// One policy is usually shared by all the connections of a listener.
     pub fn server_with_policy(config: Config, policy: Arc<ServerPolicy>) -> Self {
         let mut conn = Self::server(config);
-        if let Handshake::ServerReading(parser) = &mut conn.handshake {
-            parser.allow_plain_http(policy.serves_plain_http());
+        if let Handshake::ServerReading(side) = &mut conn.handshake {
+            side.parser.allow_plain_http(policy.serves_plain_http());
         }
         conn.policy = Some(policy);
         conn
@@ -344,7 +355,7 @@ impl Connection {
     /// Server: the upgrade request, between [`Event::HandshakeRequest`] and the decision.
     pub fn handshake_request(&self) -> Option<&HandshakeRequest> {
         match &self.handshake {
-            Handshake::ServerDeciding(r) | Handshake::ServerPlain(r) => Some(r),
+            Handshake::ServerDeciding(side) | Handshake::ServerPlain(side) => side.request.as_ref(),
             _ => None,
         }
     }
@@ -475,32 +486,40 @@ impl Connection {
     /// or after a failure) stays with the caller.
     fn feed_handshake(&mut self, data: &[u8]) -> usize {
         match &mut self.handshake {
-            Handshake::ServerReading(parser) => match parser.receive(data) {
-                RequestProgress::Partial => data.len(),
-                RequestProgress::Complete { request, consumed } => {
-                    let origin_ok = match &self.policy {
-                        Some(p) => p.check_origin(&request),
-                        None => Ok(()),
-                    };
-                    match origin_ok {
-                        Ok(()) => {
-                            self.handshake = Handshake::ServerDeciding(Box::new(request));
-                            self.push_pending(Pending::HandshakeRequest);
+            Handshake::ServerReading(side) => {
+                match side.parser.receive_into(data, &mut side.request) {
+                    Received::Partial => data.len(),
+                    Received::Complete {
+                        kind: Validated::Upgrade,
+                        consumed,
+                    } => {
+                        let origin_ok = match (&self.policy, &side.request) {
+                            (Some(p), Some(request)) => p.check_origin(request),
+                            _ => Ok(()),
+                        };
+                        match origin_ok {
+                            Ok(()) => {
+                                self.server_request(false);
+                                self.push_pending(Pending::HandshakeRequest);
+                            }
+                            Err(e) => self.handshake_failed(e),
                         }
-                        Err(e) => self.handshake_failed(e),
+                        consumed
                     }
-                    consumed
+                    Received::Complete {
+                        kind: Validated::Plain,
+                        consumed,
+                    } => {
+                        self.server_request(true);
+                        self.push_pending(Pending::HttpRequest);
+                        consumed
+                    }
+                    Received::Failed(e) => {
+                        self.handshake_failed(e);
+                        0
+                    }
                 }
-                RequestProgress::Plain { request, consumed } => {
-                    self.handshake = Handshake::ServerPlain(Box::new(request));
-                    self.push_pending(Pending::HttpRequest);
-                    consumed
-                }
-                RequestProgress::Failed(e) => {
-                    self.handshake_failed(e);
-                    0
-                }
-            },
+            }
             Handshake::ClientReading(hs) => match hs.receive(data) {
                 ResponseProgress::Partial => data.len(),
                 ResponseProgress::Accepted {
@@ -524,6 +543,20 @@ impl Connection {
             },
             // Waiting for the application's decision: keep early frames buffered.
             _ => 0,
+        }
+    }
+
+    /// The server's parser completed a request (kept next to it): wait for the application's
+    /// decision (`plain`: on an ordinary HTTP request).
+    fn server_request(&mut self, plain: bool) {
+        if let Handshake::ServerReading(side) =
+            std::mem::replace(&mut self.handshake, Handshake::Done)
+        {
+            self.handshake = if plain {
+                Handshake::ServerPlain(side)
+            } else {
+                Handshake::ServerDeciding(side)
+            };
         }
     }
 
@@ -551,7 +584,10 @@ impl Connection {
     /// response is queued, [`Event::Open`] follows, and frames that arrived early are
     /// processed.
     pub fn accept(&mut self, accept: Accept) -> Result<(), UsageError> {
-        let Handshake::ServerDeciding(request) = &self.handshake else {
+        let Handshake::ServerDeciding(side) = &self.handshake else {
+            return Err(UsageError::WrongHandshakeStep);
+        };
+        let Some(request) = &side.request else {
             return Err(UsageError::WrongHandshakeStep);
         };
         let default_policy;
@@ -632,11 +668,17 @@ impl Connection {
         match out {
             Out::Pending(p) => match p {
                 Pending::HandshakeRequest => match &self.handshake {
-                    Handshake::ServerDeciding(r) => Event::HandshakeRequest(r),
+                    Handshake::ServerDeciding(side) => match &side.request {
+                        Some(r) => Event::HandshakeRequest(r),
+                        None => unreachable_event(),
+                    },
                     _ => unreachable_event(),
                 },
                 Pending::HttpRequest => match &self.handshake {
-                    Handshake::ServerPlain(r) => Event::HttpRequest(r),
+                    Handshake::ServerPlain(side) => match &side.request {
+                        Some(r) => Event::HttpRequest(r),
+                        None => unreachable_event(),
+                    },
                     _ => unreachable_event(),
                 },
                 Pending::HandshakeFailed(e) => Event::HandshakeFailed(e),

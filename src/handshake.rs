@@ -54,7 +54,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use crate::config::Config;
 use crate::error::UsageError;
 pub use crate::extension::{AcceptedExtension, ExtensionOffer};
-use crate::extension::{check_extensions, parse_extensions};
+use crate::extension::{ExtensionError, check_extensions, parse_extensions};
 use crate::http::{
     Field, Head, HeadError, HeadKind, HeadParser, HeadProgress, Span, StartLine, is_field_value,
     is_token, list_has, list_items, text, trim_ows,
@@ -106,70 +106,97 @@ fn has_token(head: &Head, name: &str, token: &str) -> bool {
 }
 
 /// Whether `b` may appear in a URI reg-name: unreserved, sub-delims or `%` (RFC 3986 §3.2.2).
-fn is_reg_name_byte(b: u8) -> bool {
+const fn is_reg_name_byte(b: u8) -> bool {
     matches!(b,
         b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&'
         | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=' | b'%')
 }
 
+/// [`is_reg_name_byte`] of every byte value.
+static REG_NAME: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = is_reg_name_byte(b as u8);
+        b += 1;
+    }
+    t
+};
+
 /// Whether `s` is a host name or address without port: a non-empty reg-name with valid
 /// percent-escapes, or an IPv6 address (hex digits, `:` and `.`; brackets not included).
 fn valid_host_name(s: &str) -> bool {
-    let b = s.as_bytes();
+    valid_host_name_bytes(s.as_bytes())
+}
+
+/// [`valid_host_name`] on bytes, in one pass for a reg-name: the first byte that is not a
+/// reg-name byte decides, as only a `:` can make the host an IPv6 address (every other byte
+/// an address may hold is a reg-name byte too).
+fn valid_host_name_bytes(b: &[u8]) -> bool {
     if b.is_empty() {
         return false;
     }
-    if b.contains(&b':') {
-        return b
-            .iter()
-            .all(|&c| c.is_ascii_hexdigit() || c == b':' || c == b'.');
+    for (i, &c) in b.iter().enumerate() {
+        if c == b'%' {
+            if !(b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+            {
+                return false;
+            }
+        } else if !REG_NAME[c as usize] {
+            return c == b':'
+                && b.iter()
+                    .all(|&c| c.is_ascii_hexdigit() || c == b':' || c == b'.');
+        }
     }
-    // One pass: every byte a reg-name byte, every `%` followed by two hex digits.
-    b.iter().enumerate().all(|(i, &c)| {
-        is_reg_name_byte(c)
-            && (c != b'%'
-                || (b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
-                    && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit)))
-    })
+    true
 }
 
 /// Whether `v` is a valid `Host` header value: `uri-host [ ":" port ]` (RFC 9110 §7.2).
-fn valid_host_header(v: &str) -> bool {
-    let (host, rest) = if let Some(inner) = v.strip_prefix('[') {
-        let Some(end) = inner.find(']') else {
+fn valid_host_header(v: &[u8]) -> bool {
+    let (host, rest) = if let Some(inner) = v.strip_prefix(b"[") {
+        let Some(end) = inner.iter().position(|&c| c == b']') else {
             return false;
         };
-        if !inner[..end].contains(':') {
+        if !inner[..end].contains(&b':') {
             return false;
         }
         (&inner[..end], &inner[end + 1..])
     } else {
-        match v.find(':') {
+        match v.iter().position(|&c| c == b':') {
             Some(i) => (&v[..i], &v[i..]),
-            None => (v, ""),
+            None => (v, &[][..]),
         }
     };
-    let port_ok = match rest.strip_prefix(':') {
-        None => rest.is_empty(),
-        Some("") => true,
-        Some(p) => p.bytes().all(|c| c.is_ascii_digit()) && p.parse::<u16>().is_ok(),
+    let port_ok = match rest {
+        [] | [b':'] => true,
+        // Digits only, at most 65535 (leading zeros allowed).
+        [b':', p @ ..] => p
+            .iter()
+            .try_fold(0u16, |n, &c| {
+                c.is_ascii_digit()
+                    .then(|| n.checked_mul(10)?.checked_add(u16::from(c - b'0')))
+                    .flatten()
+            })
+            .is_some(),
+        _ => false,
     };
-    port_ok && valid_host_name(host)
+    port_ok && valid_host_name_bytes(host)
 }
 
 /// Whether `t` is a request-target a WebSocket handshake may carry: origin-form (`/path?q`) or
 /// absolute-form (`scheme://…`).
-fn valid_target(t: &str) -> bool {
-    if t.starts_with('/') {
+fn valid_target(t: &[u8]) -> bool {
+    if t.starts_with(b"/") {
         return true;
     }
-    match t.find("://") {
+    match t.windows(3).position(|w| w == b"://") {
         Some(i) => {
             i > 0
-                && t.as_bytes()[0].is_ascii_alphabetic()
+                && t[0].is_ascii_alphabetic()
                 && t[..i]
-                    .bytes()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
+                    .iter()
+                    .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
         }
         None => false,
     }
@@ -586,12 +613,14 @@ impl HandshakeRequest {
 }
 
 /// Check the request line alone: version, then method. Done as soon as the line arrives.
-fn check_request_line(method: &str, target: &str, minor: u8) -> Result<(), HandshakeError> {
+fn check_request_line(method: &[u8], target: &[u8], minor: u8) -> Result<(), HandshakeError> {
     if minor < 1 {
         return Err(HandshakeError::HttpVersionTooLow);
     }
-    if method != "GET" {
-        return Err(HandshakeError::MethodNotAllowed(method.to_owned()));
+    if method != b"GET" {
+        // A token: ASCII.
+        let method = String::from_utf8_lossy(method).into_owned();
+        return Err(HandshakeError::MethodNotAllowed(method));
     }
     if !valid_target(target) {
         return Err(HandshakeError::InvalidTarget);
@@ -652,15 +681,23 @@ impl Seen {
 ///
 /// One pass over the fields finds the ones that matter; the checks then run in a fixed order,
 /// so that a request with several faults always gets the same answer.
-fn validate_request(head: Head, plain_http: bool) -> Result<Validated, HandshakeError> {
+///
+/// The request is stored in `slot`, where its owner keeps it, rather than moved there.
+fn validate_request(
+    head: Head,
+    plain_http: bool,
+    slot: &mut Option<HandshakeRequest>,
+) -> Result<Validated, HandshakeError> {
     let StartLine::Request { method, target } = head.start else {
         return Err(HandshakeError::MalformedRequest("not a request"));
     };
-    check_request_line(head.text(method), head.text(target), head.minor_version)?;
+    check_request_line(head.bytes(method), head.bytes(target), head.minor_version)?;
 
     let (mut host, mut origin) = (Seen::default(), Seen::default());
     let (mut version, mut key) = (Seen::default(), Seen::default());
-    let (mut protocols, mut extensions) = (0usize, 0usize);
+    let mut protocols: Vec<String> = Vec::new();
+    // The extensions listed, or the first list's error: reported after the checks before it.
+    let mut extensions: Result<usize, ExtensionError> = Ok(0);
     let (mut upgrade, mut connection, mut body) = (false, false, false);
     for field in &head.fields {
         let value = head.bytes(field.value);
@@ -671,8 +708,14 @@ fn validate_request(head: Head, plain_http: bool) -> Result<Validated, Handshake
             Known::Connection => connection = connection || list_has(value, b"upgrade"),
             Known::Key => Seen::add(&mut key, field.value),
             Known::Version => Seen::add(&mut version, field.value),
-            Known::Protocol => protocols += 1,
-            Known::Extensions => extensions += 1,
+            Known::Protocol => {
+                protocols.extend(list_items(head.text(field.value)).map(str::to_owned));
+            }
+            Known::Extensions => {
+                if let Ok(n) = extensions {
+                    extensions = check_extensions(head.text(field.value)).map(|m| n + m);
+                }
+            }
             Known::ContentLength => body = body || value != b"0",
             Known::TransferEncoding => body = true,
             Known::Other => {}
@@ -681,7 +724,7 @@ fn validate_request(head: Head, plain_http: bool) -> Result<Validated, Handshake
 
     let host = match host.first {
         None => return Err(HandshakeError::MissingHost),
-        Some(h) if host.count == 1 && valid_host_header(head.text(h)) => h,
+        Some(h) if host.count == 1 && valid_host_header(head.bytes(h)) => h,
         Some(_) => return Err(HandshakeError::InvalidHost),
     };
     // Bytes after the head are frames: a body would be misread as frames (or, behind a proxy,
@@ -709,12 +752,8 @@ fn validate_request(head: Head, plain_http: bool) -> Result<Validated, Handshake
         // An ordinary HTTP request (no upgrade attempted at all) may be served by the
         // application when it opted in; a broken upgrade attempt is always a 400.
         if plain_http && key.count == 0 {
-            return Ok(Validated::Plain(request(
-                Span::default(),
-                Vec::new(),
-                0,
-                head,
-            )));
+            *slot = Some(request(Span::default(), Vec::new(), 0, head));
+            return Ok(Validated::Plain);
         }
         return Err(HandshakeError::MissingUpgrade);
     }
@@ -728,57 +767,63 @@ fn validate_request(head: Head, plain_http: bool) -> Result<Validated, Handshake
         Some(k) if key.count == 1 && valid_key(head.bytes(k)) => k,
         _ => return Err(HandshakeError::InvalidKey),
     };
-    let protocols: Vec<String> = if protocols == 0 {
-        Vec::new()
-    } else {
-        head.values("sec-websocket-protocol")
-            .flat_map(list_items)
-            .map(str::to_owned)
-            .collect()
-    };
     if !protocols.iter().all(|p| is_token(p)) {
         return Err(HandshakeError::InvalidProtocols);
     }
-    let mut extension_count = 0;
-    if extensions > 0 {
-        for v in head.values("sec-websocket-extensions") {
-            extension_count +=
-                check_extensions(v).map_err(|e| HandshakeError::InvalidExtensions(e.reason()))?;
-        }
-    }
-    Ok(Validated::Upgrade(request(
-        key,
-        protocols,
-        extension_count,
-        head,
-    )))
+    let extension_count = extensions.map_err(|e| HandshakeError::InvalidExtensions(e.reason()))?;
+    *slot = Some(request(key, protocols, extension_count, head));
+    Ok(Validated::Upgrade)
 }
 
 /// Whether a `Sec-WebSocket-Key` is the base64 of exactly 16 bytes (RFC 4648 §4, padded and
 /// canonical, as the standard base64 engine decodes it): 21 alphabet characters, a 22nd that
 /// carries only two bits (the 16th byte's last four bits are padding and must be zero), `==`.
 fn valid_key(key: &[u8]) -> bool {
-    fn sextet(c: u8) -> Option<u8> {
-        match c {
-            b'A'..=b'Z' => Some(c - b'A'),
-            b'a'..=b'z' => Some(c - b'a' + 26),
-            b'0'..=b'9' => Some(c - b'0' + 52),
-            b'+' => Some(62),
-            b'/' => Some(63),
-            _ => None,
-        }
-    }
     match key {
         [body @ .., last, b'=', b'='] if body.len() == 21 => {
-            body.iter().all(|&c| sextet(c).is_some()) && sextet(*last).is_some_and(|v| v & 0xf == 0)
+            body.iter().fold(0, |acc, &c| acc | SEXTET[c as usize]) & NOT_BASE64 == 0
+                && SEXTET[*last as usize] & (NOT_BASE64 | 0xf) == 0
         }
         _ => false,
     }
 }
 
-enum Validated {
-    Upgrade(HandshakeRequest),
-    Plain(HandshakeRequest),
+/// Set in [`SEXTET`] for a byte outside the base64 alphabet.
+const NOT_BASE64: u8 = 0x80;
+
+/// The 6-bit value of every base64 alphabet byte (RFC 4648 §4); [`NOT_BASE64`] for the others.
+static SEXTET: [u8; 256] = {
+    let mut t = [NOT_BASE64; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => NOT_BASE64,
+        };
+        b += 1;
+    }
+    t
+};
+
+/// What a valid request is.
+pub(crate) enum Validated {
+    /// An upgrade request.
+    Upgrade,
+    /// An ordinary HTTP request.
+    Plain,
+}
+
+/// The outcome of [`RequestParser::receive_into`]: a [`RequestProgress`] whose request is
+/// already in the caller's slot.
+pub(crate) enum Received {
+    Partial,
+    Complete { kind: Validated, consumed: usize },
+    Failed(HandshakeError),
 }
 
 /// The outcome of feeding bytes to a [`RequestParser`].
@@ -862,12 +907,33 @@ impl RequestParser {
 
     /// Feed the next received bytes.
     pub fn receive(&mut self, data: &[u8]) -> RequestProgress {
+        let mut slot = None;
+        match (self.receive_into(data, &mut slot), slot) {
+            (Received::Partial, _) => RequestProgress::Partial,
+            (Received::Complete { kind, consumed }, Some(request)) => match kind {
+                Validated::Upgrade => RequestProgress::Complete { request, consumed },
+                Validated::Plain => RequestProgress::Plain { request, consumed },
+            },
+            (Received::Failed(e), _) => RequestProgress::Failed(e),
+            // `receive_into` fills the slot whenever it completes; kept total without a panic.
+            (Received::Complete { .. }, None) => {
+                RequestProgress::Failed(HandshakeError::AlreadyComplete)
+            }
+        }
+    }
+
+    /// [`receive`](Self::receive), storing a completed request in `slot`.
+    pub(crate) fn receive_into(
+        &mut self,
+        data: &[u8],
+        slot: &mut Option<HandshakeRequest>,
+    ) -> Received {
         let line_checked = match &self.state {
             ParseState::Reading { line_checked } => *line_checked,
             ParseState::Complete => {
-                return RequestProgress::Failed(HandshakeError::AlreadyComplete);
+                return Received::Failed(HandshakeError::AlreadyComplete);
             }
-            ParseState::Failed(e) => return RequestProgress::Failed(e.clone()),
+            ParseState::Failed(e) => return Received::Failed(e.clone()),
         };
         let result = match self.head.receive(data) {
             HeadProgress::Partial => {
@@ -875,7 +941,7 @@ impl RequestParser {
                     match self
                         .head
                         .request_line()
-                        .map(|(m, t, v)| check_request_line(m, t, v))
+                        .map(|(m, t, v)| check_request_line(m.as_bytes(), t.as_bytes(), v))
                     {
                         None => {}
                         Some(Ok(())) => {
@@ -884,20 +950,19 @@ impl RequestParser {
                         Some(Err(e)) => return self.fail(e),
                     }
                 }
-                return RequestProgress::Partial;
+                return Received::Partial;
             }
-            HeadProgress::Complete { head, consumed } => validate_request(head, self.plain_http)
-                .map(|v| match v {
-                    Validated::Upgrade(request) => RequestProgress::Complete { request, consumed },
-                    Validated::Plain(request) => RequestProgress::Plain { request, consumed },
-                }),
+            HeadProgress::Complete { head, consumed } => {
+                validate_request(head, self.plain_http, slot)
+                    .map(|kind| Received::Complete { kind, consumed })
+            }
             HeadProgress::Failed(e) => {
                 // A request line already received decides first (405 before a later 400 or
                 // 431), so that the outcome does not depend on how the bytes were split.
                 match self
                     .head
                     .request_line()
-                    .map(|(m, t, v)| check_request_line(m, t, v))
+                    .map(|(m, t, v)| check_request_line(m.as_bytes(), t.as_bytes(), v))
                 {
                     Some(Err(line_error)) => Err(line_error),
                     _ => Err(match e {
@@ -921,9 +986,9 @@ impl RequestParser {
         }
     }
 
-    fn fail(&mut self, e: HandshakeError) -> RequestProgress {
+    fn fail(&mut self, e: HandshakeError) -> Received {
         self.state = ParseState::Failed(e.clone());
-        RequestProgress::Failed(e)
+        Received::Failed(e)
     }
 }
 
@@ -1218,9 +1283,14 @@ pub fn write_accept(
             .iter()
             .map(|(n, v)| header_len(n, v))
             .sum::<usize>();
-    out.reserve(len);
+    if out.capacity() == 0 {
+        // A first allocation, straight from the allocator.
+        *out = Vec::with_capacity(len);
+    } else {
+        out.reserve(len);
+    }
     out.extend_from_slice(HEAD);
-    out.extend_from_slice(&accept_key_bytes(request.key().as_bytes()));
+    out.extend_from_slice(&accept_key_bytes(&request.head[request.key.range()]));
     out.extend_from_slice(b"\r\n");
     if let Some(p) = &protocol {
         write_header(out, "Sec-WebSocket-Protocol", p);
@@ -1929,6 +1999,106 @@ impl ClientHandshake {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The `Host` grammar checked the plain way, item by item, to compare the one-pass check
+    /// with.
+    fn host_header_by_parts(v: &str) -> bool {
+        let name_ok = |s: &str| {
+            let b = s.as_bytes();
+            if b.is_empty() {
+                return false;
+            }
+            if b.contains(&b':') {
+                return b
+                    .iter()
+                    .all(|&c| c.is_ascii_hexdigit() || c == b':' || c == b'.');
+            }
+            (0..b.len()).all(|i| {
+                is_reg_name_byte(b[i])
+                    && (b[i] != b'%'
+                        || (b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                            && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit)))
+            })
+        };
+        let (host, rest) = if let Some(inner) = v.strip_prefix('[') {
+            match inner.find(']') {
+                Some(end) if inner[..end].contains(':') => (&inner[..end], &inner[end + 1..]),
+                _ => return false,
+            }
+        } else {
+            match v.find(':') {
+                Some(i) => (&v[..i], &v[i..]),
+                None => (v, ""),
+            }
+        };
+        let port_ok = match rest.strip_prefix(':') {
+            None => rest.is_empty(),
+            Some("") => true,
+            Some(p) => p.bytes().all(|c| c.is_ascii_digit()) && p.parse::<u16>().is_ok(),
+        };
+        port_ok && name_ok(host)
+    }
+
+    /// The key check agrees with the standard base64 decoder on every one-byte change of a
+    /// valid key, and of a key of each other length up to 26.
+    #[test]
+    fn key_check_agrees_with_base64() {
+        use base64::Engine as _;
+        let decodes_to_16 = |k: &[u8]| {
+            base64::engine::general_purpose::STANDARD
+                .decode(k)
+                .is_ok_and(|v| v.len() == 16)
+        };
+        let mut keys: Vec<Vec<u8>> = vec![b"dGhlIHNhbXBsZSBub25jZQ==".to_vec()];
+        keys.extend((0..=26).map(|n| b"AQIDBAUGBwgJCgsMDQ4PEA==AB"[..n].to_vec()));
+        let mut accepted = 0;
+        for key in keys {
+            for at in 0..key.len() {
+                for b in 0..=255u8 {
+                    let mut k = key.clone();
+                    k[at] = b;
+                    assert_eq!(valid_key(&k), decodes_to_16(&k), "{k:?}");
+                    accepted += usize::from(valid_key(&k));
+                }
+            }
+        }
+        assert!(accepted > 100);
+    }
+
+    #[test]
+    fn host_check_agrees_with_the_grammar_on_every_short_value() {
+        const ALPHABET: &[u8] = b"a9F%:[]./ ";
+        let mut accepted = 0;
+        let mut value = Vec::new();
+        for len in 0..=6u32 {
+            for mut n in 0..ALPHABET.len().pow(len) {
+                value.clear();
+                for _ in 0..len {
+                    value.push(ALPHABET[n % ALPHABET.len()]);
+                    n /= ALPHABET.len();
+                }
+                let text = std::str::from_utf8(&value).unwrap_or_default();
+                let expected = host_header_by_parts(text);
+                assert_eq!(valid_host_header(&value), expected, "{text:?}");
+                accepted += usize::from(expected);
+            }
+        }
+        assert!(accepted > 1000);
+        for port in [
+            "h:65535",
+            "h:065535",
+            "h:65536",
+            "h:99999",
+            "h:0000000080",
+            "[::1]:80x",
+        ] {
+            assert_eq!(
+                valid_host_header(port.as_bytes()),
+                host_header_by_parts(port),
+                "{port}"
+            );
+        }
+    }
 
     /// The stack-only key check agrees with decoding by the base64 engine: every byte value at
     /// every position of valid keys, and every length around 24.

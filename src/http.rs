@@ -354,7 +354,12 @@ impl HeadParser {
             let want = (len + bytes.len())
                 .max(self.buf.capacity() * 2)
                 .min(self.max_bytes);
-            self.buf.reserve_exact(want - len);
+            if self.buf.capacity() == 0 {
+                // A first allocation, straight from the allocator.
+                self.buf = Vec::with_capacity(want);
+            } else {
+                self.buf.reserve_exact(want - len);
+            }
         }
         self.buf.extend_from_slice(bytes);
     }
@@ -460,8 +465,7 @@ impl HeadParser {
     fn push_field(&mut self, field: Field) {
         if self.fields.capacity() == 0 {
             // Room for a browser's request at once, rather than growing 4, 8, 16.
-            self.fields
-                .reserve_exact(INITIAL_FIELDS.min(self.max_headers));
+            self.fields = Vec::with_capacity(INITIAL_FIELDS.min(self.max_headers));
         }
         self.fields.push(field);
     }
