@@ -644,6 +644,16 @@ fn fast_field(s: &[u8]) -> Result<(Range<usize>, Range<usize>, usize), usize> {
         _ => return Err(stop),
     };
     let value = &s[value_start..stop];
+    let (start, end) = ows_trimmed(value);
+    if high & HI != 0 && std::str::from_utf8(&value[start..end]).is_err() {
+        return Err(stop);
+    }
+    Ok((0..name_len, value_start + start..value_start + end, len))
+}
+
+/// The bounds of `value` without its leading and trailing optional whitespace (SP, HTAB).
+#[inline]
+fn ows_trimmed(value: &[u8]) -> (usize, usize) {
     let start = value
         .iter()
         .position(|&b| b != b' ' && b != b'\t')
@@ -652,10 +662,7 @@ fn fast_field(s: &[u8]) -> Result<(Range<usize>, Range<usize>, usize), usize> {
         .iter()
         .rposition(|&b| b != b' ' && b != b'\t')
         .map_or(start, |i| i + 1);
-    if high & HI != 0 && std::str::from_utf8(&value[start..end]).is_err() {
-        return Err(stop);
-    }
-    Ok((0..name_len, value_start + start..value_start + end, len))
+    (start, end)
 }
 
 fn parse_header_line(offset: usize, line: &[u8]) -> Result<Field, HeadError> {
@@ -674,14 +681,7 @@ fn parse_header_line(offset: usize, line: &[u8]) -> Result<Field, HeadError> {
     let non_ascii = check_value_bytes(value)
         .map_err(|()| HeadError::Malformed("invalid character in header value"))?;
     let value_start = name_len + 1;
-    let start = value
-        .iter()
-        .position(|&b| b != b' ' && b != b'\t')
-        .unwrap_or(value.len());
-    let end = value
-        .iter()
-        .rposition(|&b| b != b' ' && b != b'\t')
-        .map_or(start, |i| i + 1);
+    let (start, end) = ows_trimmed(value);
     if non_ascii && std::str::from_utf8(&value[start..end]).is_err() {
         return Err(HeadError::Malformed("header value is not UTF-8"));
     }
