@@ -20,7 +20,7 @@
 //! more than `max_tracked` addresses gets fresh buckets, but still meets the global cap.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use crate::handshake::Response;
@@ -387,12 +387,6 @@ impl Admission {
                 }
             });
         }
-    }
-}
-
-impl From<Ipv6Addr> for IpKey {
-    fn from(a: Ipv6Addr) -> Self {
-        IpKey::V6(a.into())
     }
 }
 
