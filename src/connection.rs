@@ -1014,10 +1014,6 @@ impl Connection {
     }
 
     fn write(&mut self, fin: bool, opcode: OpCode, payload: &[u8]) {
-        if self.ostart > 0 && self.ostart >= self.out.len() - self.ostart {
-            self.out.drain(..self.ostart);
-            self.ostart = 0;
-        }
         let mask = self.next_mask();
         frame::write_frame(&mut self.out, fin, 0, opcode, mask, payload);
     }
@@ -1236,6 +1232,12 @@ impl Connection {
         self.ostart = (self.ostart + n).min(self.out.len());
         if self.ostart == self.out.len() {
             self.out.clear();
+            self.ostart = 0;
+        } else if self.ostart >= self.out.len() - self.ostart {
+            // Reclaim the written prefix here, where every writer (sends, automatic Pongs,
+            // Close echoes) benefits; moving at most as many bytes as were written keeps the
+            // cost linear.
+            self.out.drain(..self.ostart);
             self.ostart = 0;
         }
     }
