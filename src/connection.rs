@@ -946,18 +946,24 @@ impl Connection {
         let s = self.rstart;
         let new = avail.min(f.len - f.done);
         self.unmask(&f, s, new, f.done);
-        if text && self.msg.utf8.feed(&self.rbuf[s..s + new]).is_err() {
-            return self.fail(ProtocolError::InvalidUtf8);
+        let frame_done = f.done + new == f.len;
+        let finished = frame_done && f.fin;
+        if text {
+            // Where invalid text shows itself: at a byte that no valid text can contain there,
+            // or at the message's last byte when it leaves a code point unfinished.
+            let revealed = match self.msg.utf8.feed(&self.rbuf[s..s + new]) {
+                Err(e) => Some(e.revealed_at()),
+                Ok(()) if finished && !self.msg.utf8.is_complete() => Some(new.saturating_sub(1)),
+                Ok(()) => None,
+            };
+            if let Some(valid) = revealed {
+                return self.fail_after_piece(s, valid);
+            }
         }
         f.done += new;
         self.rstart += new;
-        let frame_done = f.done == f.len;
-        let finished = frame_done && f.fin;
         self.frame = if frame_done { None } else { Some(f) };
         if finished {
-            if text && !self.msg.utf8.is_complete() {
-                return self.fail(ProtocolError::InvalidUtf8);
-            }
             self.msg.active = false;
         }
         if new == 0 && !finished {
@@ -975,8 +981,32 @@ impl Connection {
         })
     }
 
+    /// Streaming text turned out invalid at `rbuf[s + valid]`. The `valid` bytes before it are
+    /// handed out first, as they would have been had the read ended just before the revealing
+    /// byte, so that chunking never changes what the application sees; the error follows as
+    /// the next event.
+    fn fail_after_piece(&mut self, s: usize, valid: usize) -> Step {
+        if valid == 0 {
+            return self.fail(ProtocolError::InvalidUtf8);
+        }
+        self.record_failure(ProtocolError::InvalidUtf8);
+        self.push_pending(Pending::ProtocolError(ProtocolError::InvalidUtf8));
+        Step::Emit(Out::Data {
+            start: s,
+            end: s + valid,
+            text: true,
+            finished: false,
+        })
+    }
+
     /// Fail the connection (§7.1.7): queue a Close with the error's code, stop reading, report.
     fn fail(&mut self, e: ProtocolError) -> Step {
+        self.record_failure(e);
+        Step::Emit(Out::Pending(Pending::ProtocolError(e)))
+    }
+
+    /// Queue the Close for a failure and stop reading, without reporting it yet.
+    fn record_failure(&mut self, e: ProtocolError) {
         self.frame = None;
         record_failure(
             &mut self.out,
@@ -986,7 +1016,6 @@ impl Connection {
             &mut self.failed,
             e,
         );
-        Step::Emit(Out::Pending(Pending::ProtocolError(e)))
     }
 
     fn next_mask(&mut self) -> Option<[u8; 4]> {

@@ -32,6 +32,13 @@ pub enum Event<'a> {
     Binary(&'a [u8]),
     /// A piece of a data message ([`crate::Delivery::Streaming`]). For text, `data` is the
     /// message's UTF-8 bytes so far validated; a code point may be split between two pieces.
+    ///
+    /// Pieces depend on how the input was read, what they carry does not: concatenated, they
+    /// are the same bytes however the input was split. When text turns out invalid, the bytes
+    /// before the one that revealed it are still handed out (as they would have been had the
+    /// read ended there), then [`Event::ProtocolError`] with
+    /// [`crate::ProtocolError::InvalidUtf8`] follows. An application that must never act on
+    /// part of a bad message buffers text pieces until `message_finished`.
     Data {
         /// The payload bytes, unmasked.
         data: &'a [u8],

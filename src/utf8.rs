@@ -23,12 +23,24 @@ pub struct Utf8Validator {
 }
 
 /// Text that is not valid UTF-8.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Utf8Error;
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Utf8Error {
+    /// Offset, within the piece last fed, of the byte that made the text invalid.
+    revealed_at: usize,
+}
+
+impl Utf8Error {
+    /// Offset, within the piece passed to [`Utf8Validator::feed`], of the first byte that
+    /// made the text invalid. The bytes before it were a valid prefix: fed one at a time, the
+    /// validator would have accepted each of them and failed on this one.
+    pub fn revealed_at(&self) -> usize {
+        self.revealed_at
+    }
+}
 
 impl fmt::Display for Utf8Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("invalid UTF-8")
+        write!(f, "invalid UTF-8 at byte {} of the piece", self.revealed_at)
     }
 }
 
@@ -75,8 +87,8 @@ fn is_continuation(b: u8) -> bool {
 const SMALL: usize = 32;
 
 /// Bulk validation: `Ok(n)` when `bytes[..n]` is valid and `bytes[n..]` is empty or an
-/// incomplete but valid prefix of one code point; `Err(Utf8Error)` when `bytes` is invalid
-/// whatever follows it.
+/// incomplete but valid prefix of one code point; `Err` when `bytes` is invalid whatever
+/// follows it, with the offset of the byte that reveals it.
 #[inline]
 fn validate_bulk(bytes: &[u8]) -> Result<usize, Utf8Error> {
     // simdutf8 costs a few nanoseconds per call before its SIMD loop starts: a 16-byte ASCII
@@ -90,8 +102,19 @@ fn validate_bulk(bytes: &[u8]) -> Result<usize, Utf8Error> {
     // None` only for a valid but incomplete final code point) with a SIMD fast path.
     match simdutf8::compat::from_utf8(bytes) {
         Ok(_) => Ok(bytes.len()),
-        Err(e) if e.error_len().is_none() => Ok(e.valid_up_to()),
-        Err(_) => Err(Utf8Error),
+        Err(e) => match e.error_len() {
+            None => Ok(e.valid_up_to()),
+            // `error_len` is the length of the longest valid prefix of a code point at
+            // `valid_up_to` (the "maximal subpart" of Unicode §3.9), or 1 when the byte there
+            // cannot start a code point at all: the revealing byte follows that prefix.
+            Some(len) => {
+                let at = e.valid_up_to();
+                let starts_code_point = matches!(bytes[at], 0xC2..=0xF4);
+                Err(Utf8Error {
+                    revealed_at: if starts_code_point { at + len } else { at },
+                })
+            }
+        },
     }
 }
 
@@ -105,8 +128,9 @@ impl Utf8Validator {
     ///
     /// Returns `Err` as soon as `bytes` contains a byte that makes the message impossible to be
     /// valid UTF-8, including within a code point split across calls (`F4 90` is already
-    /// invalid, `ED A0` starts a surrogate). After an error the state is unspecified; call
-    /// [`reset`](Self::reset) before validating another message.
+    /// invalid, `ED A0` starts a surrogate); the error tells which byte that was, the same
+    /// whether the text came in one piece or many. After an error the state is unspecified;
+    /// call [`reset`](Self::reset) before validating another message.
     #[inline]
     pub fn feed(&mut self, bytes: &[u8]) -> Result<(), Utf8Error> {
         let mut rest = bytes;
@@ -122,14 +146,19 @@ impl Utf8Validator {
                     is_continuation(b)
                 };
                 if !ok {
-                    return Err(Utf8Error);
+                    return Err(Utf8Error {
+                        revealed_at: bytes.len() - rest.len(),
+                    });
                 }
                 self.have += 1;
                 rest = tail;
             }
             self.have = 0;
         }
-        let valid = validate_bulk(rest)?;
+        let done = bytes.len() - rest.len();
+        let valid = validate_bulk(rest).map_err(|e| Utf8Error {
+            revealed_at: done + e.revealed_at,
+        })?;
         if let Some(&lead) = rest.get(valid) {
             // An incomplete but valid prefix of a code point (1 to 3 bytes) ends `rest`.
             self.lead = lead;
@@ -215,6 +244,72 @@ mod tests {
         }
         assert_eq!(feed_all(&[&[0xF0, 0x9F], &[0x41]]), Err(1));
         assert_eq!(feed_all(&[&[0xF0], &[0x9F], &[0x98], &[0xC0]]), Err(3));
+    }
+
+    /// Where feeding byte by byte fails, as an index into `bytes`.
+    fn bytewise_failure(bytes: &[u8]) -> Option<usize> {
+        let mut v = Utf8Validator::new();
+        (0..bytes.len()).find(|&i| v.feed(&bytes[i..i + 1]).is_err())
+    }
+
+    #[test]
+    fn error_position_is_the_revealing_byte_in_one_piece() {
+        let cases: &[(&[u8], usize)] = &[
+            (&[0x80], 0),
+            (b"ab\xC0\x80", 2),
+            (b"a\xF5", 1),
+            (&[0x00, 0x80], 1),
+            (&[0xE2, 0x41], 1),
+            (&[0xE2, 0x82, 0x41], 2),
+            (&[0xF0, 0x80, 0x80], 1),
+            (&[0xED, 0xA0, 0x80], 1),
+            (&[0xF4, 0x90], 1),
+            ("é".as_bytes(), usize::MAX),
+        ];
+        for &(bytes, at) in cases {
+            let got = Utf8Validator::new()
+                .feed(bytes)
+                .err()
+                .map(|e| e.revealed_at());
+            let want = (at != usize::MAX).then_some(at);
+            assert_eq!(got, want, "{bytes:x?}");
+            assert_eq!(bytewise_failure(bytes), want, "{bytes:x?} bytewise");
+        }
+        // Within a code point left pending by an earlier piece.
+        let mut v = Utf8Validator::new();
+        v.feed(b"x\xF0").unwrap();
+        assert_eq!(v.feed(&[0x9F, 0x41]).unwrap_err().revealed_at(), 1);
+        let mut v = Utf8Validator::new();
+        v.feed(&[0xE2]).unwrap();
+        assert_eq!(
+            v.feed(&[0x82, 0xAC, b'z', 0xFF]).unwrap_err().revealed_at(),
+            3
+        );
+    }
+
+    proptest::proptest! {
+        /// Fed whole or split at any point, the failure is reported at the same byte as when
+        /// the text arrives one byte at a time.
+        #[test]
+        fn error_position_does_not_depend_on_the_split(
+            text in "\\PC{0,24}",
+            stray in proptest::prelude::any::<u8>(),
+            at in proptest::prelude::any::<usize>(),
+            cut in proptest::prelude::any::<usize>(),
+        ) {
+            // Valid text with one arbitrary byte inserted anywhere, often mid code point.
+            let mut bytes = text.into_bytes();
+            let at = at % (bytes.len() + 1);
+            bytes.insert(at, stray);
+            let want = bytewise_failure(&bytes);
+            let cut = cut % (bytes.len() + 1);
+            let mut v = Utf8Validator::new();
+            let got = match v.feed(&bytes[..cut]) {
+                Err(e) => Some(e.revealed_at()),
+                Ok(()) => v.feed(&bytes[cut..]).err().map(|e| cut + e.revealed_at()),
+            };
+            proptest::prop_assert_eq!(got, want);
+        }
     }
 
     #[test]

@@ -363,6 +363,54 @@ fn streaming_delivers_pieces_as_they_arrive() {
 }
 
 #[test]
+fn streaming_hands_out_the_valid_text_before_an_invalid_byte_however_it_is_split() {
+    // "héllo" with a stray continuation byte after "hé": the valid bytes before it are
+    // delivered, then the connection fails with 1007, whether the frame arrives whole or
+    // byte by byte.
+    let payload = [b"h\xC3\xA9".as_slice(), &[0x80], b"llo"].concat();
+    let frame = masked(0x81, &payload, K);
+    let streaming = || {
+        Connection::from_upgraded(
+            Role::Server,
+            Config::default().delivery(Delivery::Streaming),
+        )
+    };
+    let mut whole = streaming();
+    whole.receive(&frame);
+    let got_whole = drain(&mut whole);
+    assert_eq!(
+        got_whole,
+        vec![
+            Ev::Data {
+                data: b"h\xC3\xA9".to_vec(),
+                text: true,
+                finished: false
+            },
+            Ev::Error(ProtocolError::InvalidUtf8),
+        ]
+    );
+    let mut bytewise = streaming();
+    let mut pieces = Vec::new();
+    for b in &frame {
+        bytewise.receive(std::slice::from_ref(b));
+        pieces.extend(drain(&mut bytewise));
+    }
+    let delivered: Vec<u8> = pieces
+        .iter()
+        .filter_map(|e| match e {
+            Ev::Data { data, .. } => Some(data.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(delivered, b"h\xC3\xA9");
+    assert_eq!(pieces.last(), Some(&Ev::Error(ProtocolError::InvalidUtf8)));
+    // Both queue the same Close (1007).
+    assert_eq!(whole.pending_output(), bytewise.pending_output());
+    assert_eq!(&whole.pending_output()[2..4], &1007u16.to_be_bytes());
+}
+
+#[test]
 fn lent_receive_buffer_is_equivalent_to_receive() {
     let input = [masked(0x81, b"hello", K), masked(0x82, &[7; 300], K)].concat();
     let mut s = server();
@@ -516,6 +564,98 @@ proptest! {
         } else {
             prop_assert_eq!(whole, split);
             prop_assert_eq!(out_whole, out_split);
+        }
+    }
+}
+
+/// One frame of hostile but mostly well-formed input: any opcode (reserved ones included), FIN,
+/// RSV bits now and then, masked or not, a payload that is often text with a stray byte.
+fn rough_frame() -> impl Strategy<Value = (u8, bool, bool, Vec<u8>)> {
+    let opcode = prop_oneof![
+        6 => prop::sample::select(vec![0u8, 1, 2, 8, 9, 10]),
+        1 => 0u8..16,
+    ];
+    let rsv = prop_oneof![9 => Just(0u8), 1 => prop::sample::select(vec![0x10u8, 0x20, 0x40])];
+    let payload = prop_oneof![
+        "\\PC{0,40}".prop_map(String::into_bytes),
+        ("\\PC{0,40}", any::<u8>(), any::<usize>()).prop_map(|(t, b, at)| {
+            let mut v = t.into_bytes();
+            let at = at % (v.len() + 1);
+            v.insert(at, b);
+            v
+        }),
+        prop::collection::vec(any::<u8>(), 0..260),
+    ];
+    (
+        opcode,
+        rsv,
+        any::<bool>(),
+        prop_oneof![9 => Just(true), 1 => Just(false)],
+        payload,
+    )
+        .prop_map(|(op, rsv, fin, mask, payload)| (op | rsv, fin, mask, payload))
+}
+
+fn encode_rough(frames: &[(u8, bool, bool, Vec<u8>)], key: [u8; 4]) -> Vec<u8> {
+    let mut wire = Vec::new();
+    for (first, fin, mask, payload) in frames {
+        let first = first | if *fin { 0x80 } else { 0 };
+        let mut f = masked(first, payload, key);
+        if !mask {
+            // Same frame without the mask bit and key: the payload goes in clear.
+            f = [
+                vec![f[0], f[1] & 0x7f],
+                f[2..f.len() - payload.len() - 4].to_vec(),
+                payload.clone(),
+            ]
+            .concat();
+        }
+        wire.extend_from_slice(&f);
+    }
+    wire
+}
+
+proptest! {
+    #[test]
+    fn rough_frames_chunking_never_changes_events(
+        frames in proptest::collection::vec(rough_frame(), 0..8),
+        cuts in proptest::collection::vec(any::<usize>(), 0..20),
+        role_server in any::<bool>(),
+        streaming in any::<bool>(),
+    ) {
+        let make = || {
+            let config = Config::default()
+                .max_frame_size(200)
+                .max_message_size(300)
+                .delivery(if streaming { Delivery::Streaming } else { Delivery::Whole });
+            let mut c = Connection::from_upgraded(
+                if role_server { Role::Server } else { Role::Client },
+                config,
+            );
+            c.set_mask_source(Box::new(FixedMasks::new(vec![[9, 8, 7, 6]])));
+            c
+        };
+        // Frames come masked to a server and in clear to a client, unless the case says not.
+        let frames: Vec<_> = frames
+            .into_iter()
+            .map(|(first, fin, ok, payload)| (first, fin, ok == role_server, payload))
+            .collect();
+        let input = encode_rough(&frames, K);
+        let mut a = make();
+        let (whole, out_whole) = feed_split(&mut a, &input, &[]);
+        let mut b = make();
+        let cuts: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
+        let (split, out_split) = feed_split(&mut b, &input, &cuts);
+        let mut c = make();
+        let (bytewise, out_bytewise) = feed_bytewise(&mut c, &input);
+        prop_assert_eq!(&out_whole, &out_split);
+        prop_assert_eq!(&out_whole, &out_bytewise);
+        if streaming {
+            prop_assert_eq!(flatten(&whole), flatten(&split));
+            prop_assert_eq!(flatten(&whole), flatten(&bytewise));
+        } else {
+            prop_assert_eq!(&whole, &split);
+            prop_assert_eq!(&whole, &bytewise);
         }
     }
 }
