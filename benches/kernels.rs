@@ -7,7 +7,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use wsmachine::frame::{MAX_HEADER_LEN, OpCode, decode_header, encode_header};
-use wsmachine::mask::{apply_mask, apply_mask_bytewise};
+use wsmachine::mask::{apply_mask, apply_mask_bytewise, mask_into};
 use wsmachine::utf8::Utf8Validator;
 
 const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
@@ -23,6 +23,18 @@ fn unmask(c: &mut Criterion) {
         });
         g.bench_function("bytewise", |b| {
             b.iter(|| apply_mask_bytewise(black_box(&mut buf), KEY, 1))
+        });
+        // A received payload that must be copied into the connection's buffer: copy then
+        // unmask in place, against the fused copy.
+        let src = vec![0xa5u8; size];
+        g.bench_function("copy_then_apply_mask", |b| {
+            b.iter(|| {
+                buf.copy_from_slice(black_box(&src));
+                apply_mask(black_box(&mut buf), KEY, 1)
+            })
+        });
+        g.bench_function("mask_into", |b| {
+            b.iter(|| mask_into(black_box(&mut buf), black_box(&src), KEY, 1))
         });
         g.finish();
     }

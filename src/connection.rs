@@ -16,6 +16,7 @@ use crate::handshake::{
     Accept, ClientHandshake, ClientRequest, HandshakeError, HandshakeRequest, Negotiated, Received,
     RequestParser, Response, ResponseProgress, ServerPolicy, Validated, write_accept,
 };
+use crate::ingest::{Fuse, FusedUnmask};
 use crate::mask;
 use crate::rng::{MaskSource, OsRandom};
 use crate::state::{State, Transition};
@@ -94,6 +95,12 @@ pub struct Connection {
     rbuf: Vec<u8>,
     rstart: usize,
     rend: usize,
+    /// Payload bytes in `rbuf` below this position were unmasked as they were copied in;
+    /// from it on they are as received.
+    plain_until: usize,
+    /// Server: the frame boundaries followed while copying input in, when unmasking is fused
+    /// with the copy (see `ingest`).
+    fused: Option<FusedUnmask>,
     /// The frame whose payload is being received.
     frame: Option<InFrame>,
     /// The data message being received.
@@ -233,6 +240,10 @@ const MAX_CLOSE_REASON: usize = 123;
 /// Smallest growth of the receive buffer.
 const MIN_READ: usize = 4096;
 
+/// Reads from this size on are copied in with the unmasking of large frames fused in (see
+/// `ingest`); smaller ones are copied as they are.
+const FUSE_MIN_READ: usize = 1024;
+
 impl Connection {
     fn new(role: Role, config: Config, handshake: Handshake, state: State) -> Self {
         Connection {
@@ -252,6 +263,8 @@ impl Connection {
             rbuf: Vec::new(),
             rstart: 0,
             rend: 0,
+            plain_until: 0,
+            fused: None,
             frame: None,
             msg: InMessage::default(),
             assembled: Vec::new(),
@@ -386,14 +399,42 @@ impl Connection {
             return;
         }
         self.make_room(data.len());
+        if self.fused.is_none() && data.len() >= FUSE_MIN_READ {
+            self.fused = self.start_fused();
+        }
+        if let Some(fused) = &mut self.fused {
+            let fuse = fused.copy_in(&mut self.rbuf, &mut self.rend, data, &mut self.plain_until);
+            if fuse == Fuse::Stopped {
+                self.fused = None;
+            }
+            return;
+        }
         self.rbuf[self.rend..self.rend + data.len()].copy_from_slice(data);
         self.rend += data.len();
+    }
+
+    /// Fused unmasking can start where the frame parser stands when it has consumed every
+    /// buffered byte: a server's open connection, at a header or inside a masked payload.
+    fn start_fused(&mut self) -> Option<FusedUnmask> {
+        if self.role != Role::Server || !self.state.can_receive() || self.rstart != self.rend {
+            return None;
+        }
+        if !matches!(self.handshake, Handshake::Done) || self.failed {
+            return None;
+        }
+        self.plain_until = self.rend;
+        match self.frame {
+            None => Some(FusedUnmask::Header { at: self.rend }),
+            Some(f) => FusedUnmask::in_payload(f.mask?, f.done, f.len),
+        }
     }
 
     /// Lend the receive buffer: at least `min` bytes of spare room to read into directly,
     /// followed by [`commit_received`](Self::commit_received). Saves the copy that
     /// [`receive`](Self::receive) makes.
     pub fn receive_buffer(&mut self, min: usize) -> &mut [u8] {
+        // Bytes read into the buffer arrive masked: the parser unmasks them in place.
+        self.fused = None;
         self.make_room(min.max(1));
         &mut self.rbuf[self.rend..]
     }
@@ -433,13 +474,15 @@ impl Connection {
     /// Make `rbuf[rend..]` at least `n` bytes long, compacting when the consumed prefix is at
     /// least as long as what is left (so each byte is moved at most once on average).
     fn make_room(&mut self, n: usize) {
-        if self.rstart == self.rend {
-            self.rstart = 0;
-            self.rend = 0;
-        } else if self.rstart > 0 && self.rstart >= self.rend - self.rstart {
+        if self.rstart == self.rend || (self.rstart > 0 && self.rstart >= self.rend - self.rstart) {
             self.rbuf.copy_within(self.rstart..self.rend, 0);
-            self.rend -= self.rstart;
+            let by = self.rstart;
+            self.rend -= by;
             self.rstart = 0;
+            self.plain_until = self.plain_until.saturating_sub(by);
+            if let Some(f) = &mut self.fused {
+                f.shift(by);
+            }
         }
         if self.rbuf.len() - self.rend < n {
             let want = (self.rend + n).max(self.rbuf.len() * 2).max(MIN_READ);
@@ -454,6 +497,8 @@ impl Connection {
             self.rbuf = Vec::new();
             self.rstart = 0;
             self.rend = 0;
+            self.plain_until = 0;
+            self.fused = None;
         }
         if self.ostart == self.out.len() {
             self.out = Vec::new();
@@ -808,9 +853,12 @@ impl Connection {
     }
 
     /// Unmask `rbuf[start..start + n]`, the payload bytes at `offset` of frame `f`.
+    /// Unmask `n` payload bytes at `start`, the first at payload position `offset`, skipping
+    /// those already unmasked on their way in.
     fn unmask(&mut self, f: &InFrame, start: usize, n: usize, offset: usize) {
         if let Some(key) = f.mask {
-            mask::apply_mask(&mut self.rbuf[start..start + n], key, offset);
+            let skip = self.plain_until.saturating_sub(start).min(n);
+            mask::apply_mask(&mut self.rbuf[start + skip..start + n], key, offset + skip);
         }
     }
 

@@ -144,6 +144,7 @@ pub mod extension;
 pub mod frame;
 pub mod handshake;
 mod http;
+mod ingest;
 pub mod mask;
 pub mod rng;
 pub mod state;

@@ -37,6 +37,53 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     apply_mask_portable(buf, key, offset);
 }
 
+/// Append `src` to `dst`, XORed with `key`, where `src[0]` is at position `offset` of the frame
+/// payload: a copy and an unmask in one pass over the bytes, for payload that arrives in a
+/// caller's buffer and must be copied anyway. Equal to copying, then [`apply_mask`].
+#[inline]
+pub fn mask_into(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: usize) {
+    let n = dst.len().min(src.len());
+    let (dst, src) = (&mut dst[..n], &src[..n]);
+    #[cfg(all(target_arch = "x86_64", not(target_feature = "avx2")))]
+    if n >= AVX2_THRESHOLD && std::arch::is_x86_feature_detected!("avx2") {
+        #[allow(unsafe_code)]
+        // SAFETY: as in `apply_mask`: the AVX2 build of safe code, called after run-time
+        // detection confirmed the processor has AVX2.
+        unsafe {
+            mask_into_avx2(dst, src, key, offset)
+        };
+        return;
+    }
+    mask_into_portable(dst, src, key, offset);
+}
+
+/// [`mask_into_portable`] compiled with AVX2 enabled.
+#[cfg(all(target_arch = "x86_64", not(target_feature = "avx2")))]
+#[target_feature(enable = "avx2")]
+fn mask_into_avx2(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: usize) {
+    mask_into_portable(dst, src, key, offset);
+}
+
+#[inline(always)]
+fn mask_into_portable(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: usize) {
+    let key = phase_key(key, offset);
+    let mut wide = [0u8; BLOCK];
+    for (i, w) in wide.iter_mut().enumerate() {
+        *w = key[i & 3];
+    }
+    let mut d = dst.chunks_exact_mut(BLOCK);
+    let mut s = src.chunks_exact(BLOCK);
+    for (db, sb) in (&mut d).zip(&mut s) {
+        for ((o, i), k) in db.iter_mut().zip(sb).zip(wide.iter()) {
+            *o = *i ^ *k;
+        }
+    }
+    // Each block is a multiple of 4 bytes long, so the tail starts at key phase 0.
+    for (i, (o, x)) in d.into_remainder().iter_mut().zip(s.remainder()).enumerate() {
+        *o = *x ^ key[i & 3];
+    }
+}
+
 /// Below this length the AVX2 path does not pay for its dispatch and wider tail.
 pub const AVX2_THRESHOLD: usize = 512;
 
@@ -129,6 +176,24 @@ mod tests {
         // checked against the reference on machines that have AVX2.
         let lengths = (AVX2_THRESHOLD - 40..AVX2_THRESHOLD + 200).chain([4096, 65_537]);
         check_against_bytewise(lengths, [0x9a, 0x01, 0xff, 0x42], 4);
+    }
+
+    #[test]
+    fn mask_into_equals_copy_then_mask() {
+        let key = [0x9a, 0x01, 0xff, 0x42];
+        let lengths = (0..3 * BLOCK + 9)
+            .chain(AVX2_THRESHOLD - 40..AVX2_THRESHOLD + 80)
+            .chain([4096, 65_537]);
+        for len in lengths {
+            for offset in 0..5 {
+                let src: Vec<u8> = (0..len).map(|i| (i * 13 + 1) as u8).collect();
+                let mut want = src.clone();
+                apply_mask_bytewise(&mut want, key, offset);
+                let mut got = vec![0u8; len];
+                mask_into(&mut got, &src, key, offset);
+                assert_eq!(got, want, "len {len} offset {offset}");
+            }
+        }
     }
 
     #[test]
