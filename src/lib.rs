@@ -129,8 +129,8 @@
 //! close code; the machine has already queued that Close. The application's misuse is a
 //! [`UsageError`] returned by the call, and changes nothing. Handshake failures are
 //! [`handshake::HandshakeError`]s, carrying the HTTP status a server answered with.
-// Unsafe code is denied everywhere but in one block of `mask.rs`: the call into the AVX2
-// build of the (safe) masking loop after run-time detection.
+// Unsafe code is denied everywhere but in two blocks of `mask.rs`: the calls into the AVX2
+// builds of the (safe) masking loops after run-time detection.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
