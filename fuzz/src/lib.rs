@@ -165,3 +165,120 @@ pub fn run(role: Role, data: &[u8]) {
         }
     }
 }
+
+/// What a machine reported, owned, for comparing two runs.
+#[derive(Debug, PartialEq)]
+enum Seen {
+    Text(String),
+    Binary(Vec<u8>),
+    /// Streaming pieces of one message, merged (pieces depend on the reads; bytes do not).
+    Data(Vec<u8>, bool, bool),
+    Ping(Vec<u8>),
+    Pong(Vec<u8>),
+    Close(u16, String),
+    Error(String),
+    Other,
+}
+
+fn collect(conn: &mut Connection, seen: &mut Vec<Seen>) {
+    while let Some(event) = conn.poll_event() {
+        let s = match event {
+            Event::Text(t) => Seen::Text(t.to_owned()),
+            Event::Binary(b) => Seen::Binary(b.to_vec()),
+            Event::Data {
+                data,
+                text,
+                message_finished,
+            } => {
+                if let Some(Seen::Data(prev, t, false)) = seen.last_mut() {
+                    if *t == text {
+                        prev.extend_from_slice(data);
+                        if message_finished {
+                            *seen.last_mut().unwrap() =
+                                Seen::Data(std::mem::take(prev), text, true);
+                        }
+                        continue;
+                    }
+                }
+                Seen::Data(data.to_vec(), text, message_finished)
+            }
+            Event::Ping(p) => Seen::Ping(p.to_vec()),
+            Event::Pong(p) => Seen::Pong(p.to_vec()),
+            Event::Close { code, reason } => Seen::Close(code, reason.to_owned()),
+            Event::ProtocolError(e) => Seen::Error(format!("{e:?}")),
+            _ => Seen::Other,
+        };
+        seen.push(s);
+    }
+}
+
+/// Differential run: the same peer bytes fed to three machines of one role — in one read,
+/// in the reads the input describes (through `receive` or the lent buffer), and one byte at a
+/// time — must produce the same events (streaming pieces merged) and the same output.
+///
+/// Input: a flags byte, a byte giving how many cut points follow (each two bytes), then the
+/// peer's bytes.
+pub fn chunking(data: &[u8]) {
+    let mut input = Input { data };
+    let flags = input.byte().unwrap_or(0);
+    let role = if flags & 1 == 0 {
+        Role::Server
+    } else {
+        Role::Client
+    };
+    let streaming = flags & 2 != 0;
+    let lent = flags & 4 != 0;
+    let ncuts = input.byte().unwrap_or(0) as usize % 16;
+    let mut cuts: Vec<usize> = (0..ncuts)
+        .map(|_| u16::from_be_bytes([input.byte().unwrap_or(0), input.byte().unwrap_or(0)]))
+        .map(usize::from)
+        .collect();
+    let peer = input.data;
+    cuts.iter_mut().for_each(|c| *c %= peer.len() + 1);
+    cuts.sort_unstable();
+    let make = || {
+        let config = Config::default()
+            .max_frame_size(MAX_FRAME)
+            .max_message_size(MAX_MESSAGE)
+            .delivery(if streaming {
+                Delivery::Streaming
+            } else {
+                Delivery::Whole
+            });
+        let mut c = Connection::from_upgraded(role, config);
+        c.set_mask_source(Box::new(FixedMasks::new(vec![[1, 2, 3, 4]])));
+        c
+    };
+    let run = |pieces: &mut dyn Iterator<Item = &[u8]>, through_buffer: bool| {
+        let mut conn = make();
+        let (mut seen, mut out) = (Vec::new(), Vec::new());
+        for piece in pieces {
+            if through_buffer {
+                conn.receive_buffer(piece.len())[..piece.len()].copy_from_slice(piece);
+                conn.commit_received(piece.len());
+            } else {
+                conn.receive(piece);
+            }
+            collect(&mut conn, &mut seen);
+            out.extend_from_slice(conn.pending_output());
+            let n = conn.pending_output().len();
+            conn.advance_output(n);
+        }
+        (seen, out)
+    };
+    let whole = run(&mut std::iter::once(peer), false);
+    let mut bounds = cuts.clone();
+    bounds.push(peer.len());
+    let mut last = 0;
+    let split = run(
+        &mut bounds.iter().map(|&b| {
+            let piece = &peer[last..b.max(last)];
+            last = b.max(last);
+            piece
+        }),
+        lent,
+    );
+    let bytewise = run(&mut peer.chunks(1), false);
+    assert_eq!(whole, split, "{role:?}: one read vs cuts {cuts:?}");
+    assert_eq!(whole, bytewise, "{role:?}: one read vs byte by byte");
+}
