@@ -23,7 +23,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use wsmachine::{Config, Connection, Event, Role};
+use wsmachine::{Config, Connection, Event, MessageKind, Role};
 
 const SIZES: [usize; 5] = [16, 125, 1024, 64 * 1024, 1 << 20];
 /// Payload bytes per iteration (rounded to whole frames, at least two).
@@ -399,6 +399,25 @@ fn wsm_encode(
     }
 }
 
+/// Binary messages through `send_unbuffered`: the header is queued, the payload written
+/// from the caller's buffer (masked in place by a client), as a vectored write would.
+fn wsm_encode_unbuffered(
+    conn: &mut Connection,
+    sink: &mut MemStream<'_>,
+    p: &mut [u8],
+    frames: usize,
+) {
+    for _ in 0..frames {
+        conn.send_unbuffered(MessageKind::Binary, p, true)
+            .expect("send");
+        let n = sink.write_from(conn.pending_output());
+        conn.advance_output(n);
+        let due = conn.payload_due();
+        let n = sink.write_from(&p[p.len() - due..]);
+        conn.advance_payload(n);
+    }
+}
+
 fn tung_encode(ws: &mut Tungstenite<'_>, msg: &tungstenite::Message, frames: usize) {
     for _ in 0..frames {
         ws.send(msg.clone()).expect("tungstenite send");
@@ -466,6 +485,15 @@ fn encode(c: &mut Criterion) {
                 g.bench_function(BenchmarkId::new("wsmachine", size), |b| {
                     b.iter(|| wsm_encode(&mut conn, &mut sink, kind, &p, text, n))
                 });
+                if kind == Kind::Binary {
+                    let mut up = p.clone();
+                    let mut sink = MemStream::sink();
+                    wsm_encode_unbuffered(&mut conn, &mut sink, &mut up, n);
+                    assert_eq!(sink.written, (n * (size + header)) as u64);
+                    g.bench_function(BenchmarkId::new("wsmachine_unbuffered", size), |b| {
+                        b.iter(|| wsm_encode_unbuffered(&mut conn, &mut sink, &mut up, n))
+                    });
+                }
 
                 let msg = match kind {
                     Kind::Binary => {

@@ -110,6 +110,9 @@ pub struct Connection {
     /// `assembled` was handed out in the last event and is cleared on the next poll.
     assembled_delivered: bool,
 
+    /// The payload of a frame sent with `send_unbuffered`, which the caller writes itself
+    /// when the output reaches `out[at]`.
+    unbuffered: Option<Unbuffered>,
     /// Output: `out[ostart..]` is waiting to be written.
     out: Vec<u8>,
     ostart: usize,
@@ -157,6 +160,15 @@ struct ServerSide {
     parser: RequestParser,
     /// Set by the parser when it completes, before the handshake leaves `ServerReading`.
     request: Option<HandshakeRequest>,
+}
+
+/// A caller-written payload in the output stream.
+#[derive(Debug, Clone, Copy)]
+struct Unbuffered {
+    /// Position in `out` the payload comes before.
+    at: usize,
+    /// Payload bytes still to be written.
+    left: usize,
 }
 
 /// Events decided by a state change rather than read from a frame.
@@ -271,6 +283,7 @@ impl Connection {
             assembled_delivered: false,
             out: Vec::new(),
             ostart: 0,
+            unbuffered: None,
             sending: None,
             send_utf8: Utf8Validator::new(),
             close_sent: false,
@@ -503,6 +516,10 @@ impl Connection {
         if self.ostart == self.out.len() {
             self.out = Vec::new();
             self.ostart = 0;
+            if let Some(u) = &mut self.unbuffered {
+                // Only an unbuffered payload may be left, and its place is the empty output's end.
+                u.at = 0;
+            }
         }
         if !self.msg.active || self.config.delivery == Delivery::Streaming {
             self.assembled = Vec::new();
@@ -1124,6 +1141,19 @@ impl Connection {
         data: &[u8],
         fin: bool,
     ) -> Result<(), UsageError> {
+        let opcode = self.begin_fragment(kind, data, fin)?;
+        self.write(fin, opcode, data);
+        Ok(())
+    }
+
+    /// Check that a data frame with `data` may be sent as the next piece of a message of
+    /// `kind`, and record it: the opcode to send it with.
+    fn begin_fragment(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        fin: bool,
+    ) -> Result<OpCode, UsageError> {
         self.check_data_allowed()?;
         let opcode = match self.sending {
             None => match kind {
@@ -1143,8 +1173,71 @@ impl Connection {
             }
             self.send_utf8 = check;
         }
-        self.write(fin, opcode, data);
         self.sending = if fin { None } else { Some(kind) };
+        Ok(opcode)
+    }
+
+    /// Send a data frame without copying its payload into the output: only the header is
+    /// queued, and the caller writes `payload` itself where the output reaches it — for large
+    /// messages, what a vectored write does for other libraries.
+    ///
+    /// `payload` is the whole frame payload, taken as the next piece of a message of `kind`
+    /// exactly as by [`send_fragment`](Self::send_fragment) (`fin` ends the message; a single
+    /// frame with `fin` is a whole message). A client masks it in place, so that the bytes to
+    /// write are `payload` as it is after the call; a server leaves it unchanged.
+    ///
+    /// Writing then takes one more step: when [`pending_output`](Self::pending_output) is
+    /// empty, [`payload_due`](Self::payload_due) says how many bytes of the payload are still
+    /// to be written (its last ones); report them with
+    /// [`advance_payload`](Self::advance_payload). Output queued after this call (other frames,
+    /// automatic Pongs, a Close) follows the payload. One unbuffered payload may be
+    /// outstanding at a time.
+    ///
+    /// ```
+    /// # use wsmachine::{Config, Connection, MessageKind, Role};
+    /// let mut conn = Connection::from_upgraded(Role::Server, Config::default());
+    /// let mut payload = vec![7u8; 100_000];
+    /// conn.send_unbuffered(MessageKind::Binary, &mut payload, true).unwrap();
+    /// let mut wire = Vec::new();
+    /// loop {
+    ///     if !conn.pending_output().is_empty() {
+    ///         let n = conn.pending_output().len(); // a socket may write less
+    ///         wire.extend_from_slice(conn.pending_output());
+    ///         conn.advance_output(n);
+    ///     } else if conn.payload_due() > 0 {
+    ///         let due = conn.payload_due();
+    ///         wire.extend_from_slice(&payload[payload.len() - due..]);
+    ///         conn.advance_payload(due);
+    ///     } else {
+    ///         break;
+    ///     }
+    /// }
+    /// assert_eq!(&wire[..4], &[0x82, 127, 0, 0]); // FIN + binary, 64-bit length
+    /// assert_eq!(wire.len(), 10 + 100_000);
+    /// ```
+    pub fn send_unbuffered(
+        &mut self,
+        kind: MessageKind,
+        payload: &mut [u8],
+        fin: bool,
+    ) -> Result<(), UsageError> {
+        if self.unbuffered.is_some() {
+            return Err(UsageError::UnbufferedPayloadPending);
+        }
+        let opcode = self.begin_fragment(kind, payload, fin)?;
+        let mask = self.next_mask();
+        let mut header = [0u8; frame::MAX_HEADER_LEN];
+        let n = frame::encode_header(&mut header, fin, 0, opcode, mask, payload.len() as u64);
+        self.out.extend_from_slice(&header[..n]);
+        if let Some(key) = mask {
+            mask::apply_mask(payload, key, 0);
+        }
+        if !payload.is_empty() {
+            self.unbuffered = Some(Unbuffered {
+                at: self.out.len(),
+                left: payload.len(),
+            });
+        }
         Ok(())
     }
 
@@ -1299,23 +1392,61 @@ impl Connection {
     // ----- output -------------------------------------------------------------------------
 
     /// Bytes waiting to be written to the transport, in order.
+    ///
+    /// When a frame was sent with [`send_unbuffered`](Self::send_unbuffered), this stops where
+    /// its payload goes; once written up to there, [`payload_due`](Self::payload_due) is
+    /// non-zero until the caller has written the payload.
     pub fn pending_output(&self) -> &[u8] {
-        &self.out[self.ostart..]
+        &self.out[self.ostart..self.output_end()]
+    }
+
+    /// End of the output that may be written before a caller-written payload.
+    fn output_end(&self) -> usize {
+        self.unbuffered.map_or(self.out.len(), |u| u.at)
     }
 
     /// Say that the first `n` bytes of [`pending_output`](Self::pending_output) were written.
     /// A count larger than what is pending is clamped to it.
     pub fn advance_output(&mut self, n: usize) {
-        self.ostart = (self.ostart + n).min(self.out.len());
+        self.ostart = (self.ostart + n).min(self.output_end());
+        let written = self.ostart;
         if self.ostart == self.out.len() {
             self.out.clear();
-            self.ostart = 0;
         } else if self.ostart >= self.out.len() - self.ostart {
             // Reclaim the written prefix here, where every writer (sends, automatic Pongs,
             // Close echoes) benefits; moving at most as many bytes as were written keeps the
             // cost linear.
             self.out.drain(..self.ostart);
-            self.ostart = 0;
+        } else {
+            return;
+        }
+        self.ostart = 0;
+        if let Some(u) = &mut self.unbuffered {
+            u.at -= written;
+        }
+    }
+
+    /// How many bytes of the payload given to [`send_unbuffered`](Self::send_unbuffered) are
+    /// to be written now: its last `payload_due()` bytes. Zero while
+    /// [`pending_output`](Self::pending_output) has bytes to write first, and when no such
+    /// payload is outstanding.
+    pub fn payload_due(&self) -> usize {
+        match self.unbuffered {
+            Some(u) if self.ostart == u.at => u.left,
+            _ => 0,
+        }
+    }
+
+    /// Say that `n` bytes of the due unbuffered payload were written (clamped to
+    /// [`payload_due`](Self::payload_due)). Once all of it is, the output after it becomes
+    /// pending.
+    pub fn advance_payload(&mut self, n: usize) {
+        let due = self.payload_due();
+        if let Some(u) = &mut self.unbuffered {
+            u.left -= n.min(due);
+            if u.left == 0 {
+                self.unbuffered = None;
+            }
         }
     }
 

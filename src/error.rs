@@ -140,6 +140,9 @@ pub enum UsageError {
     InvalidUtf8,
     /// A close reason longer than 123 bytes (the Close payload is limited to 125 bytes).
     CloseReasonTooLong,
+    /// The payload of an earlier [`crate::Connection::send_unbuffered`] frame is still to be
+    /// written; only one may be outstanding.
+    UnbufferedPayloadPending,
 }
 
 impl fmt::Display for UsageError {
@@ -163,6 +166,9 @@ impl fmt::Display for UsageError {
             UsageError::InvalidHeader(h) => write!(f, "invalid header: {h}"),
             UsageError::InvalidUtf8 => f.write_str("text is not valid UTF-8"),
             UsageError::CloseReasonTooLong => f.write_str("close reasons are limited to 123 bytes"),
+            UsageError::UnbufferedPayloadPending => {
+                f.write_str("the payload of an unbuffered frame is still to be written")
+            }
         }
     }
 }

@@ -781,3 +781,118 @@ fn written_output_is_reclaimed_whoever_queued_it() {
         s.buffered_capacity()
     );
 }
+
+/// Write everything `conn` has queued, `step` bytes at a time, including the payload of an
+/// unbuffered frame (`payload`, as the call left it) where it is due.
+fn write_all(conn: &mut Connection, payload: &[u8], step: usize, wire: &mut Vec<u8>) {
+    loop {
+        let out = conn.pending_output();
+        if !out.is_empty() {
+            let n = out.len().min(step);
+            wire.extend_from_slice(&out[..n]);
+            conn.advance_output(n);
+            continue;
+        }
+        let due = conn.payload_due();
+        if due == 0 {
+            return;
+        }
+        let n = due.min(step);
+        let from = payload.len() - due;
+        wire.extend_from_slice(&payload[from..from + n]);
+        conn.advance_payload(n);
+    }
+}
+
+#[test]
+fn unbuffered_payload_goes_between_the_output_before_and_after_it() {
+    let mut s = server();
+    s.send_text("before").unwrap();
+    let mut payload = vec![0xabu8; 300];
+    s.send_unbuffered(MessageKind::Binary, &mut payload, true)
+        .unwrap();
+    assert_eq!(payload, vec![0xab; 300], "a server does not mask");
+    // Output queued after the call follows the payload; a second unbuffered frame waits.
+    s.send_ping(b"p").unwrap();
+    assert_eq!(
+        s.send_unbuffered(MessageKind::Binary, &mut [1, 2, 3], true),
+        Err(UsageError::UnbufferedPayloadPending)
+    );
+    assert_eq!(s.payload_due(), 0, "the output before it comes first");
+    let mut wire = Vec::new();
+    write_all(&mut s, &payload, 7, &mut wire);
+    let mut twin = server();
+    twin.send_text("before").unwrap();
+    twin.send_binary(&[0xab; 300]).unwrap();
+    twin.send_ping(b"p").unwrap();
+    assert_eq!(wire, take_output(&mut twin));
+    assert_eq!(s.payload_due(), 0);
+    // Written, the next unbuffered frame may go.
+    s.send_unbuffered(MessageKind::Binary, &mut [1, 2, 3], true)
+        .unwrap();
+}
+
+#[test]
+fn unbuffered_client_frame_is_masked_in_place_and_decodes() {
+    let mut c = client();
+    let mut payload = b"hello, unbuffered".to_vec();
+    c.send_unbuffered(MessageKind::Text, &mut payload, true)
+        .unwrap();
+    assert_ne!(payload, b"hello, unbuffered", "a client masks in place");
+    let mut wire = Vec::new();
+    write_all(&mut c, &payload, 1000, &mut wire);
+    let mut s = server();
+    s.receive(&wire);
+    assert_eq!(drain(&mut s), vec![Ev::Text("hello, unbuffered".into())]);
+    // Text is checked before anything is queued or masked.
+    let mut bad = vec![0xff, 0xfe];
+    assert_eq!(
+        c.send_unbuffered(MessageKind::Text, &mut bad, true),
+        Err(UsageError::InvalidUtf8)
+    );
+    assert_eq!(bad, [0xff, 0xfe]);
+    assert!(c.pending_output().is_empty() && c.payload_due() == 0);
+}
+
+proptest! {
+    /// Any mix of buffered and unbuffered sends, written in pieces of any size, puts on the
+    /// wire exactly the bytes the buffered calls alone would have.
+    #[test]
+    fn unbuffered_sends_write_what_buffered_sends_write(
+        sends in proptest::collection::vec(
+            (any::<bool>(), any::<bool>(), proptest::collection::vec(any::<u8>(), 0..300)),
+            1..8,
+        ),
+        step in 1usize..400,
+        from_client in any::<bool>(),
+    ) {
+        let make = || if from_client { client() } else { server() };
+        let (mut a, mut b) = (make(), make());
+        let mut wire = Vec::new();
+        for (i, (unbuffered, fin, bytes)) in sends.iter().enumerate() {
+            let fin = *fin || i + 1 == sends.len();
+            if *unbuffered {
+                let mut payload = bytes.clone();
+                a.send_unbuffered(MessageKind::Binary, &mut payload, fin).unwrap();
+                if i % 3 == 0 {
+                    a.send_ping(b"between").unwrap();
+                    b_ping_after(&mut b, MessageKind::Binary, bytes, fin);
+                } else {
+                    b.send_fragment(MessageKind::Binary, bytes, fin).unwrap();
+                }
+                write_all(&mut a, &payload, step, &mut wire);
+            } else {
+                a.send_fragment(MessageKind::Binary, bytes, fin).unwrap();
+                b.send_fragment(MessageKind::Binary, bytes, fin).unwrap();
+                write_all(&mut a, &[], step, &mut wire);
+            }
+        }
+        prop_assert_eq!(wire, take_output(&mut b));
+    }
+}
+
+/// The buffered twin of an unbuffered frame followed by a Ping.
+fn b_ping_after(b: &mut Connection, kind: MessageKind, bytes: &[u8], fin: bool) {
+    b.send_fragment(kind, bytes, fin).unwrap();
+    b.send_ping(b"between").unwrap();
+}

@@ -2,8 +2,8 @@
 //!
 //! The input is a program: each operation is one byte (its kind) followed by its arguments.
 //! Bytes from the peer arrive in chunks of arbitrary sizes, interleaved with the local
-//! application's calls (sends, close, accept or reject, time passing, output drained in
-//! arbitrary amounts, buffers released, EOF). Every event is polled after every input. The run
+//! application's calls (sends, buffered or unbuffered, close, accept or reject, time passing,
+//! output and unbuffered payloads drained in arbitrary amounts, buffers released, EOF). Every event is polled after every input. The run
 //! must never panic, a local call may fail only with a `UsageError`, and the machine's buffer
 //! memory must stay within a bound derived from its configured limits.
 
@@ -86,6 +86,7 @@ pub fn run(role: Role, data: &[u8]) {
     let mut now = t0;
     conn.handle_timeout(now);
     let mut largest_chunk = 0usize;
+    let mut unbuffered: Vec<u8> = Vec::new();
 
     while let Some(op) = input.byte() {
         match op % 12 {
@@ -118,7 +119,18 @@ pub fn run(role: Role, data: &[u8]) {
                 } else {
                     MessageKind::Binary
                 };
-                let _ = conn.send_fragment(kind, input.bytes(n), b & 0x80 != 0);
+                if b & 0x20 != 0 && conn.payload_due() == 0 {
+                    // The payload to write when due (masked in place by a client).
+                    let mut payload = input.bytes(n * 64).to_vec();
+                    if conn
+                        .send_unbuffered(kind, &mut payload, b & 0x80 != 0)
+                        .is_ok()
+                    {
+                        unbuffered = payload;
+                    }
+                } else {
+                    let _ = conn.send_fragment(kind, input.bytes(n), b & 0x80 != 0);
+                }
             }
             7 => {
                 let n = input.byte().unwrap_or(0) as usize;
@@ -137,7 +149,13 @@ pub fn run(role: Role, data: &[u8]) {
             }
             10 => {
                 let n = input.byte().unwrap_or(0) as usize * 16;
-                conn.advance_output(n);
+                if conn.pending_output().is_empty() && conn.payload_due() > 0 {
+                    let due = conn.payload_due();
+                    assert!(due <= unbuffered.len());
+                    conn.advance_payload(n);
+                } else {
+                    conn.advance_output(n);
+                }
                 if op & 0x80 != 0 {
                     conn.release_buffers();
                 }
