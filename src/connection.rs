@@ -758,11 +758,13 @@ impl Connection {
                     reason: "",
                 },
             },
-            Out::Text(s, e) | Out::UncheckedText(s, e) => {
-                Event::Text(utf8::from_validated(&self.rbuf[s..e]))
-            }
+            // Validated piece by piece as the bytes arrived (`read_whole`): that was the one
+            // pass over them.
+            Out::Text(s, e) => Event::Text(utf8::validated_pieces(&self.rbuf[s..e])),
+            // Handled in `poll_event`, which validates it; checked here too should it arrive.
+            Out::UncheckedText(s, e) => Event::Text(utf8::from_validated(&self.rbuf[s..e])),
             Out::Binary(s, e) => Event::Binary(&self.rbuf[s..e]),
-            Out::TextAssembled => Event::Text(utf8::from_validated(&self.assembled)),
+            Out::TextAssembled => Event::Text(utf8::validated_pieces(&self.assembled)),
             Out::BinaryAssembled => Event::Binary(&self.assembled),
             Out::Data {
                 start,

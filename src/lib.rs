@@ -129,8 +129,9 @@
 //! close code; the machine has already queued that Close. The application's misuse is a
 //! [`UsageError`] returned by the call, and changes nothing. Handshake failures are
 //! [`handshake::HandshakeError`]s, carrying the HTTP status a server answered with.
-// Unsafe code is denied everywhere but in two blocks of `mask.rs`: the calls into the AVX2
-// builds of the (safe) masking loops after run-time detection.
+// Unsafe code is denied everywhere but in two blocks of `mask.rs` (the calls into the AVX2
+// builds of the safe masking loops after run-time detection) and one of `utf8.rs` (text
+// validated piece by piece as it arrived, handed out without a second pass).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 

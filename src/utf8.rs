@@ -202,6 +202,32 @@ pub(crate) fn from_validated(bytes: &[u8]) -> &str {
     checked.unwrap_or_default()
 }
 
+/// View text that the connection validated piece by piece as it arrived: every byte of
+/// `bytes` went through one [`Utf8Validator`], in order from the message's first byte, which
+/// accepted them all and ended [complete](Utf8Validator::is_complete), and nothing wrote to
+/// them since. That validation, made to fail a bad byte at once, is the one pass over the
+/// text; this does not make a second.
+///
+/// Debug builds (the tests and the fuzz targets) check the bytes again and panic should the
+/// promise ever be broken.
+#[inline]
+pub(crate) fn validated_pieces(bytes: &[u8]) -> &str {
+    debug_assert!(
+        core::str::from_utf8(bytes).is_ok(),
+        "text delivered without having been validated"
+    );
+    #[allow(unsafe_code)]
+    // SAFETY: the two callers (a text frame received in pieces, and a reassembled fragmented
+    // message, in `Connection`) pass exactly the bytes described above. The validator accepts
+    // a sequence of pieces only if their concatenation is valid UTF-8: it runs simdutf8's
+    // std-compatible validator on each piece and checks every code point split between pieces
+    // byte by byte with the RFC 3629 table (proptests and a fuzz target compare it with
+    // `core::str::from_utf8` at arbitrary splits).
+    unsafe {
+        core::str::from_utf8_unchecked(bytes)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,6 +335,91 @@ mod tests {
                 Ok(()) => v.feed(&bytes[cut..]).err().map(|e| cut + e.revealed_at()),
             };
             proptest::prop_assert_eq!(got, want);
+        }
+    }
+
+    use proptest::strategy::Strategy as _;
+
+    /// Accepted when fed as `bytes[..cut]` then `bytes[cut..]`, for every cut.
+    fn accepted_at_every_cut(bytes: &[u8]) -> bool {
+        let verdicts: Vec<bool> = (0..=bytes.len())
+            .map(|cut| {
+                let mut v = Utf8Validator::new();
+                v.feed(&bytes[..cut]).is_ok() && v.feed(&bytes[cut..]).is_ok() && v.is_complete()
+            })
+            .collect();
+        assert!(verdicts.iter().all(|&x| x == verdicts[0]), "{bytes:x?}");
+        verdicts[0]
+    }
+
+    #[test]
+    fn agrees_with_std_on_every_short_sequence_split_anywhere() {
+        for a in 0..=255u8 {
+            for b in 0..=255u8 {
+                let pair = [a, b];
+                assert_eq!(
+                    accepted_at_every_cut(&pair),
+                    core::str::from_utf8(&pair).is_ok(),
+                    "{pair:x?}"
+                );
+            }
+        }
+        // Three and four bytes: every lead of a multi-byte code point with second bytes
+        // around each boundary of the RFC 3629 table, and continuations in and out of range.
+        let seconds = [0x00, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xFF];
+        let tails = [0x41, 0x80, 0xBF, 0xC0];
+        for lead in 0xC0..=0xFFu8 {
+            for &b in &seconds {
+                for &c in &tails {
+                    let three = [lead, b, c];
+                    assert_eq!(
+                        accepted_at_every_cut(&three),
+                        core::str::from_utf8(&three).is_ok(),
+                        "{three:x?}"
+                    );
+                    for &d in &tails {
+                        let four = [lead, b, c, d];
+                        assert_eq!(
+                            accepted_at_every_cut(&four),
+                            core::str::from_utf8(&four).is_ok(),
+                            "{four:x?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// The validator accepts pieces exactly when their concatenation is valid UTF-8,
+        /// wherever the cuts fall; the connection relies on it to hand out text unchecked.
+        #[test]
+        fn accepts_exactly_valid_utf8_at_any_split(
+            parts in proptest::collection::vec(
+                proptest::prop_oneof![
+                    "\\PC{0,12}".prop_map(String::into_bytes),
+                    proptest::collection::vec(0x80u8..=0xFF, 0..4),
+                    proptest::collection::vec(proptest::prelude::any::<u8>(), 0..4),
+                ],
+                0..8,
+            ),
+            cuts in proptest::collection::vec(proptest::prelude::any::<usize>(), 0..6),
+        ) {
+            let bytes: Vec<u8> = parts.concat();
+            let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+            cuts.sort_unstable();
+            let mut v = Utf8Validator::new();
+            let mut last = 0;
+            let mut ok = true;
+            for c in cuts.into_iter().chain([bytes.len()]) {
+                if v.feed(&bytes[last..c]).is_err() {
+                    ok = false;
+                    break;
+                }
+                last = c;
+            }
+            let accepted = ok && v.is_complete();
+            proptest::prop_assert_eq!(accepted, core::str::from_utf8(&bytes).is_ok());
         }
     }
 
