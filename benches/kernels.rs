@@ -87,6 +87,9 @@ fn utf8(c: &mut Criterion) {
             g.bench_function("simdutf8_compat", |b| {
                 b.iter(|| simdutf8::compat::from_utf8(black_box(&data)).is_ok())
             });
+            g.bench_function("simdutf8_basic", |b| {
+                b.iter(|| simdutf8::basic::from_utf8(black_box(&data)).is_ok())
+            });
             g.finish();
         }
     }
