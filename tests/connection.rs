@@ -4,6 +4,7 @@ mod common;
 
 use common::*;
 use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
 use wsmachine::rng::FixedMasks;
 use wsmachine::{
     Config, Connection, Delivery, MessageKind, ProtocolError, Role, State, UsageError,
@@ -541,30 +542,8 @@ proptest! {
         role_server in any::<bool>(),
         streaming in any::<bool>(),
     ) {
-        let make = || {
-            let config = Config::default()
-                .max_frame_size(200)
-                .max_message_size(300)
-                .delivery(if streaming { Delivery::Streaming } else { Delivery::Whole });
-            let mut c = Connection::from_upgraded(
-                if role_server { Role::Server } else { Role::Client },
-                config,
-            );
-            c.set_mask_source(Box::new(FixedMasks::new(vec![[9, 8, 7, 6]])));
-            c
-        };
-        let mut a = make();
-        let (whole, out_whole) = feed_split(&mut a, &input, &[]);
-        let mut b = make();
-        let cuts: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
-        let (split, out_split) = feed_split(&mut b, &input, &cuts);
-        if streaming {
-            // Pieces may be cut differently; what they carry may not.
-            prop_assert_eq!(flatten(&whole), flatten(&split));
-        } else {
-            prop_assert_eq!(whole, split);
-            prop_assert_eq!(out_whole, out_split);
-        }
+        let make = || small_limits(role_server, streaming);
+        reads_do_not_matter(make, &input, &cuts, streaming)?;
     }
 }
 
@@ -628,40 +607,13 @@ proptest! {
         role_server in any::<bool>(),
         streaming in any::<bool>(),
     ) {
-        let make = || {
-            let config = Config::default()
-                .max_frame_size(200)
-                .max_message_size(300)
-                .delivery(if streaming { Delivery::Streaming } else { Delivery::Whole });
-            let mut c = Connection::from_upgraded(
-                if role_server { Role::Server } else { Role::Client },
-                config,
-            );
-            c.set_mask_source(Box::new(FixedMasks::new(vec![[9, 8, 7, 6]])));
-            c
-        };
         // Frames come masked to a server and in clear to a client, unless the case says not.
         let frames: Vec<_> = frames
             .into_iter()
             .map(|(first, fin, ok, payload)| (first, fin, ok == role_server, payload))
             .collect();
         let input = encode_rough(&frames, K);
-        let mut a = make();
-        let (whole, out_whole) = feed_split(&mut a, &input, &[]);
-        let mut b = make();
-        let cuts: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
-        let (split, out_split) = feed_split(&mut b, &input, &cuts);
-        let mut c = make();
-        let (bytewise, out_bytewise) = feed_bytewise(&mut c, &input);
-        prop_assert_eq!(&out_whole, &out_split);
-        prop_assert_eq!(&out_whole, &out_bytewise);
-        if streaming {
-            prop_assert_eq!(flatten(&whole), flatten(&split));
-            prop_assert_eq!(flatten(&whole), flatten(&bytewise));
-        } else {
-            prop_assert_eq!(&whole, &split);
-            prop_assert_eq!(&whole, &bytewise);
-        }
+        reads_do_not_matter(|| small_limits(role_server, streaming), &input, &cuts, streaming)?;
     }
 }
 
@@ -684,36 +636,73 @@ proptest! {
         };
         // Masked, as a server expects, unless the case says not (then the parser fails it).
         let input = encode_rough(&frames, [0x5a, 0x11, 0xc3, 0x7e]);
-        let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
-        cuts.sort_unstable();
-        let mut a = make();
-        let (copied, out_copied) = feed_split(&mut a, &input, &cuts);
-        let mut b = make();
-        let (bytewise, out_bytewise) = feed_bytewise(&mut b, &input);
-        let mut c = make();
-        let mut lent = Vec::new();
-        let mut last = 0;
-        for &cut in cuts.iter().chain([input.len()].iter()) {
-            let piece = &input[last..cut.max(last)];
-            last = cut.max(last);
-            let n = piece.len();
-            if n > 0 {
-                c.receive_buffer(n)[..n].copy_from_slice(piece);
-                c.commit_received(n);
-            }
-            lent.extend(drain(&mut c));
-        }
-        let out_lent = take_output(&mut c);
-        prop_assert_eq!(&out_copied, &out_bytewise);
-        prop_assert_eq!(&out_copied, &out_lent);
-        if streaming {
-            prop_assert_eq!(flatten(&copied), flatten(&bytewise));
-            prop_assert_eq!(flatten(&copied), flatten(&lent));
+        reads_do_not_matter(make, &input, &cuts, streaming)?;
+    }
+}
+
+/// A machine of either role with small limits and fixed masks.
+fn small_limits(role_server: bool, streaming: bool) -> Connection {
+    let config = Config::default()
+        .max_frame_size(200)
+        .max_message_size(300)
+        .delivery(if streaming {
+            Delivery::Streaming
         } else {
-            prop_assert_eq!(&copied, &bytewise);
-            prop_assert_eq!(&copied, &lent);
+            Delivery::Whole
+        });
+    let mut c = Connection::from_upgraded(
+        if role_server {
+            Role::Server
+        } else {
+            Role::Client
+        },
+        config,
+    );
+    c.set_mask_source(Box::new(FixedMasks::new(vec![[9, 8, 7, 6]])));
+    c
+}
+
+/// `input` read whole, in the reads `cuts` describe (through `receive`, and through the lent
+/// buffer), and byte by byte, by fresh machines from `make`: the same events (streaming pieces
+/// merged) and the same output.
+fn reads_do_not_matter(
+    make: impl Fn() -> Connection,
+    input: &[u8],
+    cuts: &[usize],
+    streaming: bool,
+) -> Result<(), TestCaseError> {
+    let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
+    cuts.sort_unstable();
+    let (whole, out_whole) = feed_split(&mut make(), input, &[]);
+    let (split, out_split) = feed_split(&mut make(), input, &cuts);
+    let (bytewise, out_bytewise) = feed_bytewise(&mut make(), input);
+    let mut c = make();
+    let mut lent = Vec::new();
+    let mut last = 0;
+    for &cut in cuts.iter().chain([input.len()].iter()) {
+        let piece = &input[last..cut];
+        last = cut;
+        let n = piece.len();
+        if n > 0 {
+            c.receive_buffer(n)[..n].copy_from_slice(piece);
+            c.commit_received(n);
+        }
+        lent.extend(drain(&mut c));
+    }
+    let out_lent = take_output(&mut c);
+    for (name, events, out) in [
+        ("split", &split, &out_split),
+        ("bytewise", &bytewise, &out_bytewise),
+        ("lent", &lent, &out_lent),
+    ] {
+        prop_assert_eq!(&out_whole, out, "output, whole vs {}", name);
+        if streaming {
+            prop_assert_eq!(flatten(&whole), flatten(events), "whole vs {}", name);
+        } else {
+            prop_assert_eq!(&whole, events, "whole vs {}", name);
         }
     }
+    Ok(())
 }
 
 /// Merge adjacent streaming pieces of one message, for comparison across chunkings.
