@@ -56,9 +56,10 @@ use crate::error::UsageError;
 pub use crate::extension::{AcceptedExtension, ExtensionOffer};
 use crate::extension::{ExtensionError, check_extensions, parse_extensions};
 use crate::http::{
-    Field, Head, HeadError, HeadKind, HeadParser, HeadProgress, Span, StartLine, is_field_value,
-    is_token, list_has, list_items, text, trim_ows,
+    Field, Fields, Head, HeadError, HeadKind, HeadParser, HeadProgress, Span, StartLine, eq_lower,
+    is_field_value, is_token, list_has, list_items, text, trim_ows, trim_ows_bytes,
 };
+use crate::utf8::from_validated;
 
 /// The GUID appended to the key before hashing (§1.3).
 const GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -481,7 +482,10 @@ impl std::error::Error for HandshakeError {
 pub struct HandshakeRequest {
     /// The head's bytes, which every span below refers to.
     head: Vec<u8>,
-    fields: Vec<Field>,
+    /// Where the header lines start in `head`.
+    fields_start: usize,
+    /// How many header fields there are.
+    field_count: usize,
     method: Span,
     target: Span,
     http_minor: u8,
@@ -498,7 +502,7 @@ pub struct HandshakeRequest {
 impl PartialEq for HandshakeRequest {
     fn eq(&self, other: &Self) -> bool {
         // Everything else is derived from the head's bytes and the fields found in them.
-        self.head == other.head && self.fields == other.fields && self.key == other.key
+        self.head == other.head && self.key == other.key
     }
 }
 
@@ -590,27 +594,87 @@ impl HandshakeRequest {
     pub fn headers(
         &self,
     ) -> impl ExactSizeIterator<Item = (&str, &str)> + DoubleEndedIterator + Clone + '_ {
-        self.fields
-            .iter()
-            .map(|f| (self.text(f.name), self.text(f.value)))
+        // The header lines, each ending in LF, without the empty line that ends the head.
+        let lines = &self.head[self.fields_start.min(self.head.len())..];
+        let lines = lines.strip_suffix(b"\n").unwrap_or(lines);
+        let lines = lines.strip_suffix(b"\r").unwrap_or(lines);
+        HeaderLines {
+            rest: lines,
+            left: self.field_count,
+        }
     }
 
     /// The first header named `name` (ASCII case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.fields
-            .iter()
-            .find(|f| self.head[f.name.range()].eq_ignore_ascii_case(name.as_bytes()))
-            .map(|f| self.text(f.value))
+        self.headers()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
     }
 
     /// Every header named `name` (ASCII case-insensitive), in order.
     pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.fields
-            .iter()
-            .filter(move |f| self.head[f.name.range()].eq_ignore_ascii_case(name.as_bytes()))
-            .map(|f| self.text(f.value))
+        self.headers()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
     }
 }
+
+/// The header fields of a validated request head, read from its lines on demand: each line is
+/// `name ":" OWS value OWS` and ends in LF (after a CR, most often).
+#[derive(Clone)]
+struct HeaderLines<'a> {
+    /// The lines not yet read.
+    rest: &'a [u8],
+    /// How many lines `rest` holds.
+    left: usize,
+}
+
+/// The name and trimmed value of one validated header line (without its LF).
+fn split_field(line: &[u8]) -> (&str, &str) {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    // A name is a token, so the first colon ends it.
+    let colon = memchr::memchr(b':', line).unwrap_or(line.len());
+    let value = line.get(colon + 1..).unwrap_or_default();
+    (
+        from_validated(&line[..colon]),
+        from_validated(trim_ows_bytes(value)),
+    )
+}
+
+impl<'a> Iterator for HeaderLines<'a> {
+    type Item = (&'a str, &'a str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        let end = memchr::memchr(b'\n', self.rest).unwrap_or(self.rest.len());
+        let line = &self.rest[..end];
+        self.rest = self.rest.get(end + 1..).unwrap_or_default();
+        self.left -= 1;
+        Some(split_field(line))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl DoubleEndedIterator for HeaderLines<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        let body = self.rest.strip_suffix(b"\n").unwrap_or(self.rest);
+        let start = memchr::memrchr(b'\n', body).map_or(0, |i| i + 1);
+        let line = &body[start..];
+        self.rest = &self.rest[..start];
+        self.left -= 1;
+        Some(split_field(line))
+    }
+}
+
+impl ExactSizeIterator for HeaderLines<'_> {}
 
 /// Check the request line alone: version, then method. Done as soon as the line arrives.
 fn check_request_line(method: &[u8], target: &[u8], minor: u8) -> Result<(), HandshakeError> {
@@ -646,8 +710,9 @@ enum Known {
 
 /// Which of the [`Known`] fields `name` is (ASCII case-insensitive): a length test first, so
 /// most names are told apart without a comparison.
+#[inline]
 fn classify(name: &[u8]) -> Known {
-    let is = |known: &str| name.eq_ignore_ascii_case(known.as_bytes());
+    let is = |known: &str| eq_lower(name, known.as_bytes());
     match name.len() {
         4 if is("host") => Known::Host,
         6 if is("origin") => Known::Origin,
@@ -666,25 +731,97 @@ fn classify(name: &[u8]) -> Known {
 /// The first occurrence and the number of occurrences of a header field.
 #[derive(Debug, Clone, Copy, Default)]
 struct Seen {
-    first: Option<Span>,
-    count: usize,
+    /// The first value; meaningless while `count` is 0.
+    value: Span,
+    count: u32,
 }
 
 impl Seen {
+    #[inline]
     fn add(&mut self, value: Span) {
-        self.first.get_or_insert(value);
+        if self.count == 0 {
+            self.value = value;
+        }
+        // Only 0, 1 and more matter.
+        self.count = self.count.saturating_add(1);
+    }
+
+    /// The first value, if any.
+    fn first(self) -> Option<Span> {
+        (self.count > 0).then_some(self.value)
+    }
+}
+
+/// What the server's validation needs from the request's header fields, recorded as the head
+/// parser validates each field: no list of every field is built.
+#[derive(Debug)]
+struct RequestFields {
+    count: usize,
+    host: Seen,
+    origin: Seen,
+    version: Seen,
+    key: Seen,
+    upgrade: bool,
+    connection: bool,
+    body: bool,
+    protocols: Vec<String>,
+    /// The extensions listed, or the first list's error: reported after the checks before it.
+    extensions: Result<usize, ExtensionError>,
+}
+
+impl Default for RequestFields {
+    fn default() -> Self {
+        RequestFields {
+            count: 0,
+            host: Seen::default(),
+            origin: Seen::default(),
+            version: Seen::default(),
+            key: Seen::default(),
+            upgrade: false,
+            connection: false,
+            body: false,
+            protocols: Vec::new(),
+            extensions: Ok(0),
+        }
+    }
+}
+
+impl Fields for RequestFields {
+    #[inline]
+    fn add(&mut self, field: Field, name: &[u8], value: &[u8]) {
         self.count += 1;
+        match classify(name) {
+            Known::Host => self.host.add(field.value),
+            Known::Origin => self.origin.add(field.value),
+            Known::Upgrade => self.upgrade = self.upgrade || list_has(value, b"websocket"),
+            Known::Connection => {
+                self.connection = self.connection || list_has(value, b"upgrade");
+            }
+            Known::Key => self.key.add(field.value),
+            Known::Version => self.version.add(field.value),
+            Known::Protocol => self
+                .protocols
+                .extend(list_items(from_validated(value)).map(str::to_owned)),
+            Known::Extensions => {
+                if let Ok(n) = self.extensions {
+                    self.extensions = check_extensions(from_validated(value)).map(|m| n + m);
+                }
+            }
+            Known::ContentLength => self.body = self.body || value != b"0",
+            Known::TransferEncoding => self.body = true,
+            Known::Other => {}
+        }
     }
 }
 
 /// Validate a complete request head per §4.2.1.
 ///
-/// One pass over the fields finds the ones that matter; the checks then run in a fixed order,
+/// The fields that matter were found as the head was parsed; the checks run in a fixed order,
 /// so that a request with several faults always gets the same answer.
 ///
 /// The request is stored in `slot`, where its owner keeps it, rather than moved there.
 fn validate_request(
-    head: Head,
+    mut head: Head<RequestFields>,
     plain_http: bool,
     slot: &mut Option<HandshakeRequest>,
 ) -> Result<Validated, HandshakeError> {
@@ -693,36 +830,20 @@ fn validate_request(
     };
     check_request_line(head.bytes(method), head.bytes(target), head.minor_version)?;
 
-    let (mut host, mut origin) = (Seen::default(), Seen::default());
-    let (mut version, mut key) = (Seen::default(), Seen::default());
-    let mut protocols: Vec<String> = Vec::new();
-    // The extensions listed, or the first list's error: reported after the checks before it.
-    let mut extensions: Result<usize, ExtensionError> = Ok(0);
-    let (mut upgrade, mut connection, mut body) = (false, false, false);
-    for field in &head.fields {
-        let value = head.bytes(field.value);
-        match classify(head.bytes(field.name)) {
-            Known::Host => Seen::add(&mut host, field.value),
-            Known::Origin => Seen::add(&mut origin, field.value),
-            Known::Upgrade => upgrade = upgrade || list_has(value, b"websocket"),
-            Known::Connection => connection = connection || list_has(value, b"upgrade"),
-            Known::Key => Seen::add(&mut key, field.value),
-            Known::Version => Seen::add(&mut version, field.value),
-            Known::Protocol => {
-                protocols.extend(list_items(head.text(field.value)).map(str::to_owned));
-            }
-            Known::Extensions => {
-                if let Ok(n) = extensions {
-                    extensions = check_extensions(head.text(field.value)).map(|m| n + m);
-                }
-            }
-            Known::ContentLength => body = body || value != b"0",
-            Known::TransferEncoding => body = true,
-            Known::Other => {}
-        }
-    }
+    let RequestFields {
+        count,
+        host,
+        origin,
+        version,
+        key,
+        upgrade,
+        connection,
+        body,
+        protocols,
+        extensions,
+    } = std::mem::take(&mut head.fields);
 
-    let host = match host.first {
+    let host = match host.first() {
         None => return Err(HandshakeError::MissingHost),
         Some(h) if host.count == 1 && valid_host_header(head.bytes(h)) => h,
         Some(_) => return Err(HandshakeError::InvalidHost),
@@ -735,18 +856,21 @@ fn validate_request(
         ));
     }
     let request =
-        |key: Span, protocols: Vec<String>, extension_count: usize, head: Head| HandshakeRequest {
-            method,
-            target,
-            http_minor: head.minor_version,
-            host,
-            origin: origin.first,
-            key,
-            protocols,
-            extension_count,
-            extensions: OnceLock::new(),
-            fields: head.fields,
-            head: head.buf,
+        |key: Span, protocols: Vec<String>, extension_count: usize, head: Head<RequestFields>| {
+            HandshakeRequest {
+                method,
+                target,
+                http_minor: head.minor_version,
+                host,
+                origin: origin.first(),
+                key,
+                protocols,
+                extension_count,
+                extensions: OnceLock::new(),
+                fields_start: head.fields_start,
+                field_count: count,
+                head: head.buf,
+            }
         };
     if !upgrade {
         // An ordinary HTTP request (no upgrade attempted at all) may be served by the
@@ -760,10 +884,10 @@ fn validate_request(
     if !connection {
         return Err(HandshakeError::MissingConnectionUpgrade);
     }
-    if version.count != 1 || version.first.map(|v| head.bytes(v)) != Some(b"13") {
+    if version.count != 1 || head.bytes(version.value) != b"13" {
         return Err(HandshakeError::UnsupportedVersion);
     }
-    let key = match key.first {
+    let key = match key.first() {
         Some(k) if key.count == 1 && valid_key(head.bytes(k)) => k,
         _ => return Err(HandshakeError::InvalidKey),
     };
@@ -870,8 +994,10 @@ enum ParseState {
 /// `Failed` error after a failure, and `Failed(HandshakeError::AlreadyComplete)` (no status)
 /// after a success.
 pub struct RequestParser {
-    head: HeadParser,
-    config: Config,
+    head: HeadParser<RequestFields>,
+    /// The configured limits, as errors report them.
+    max_header_bytes: usize,
+    max_headers: usize,
     state: ParseState,
     plain_http: bool,
 }
@@ -886,12 +1012,13 @@ impl RequestParser {
     /// A parser using the head limits of `config`.
     pub fn new(config: &Config) -> Self {
         RequestParser {
-            head: HeadParser::new(
+            head: HeadParser::with_fields(
                 HeadKind::Request,
                 config.max_header_bytes,
                 config.max_headers,
             ),
-            config: *config,
+            max_header_bytes: config.max_header_bytes,
+            max_headers: config.max_headers,
             state: ParseState::Reading {
                 line_checked: false,
             },
@@ -967,10 +1094,10 @@ impl RequestParser {
                     Some(Err(line_error)) => Err(line_error),
                     _ => Err(match e {
                         HeadError::TooLarge => HandshakeError::RequestTooLarge {
-                            limit: self.config.max_header_bytes,
+                            limit: self.max_header_bytes,
                         },
                         HeadError::TooManyHeaders => HandshakeError::TooManyHeaders {
-                            limit: self.config.max_headers,
+                            limit: self.max_headers,
                         },
                         HeadError::Malformed(r) => HandshakeError::MalformedRequest(r),
                     }),
