@@ -804,7 +804,7 @@ impl Fields for RequestFields {
                 .extend(list_items(from_validated(value)).map(str::to_owned)),
             Known::Extensions => {
                 if let Ok(n) = self.extensions {
-                    self.extensions = check_extensions(from_validated(value)).map(|m| n + m);
+                    self.extensions = check_extensions(value).map(|m| n + m);
                 }
             }
             Known::ContentLength => self.body = self.body || value != b"0",
