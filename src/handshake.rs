@@ -85,10 +85,27 @@ fn accept_key_bytes(key: &[u8]) -> [u8; 28] {
     let mut sha = sha1_smol::Sha1::new();
     sha.update(key);
     sha.update(GUID);
-    let mut out = [0u8; 28];
-    // 20 bytes encode to exactly 28 base64 characters, padding included.
-    let written = BASE64.encode_slice(sha.digest().bytes(), &mut out);
-    debug_assert_eq!(written, Ok(28));
+    base64_digest(&sha.digest().bytes())
+}
+
+/// The standard base64 alphabet (RFC 4648 §4).
+const BASE64_ALPHABET: &[u8; 64] =
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// The padded base64 of a 20-byte digest: six groups of three bytes, then two bytes and `=`.
+fn base64_digest(digest: &[u8; 20]) -> [u8; 28] {
+    let mut out = [b'='; 28];
+    let sextet = |n: u32, shift: u32| BASE64_ALPHABET[(n >> shift & 0x3f) as usize];
+    for (group, chars) in digest.chunks(3).zip(out.chunks_mut(4)) {
+        let n = group
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        // A group of two bytes gives three characters and keeps its padding.
+        for (i, c) in chars.iter_mut().take(group.len() + 1).enumerate() {
+            *c = sextet(n, 18 - 6 * i as u32);
+        }
+    }
     out
 }
 
@@ -2168,6 +2185,27 @@ mod tests {
 
     /// The key check agrees with the standard base64 decoder on every one-byte change of a
     /// valid key, and of a key of each other length up to 26.
+    #[test]
+    fn digest_base64_agrees_with_base64() {
+        use base64::Engine as _;
+        let mut digest = [0u8; 20];
+        for seed in 0..2000u32 {
+            for (i, b) in digest.iter_mut().enumerate() {
+                *b = (seed.wrapping_mul(2_654_435_761).rotate_left(i as u32 * 3) >> 7) as u8
+                    ^ (i as u8).wrapping_mul(37);
+            }
+            if seed < 256 {
+                digest = [seed as u8; 20];
+            }
+            let expected = base64::engine::general_purpose::STANDARD.encode(digest);
+            assert_eq!(
+                &base64_digest(&digest)[..],
+                expected.as_bytes(),
+                "{digest:?}"
+            );
+        }
+    }
+
     #[test]
     fn key_check_agrees_with_base64() {
         use base64::Engine as _;
