@@ -620,6 +620,26 @@ fn prefix_len(s: &[u8], class: u8) -> usize {
         .unwrap_or(s.len())
 }
 
+/// [`prefix_len`] for the request-target's bytes (visible ASCII): eight bytes at a time while
+/// none is a control, SP, DEL or non-ASCII (a test exact for the whole word), then bytewise.
+#[inline]
+fn target_prefix_len(s: &[u8]) -> usize {
+    let mut n = 0;
+    while n + 8 <= s.len() {
+        let x = word(s, n);
+        // Some byte below 0x21, or with the high bit set.
+        let below = x.wrapping_sub(LO * 0x21) & !x & HI;
+        // Some byte equal to 0x7f.
+        let y = x ^ (LO * 0x7f);
+        let del = y.wrapping_sub(LO) & !y & HI;
+        if below | del | (x & HI) != 0 {
+            break;
+        }
+        n += 8;
+    }
+    n + prefix_len(&s[n..], TARGET)
+}
+
 fn parse_request_line(offset: usize, line: &[u8]) -> Result<(StartLine, u8), HeadError> {
     let method_len = prefix_len(line, TCHAR);
     if method_len == 0 {
@@ -629,7 +649,7 @@ fn parse_request_line(offset: usize, line: &[u8]) -> Result<(StartLine, u8), Hea
         .strip_prefix(b" ")
         .ok_or(HeadError::Malformed("invalid request line"))?;
     let target_start = method_len + 1;
-    let target_len = prefix_len(rest, TARGET);
+    let target_len = target_prefix_len(rest);
     if target_len == 0 {
         return Err(HeadError::Malformed("invalid request target"));
     }
@@ -937,6 +957,9 @@ mod tests {
                             .position(|&c| CLASS[c as usize] & class == 0)
                             .unwrap_or(len);
                         assert_eq!(prefix_len(&s, class), expected, "{len} {at} {b:#x}");
+                        if class == TARGET {
+                            assert_eq!(target_prefix_len(&s), expected, "{len} {at} {b:#x}");
+                        }
                     }
                 }
             }
