@@ -1384,6 +1384,24 @@ pub fn write_accept(
     policy: &ServerPolicy,
     out: &mut Vec<u8>,
 ) -> Result<Negotiated, UsageError> {
+    let prepared = prepare_accept(request, accept, policy)?;
+    Ok(prepared.write(accept, out))
+}
+
+/// Everything the 101 needs from the request, decided and checked: writing it can no longer
+/// fail, and no longer needs the request.
+pub(crate) struct PreparedAccept {
+    key: [u8; 28],
+    negotiated: Negotiated,
+    extension_list: Option<String>,
+}
+
+/// Check the application's decision and settle the 101's contents (see [`write_accept`]).
+pub(crate) fn prepare_accept(
+    request: &HandshakeRequest,
+    accept: &Accept,
+    policy: &ServerPolicy,
+) -> Result<PreparedAccept, UsageError> {
     for (n, v) in &accept.headers {
         check_header(n, v, RESERVED_RESPONSE_HEADERS)?;
     }
@@ -1408,48 +1426,67 @@ pub fn write_accept(
         let list: Vec<String> = extensions.iter().map(ToString::to_string).collect();
         list.join(", ")
     });
-
-    // The fixed part, then the optional headers: sized first so that `out` grows at most once.
-    const HEAD: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
-        Connection: Upgrade\r\nSec-WebSocket-Accept: ";
-    let header_len = |name: &str, value: &str| name.len() + value.len() + 4;
-    let len = HEAD.len()
-        + 28
-        + 4
-        + protocol
-            .as_deref()
-            .map_or(0, |p| header_len("Sec-WebSocket-Protocol", p))
-        + extension_list
-            .as_deref()
-            .map_or(0, |e| header_len("Sec-WebSocket-Extensions", e))
-        + accept
-            .headers
-            .iter()
-            .map(|(n, v)| header_len(n, v))
-            .sum::<usize>();
-    if out.capacity() == 0 {
-        // A first allocation, straight from the allocator.
-        *out = Vec::with_capacity(len);
-    } else {
-        out.reserve(len);
-    }
-    out.extend_from_slice(HEAD);
-    out.extend_from_slice(&accept_key_bytes(&request.head[request.key.range()]));
-    out.extend_from_slice(b"\r\n");
-    if let Some(p) = &protocol {
-        write_header(out, "Sec-WebSocket-Protocol", p);
-    }
-    if let Some(list) = &extension_list {
-        write_header(out, "Sec-WebSocket-Extensions", list);
-    }
-    for (n, v) in &accept.headers {
-        write_header(out, n, v);
-    }
-    out.extend_from_slice(b"\r\n");
-    Ok(Negotiated {
-        protocol,
-        extensions,
+    Ok(PreparedAccept {
+        key: accept_key_bytes(&request.head[request.key.range()]),
+        negotiated: Negotiated {
+            protocol,
+            extensions,
+        },
+        extension_list,
     })
+}
+
+impl HandshakeRequest {
+    /// The buffer holding the head's bytes, for reuse once the request is no longer needed.
+    pub(crate) fn into_buffer(self) -> Vec<u8> {
+        self.head
+    }
+}
+
+impl PreparedAccept {
+    /// Append the 101, with the extra headers of `accept` (already checked), and return what
+    /// was negotiated.
+    pub(crate) fn write(self, accept: &Accept, out: &mut Vec<u8>) -> Negotiated {
+        // The fixed part, then the optional headers: sized first so that `out` grows at most
+        // once.
+        const HEAD: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+            Connection: Upgrade\r\nSec-WebSocket-Accept: ";
+        let header_len = |name: &str, value: &str| name.len() + value.len() + 4;
+        let protocol = self.negotiated.protocol.as_deref();
+        let len = HEAD.len()
+            + 28
+            + 4
+            + protocol.map_or(0, |p| header_len("Sec-WebSocket-Protocol", p))
+            + self
+                .extension_list
+                .as_deref()
+                .map_or(0, |e| header_len("Sec-WebSocket-Extensions", e))
+            + accept
+                .headers
+                .iter()
+                .map(|(n, v)| header_len(n, v))
+                .sum::<usize>();
+        if out.capacity() == 0 {
+            // A first allocation, straight from the allocator.
+            *out = Vec::with_capacity(len);
+        } else {
+            out.reserve(len);
+        }
+        out.extend_from_slice(HEAD);
+        out.extend_from_slice(&self.key);
+        out.extend_from_slice(b"\r\n");
+        if let Some(p) = protocol {
+            write_header(out, "Sec-WebSocket-Protocol", p);
+        }
+        if let Some(list) = &self.extension_list {
+            write_header(out, "Sec-WebSocket-Extensions", list);
+        }
+        for (n, v) in &accept.headers {
+            write_header(out, n, v);
+        }
+        out.extend_from_slice(b"\r\n");
+        self.negotiated
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -895,6 +895,44 @@ fn no_protocol_offered_means_no_protocol_header() {
     assert!(accept_bytes(&req, &Accept::new().protocol("chat"), &policy).is_err());
 }
 
+/// A connection's 101 is byte for byte what `write_accept` writes for the same request, whether
+/// it is shorter or longer than the request, and an accept refused for a protocol not offered
+/// writes nothing and leaves the request to accept again.
+#[test]
+fn connection_accept_writes_what_write_accept_writes() {
+    use wsmachine::{Connection, Event};
+    let input = request_with(
+        "GET /x HTTP/1.1",
+        &[GOOD, &["Sec-WebSocket-Protocol: a, b"]].concat(),
+    );
+    let policy = ServerPolicy::default();
+    let long = "v".repeat(2 * input.len());
+    for accept in [
+        Accept::new(),
+        Accept::new().protocol("b").header("Set-Cookie", "id=1"),
+        Accept::new().header("X-Long", long.as_str()),
+    ] {
+        let req = server_default(&input).result.unwrap().unwrap();
+        let mut expected = Vec::new();
+        let negotiated = write_accept(&req, &accept, &policy, &mut expected).unwrap();
+
+        let mut conn = Connection::server(Config::default());
+        conn.receive(&input);
+        assert!(matches!(
+            conn.poll_event(),
+            Some(Event::HandshakeRequest(_))
+        ));
+        assert_eq!(
+            conn.accept(Accept::new().protocol("zz")),
+            Err(UsageError::SubprotocolNotOffered("zz".into()))
+        );
+        assert!(conn.pending_output().is_empty());
+        conn.accept(accept).unwrap();
+        assert_eq!(conn.pending_output(), &expected[..]);
+        assert!(matches!(conn.poll_event(), Some(Event::Open(n)) if *n == negotiated));
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Extensions
 // ---------------------------------------------------------------------------------------------
