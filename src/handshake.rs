@@ -492,9 +492,10 @@ impl std::error::Error for HandshakeError {
 
 /// A client's opening handshake, valid per §4.2.1.
 ///
-/// It keeps the request head's bytes once; every accessor returns a slice of them. The
-/// subprotocol list is built only when the client offered some, and the extension offers only
-/// when first asked for.
+/// It keeps the request head's bytes once; every accessor returns a slice of them. The header
+/// fields are read back from those bytes when asked for ([`headers`](Self::headers),
+/// [`header`](Self::header)), the subprotocol list is built only when the client offered some,
+/// and the extension offers only when first asked for.
 #[derive(Clone)]
 pub struct HandshakeRequest {
     /// The head's bytes, which every span below refers to.

@@ -7,9 +7,10 @@
 //!
 //! The head's bytes are kept once, in one buffer that never grows past the head limit, and the
 //! parsed head refers to them by [`Span`]s: the method, the target and each header's name and
-//! value are validated as their line completes and are never copied again. A line that arrives
-//! whole within one call is validated where it lies in the caller's data, and the head's bytes
-//! are appended to the buffer once per call.
+//! value are validated as their line completes and are never copied again. Each field is handed
+//! to the parser's [`Fields`] as soon as it is validated: a list of every field, or a record of
+//! only the fields its user needs. A line that arrives whole within one call is validated where
+//! it lies in the caller's data, and the head's bytes are appended to the buffer once per call.
 //!
 //! Syntax accepted, strictly:
 //!
