@@ -14,7 +14,7 @@ use crate::event::Event;
 use crate::frame::{self, OpCode};
 use crate::handshake::{
     Accept, ClientHandshake, ClientRequest, HandshakeError, HandshakeRequest, Negotiated, Received,
-    RequestParser, Response, ResponseProgress, ServerPolicy, Validated, write_accept,
+    RequestParser, Response, ResponseProgress, ServerPolicy, Validated, prepare_accept,
 };
 use crate::ingest::{Fuse, FusedUnmask};
 use crate::mask;
@@ -660,7 +660,20 @@ impl Connection {
                 &default_policy
             }
         };
-        let negotiated = write_accept(request, &accept, policy, &mut self.out)?;
+        let prepared = prepare_accept(request, &accept, policy)?;
+        if let Handshake::ServerDeciding(side) =
+            std::mem::replace(&mut self.handshake, Handshake::Done)
+        {
+            if self.out.capacity() == 0 {
+                // Nothing was written yet: the buffer of the request's head, no longer needed,
+                // takes the 101 instead of a new allocation (and grows if the 101 is longer).
+                if let Some(request) = side.request {
+                    self.out = request.into_buffer();
+                    self.out.clear();
+                }
+            }
+        }
+        let negotiated = prepared.write(&accept, &mut self.out);
         self.open(negotiated);
         Ok(())
     }

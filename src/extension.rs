@@ -172,7 +172,6 @@ const fn err(reason: &'static str) -> ExtensionError {
 
 /// A cursor over the header value.
 struct Cursor<'a> {
-    text: &'a str,
     s: &'a [u8],
     pos: usize,
 }
@@ -188,13 +187,12 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    fn token(&mut self) -> Option<&'a str> {
+    fn token(&mut self) -> Option<&'a [u8]> {
         let start = self.pos;
         while self.peek().is_some_and(is_tchar) {
             self.pos += 1;
         }
-        // tchar bytes are ASCII: both ends are character boundaries.
-        Some(&self.text[start..self.pos]).filter(|t| !t.is_empty())
+        Some(&self.s[start..self.pos]).filter(|t| !t.is_empty())
     }
 
     /// A quoted-string, the opening quote at the cursor, whose unescaped text must be a token
@@ -235,7 +233,7 @@ impl<'a> Cursor<'a> {
 /// A parameter value as it appears in the header.
 enum RawValue<'a> {
     /// A bare token.
-    Token(&'a str),
+    Token(&'a [u8]),
     /// The inside of a quoted-string (escapes included) that unescapes to a token.
     Quoted(&'a [u8]),
 }
@@ -243,7 +241,7 @@ enum RawValue<'a> {
 impl RawValue<'_> {
     fn to_owned_text(&self) -> String {
         match self {
-            RawValue::Token(t) => (*t).to_owned(),
+            RawValue::Token(t) => ascii(t),
             RawValue::Quoted(raw) => {
                 let mut out = String::with_capacity(raw.len());
                 let mut escaped = false;
@@ -262,22 +260,23 @@ impl RawValue<'_> {
     }
 }
 
+/// A token's text (tchars are ASCII).
+fn ascii(token: &[u8]) -> String {
+    token.iter().map(|&b| char::from(b)).collect()
+}
+
 /// What [`walk`] finds, in order.
 enum Item<'a> {
     /// An extension name.
-    Extension(&'a str),
+    Extension(&'a [u8]),
     /// A parameter of the last extension: its name and value, if any.
-    Param(&'a str, Option<RawValue<'a>>),
+    Param(&'a [u8], Option<RawValue<'a>>),
 }
 
 /// Walk one header value, calling `on` for each extension name and each of its parameters,
 /// in order, and stop at the first violation of the grammar.
-fn walk<'a>(value: &'a str, mut on: impl FnMut(Item<'a>)) -> Result<(), ExtensionError> {
-    let mut c = Cursor {
-        text: value,
-        s: value.as_bytes(),
-        pos: 0,
-    };
+fn walk<'a>(value: &'a [u8], mut on: impl FnMut(Item<'a>)) -> Result<(), ExtensionError> {
+    let mut c = Cursor { s: value, pos: 0 };
     loop {
         c.skip_ows();
         match c.peek() {
@@ -327,12 +326,12 @@ fn walk<'a>(value: &'a str, mut on: impl FnMut(Item<'a>)) -> Result<(), Extensio
 /// An empty value (or one with only empty elements) gives an empty list.
 pub fn parse_extensions(value: &str) -> Result<Vec<ExtensionOffer>, ExtensionError> {
     let mut list: Vec<ExtensionOffer> = Vec::new();
-    walk(value, |item| match item {
-        Item::Extension(name) => list.push(ExtensionOffer::new(name)),
+    walk(value.as_bytes(), |item| match item {
+        Item::Extension(name) => list.push(ExtensionOffer::new(ascii(name))),
         Item::Param(name, v) => {
             if let Some(ext) = list.last_mut() {
                 ext.params
-                    .push((name.to_owned(), v.as_ref().map(RawValue::to_owned_text)));
+                    .push((ascii(name), v.as_ref().map(RawValue::to_owned_text)));
             }
         }
     })?;
@@ -341,7 +340,7 @@ pub fn parse_extensions(value: &str) -> Result<Vec<ExtensionOffer>, ExtensionErr
 
 /// Check one `Sec-WebSocket-Extensions` header value as [`parse_extensions`] does, without
 /// building the list; returns how many extensions it lists.
-pub(crate) fn check_extensions(value: &str) -> Result<usize, ExtensionError> {
+pub(crate) fn check_extensions(value: &[u8]) -> Result<usize, ExtensionError> {
     let mut n = 0;
     walk(value, |item| {
         if let Item::Extension(_) = item {
@@ -387,7 +386,11 @@ mod tests {
         ];
         for (input, expected) in cases {
             assert_eq!(&parse_extensions(input).unwrap(), expected, "{input:?}");
-            assert_eq!(check_extensions(input), Ok(expected.len()), "{input:?}");
+            assert_eq!(
+                check_extensions(input.as_bytes()),
+                Ok(expected.len()),
+                "{input:?}"
+            );
         }
     }
 
@@ -408,7 +411,11 @@ mod tests {
         ];
         for (input, reason) in cases {
             assert_eq!(parse_extensions(input), Err(err(reason)), "{input:?}");
-            assert_eq!(check_extensions(input), Err(err(reason)), "{input:?}");
+            assert_eq!(
+                check_extensions(input.as_bytes()),
+                Err(err(reason)),
+                "{input:?}"
+            );
         }
     }
 

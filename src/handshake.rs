@@ -56,9 +56,10 @@ use crate::error::UsageError;
 pub use crate::extension::{AcceptedExtension, ExtensionOffer};
 use crate::extension::{ExtensionError, check_extensions, parse_extensions};
 use crate::http::{
-    Field, Head, HeadError, HeadKind, HeadParser, HeadProgress, Span, StartLine, is_field_value,
-    is_token, list_has, list_items, text, trim_ows,
+    Field, Fields, Head, HeadError, HeadKind, HeadParser, HeadProgress, Span, StartLine, eq_lower,
+    is_field_value, is_token, list_has, list_items, text, trim_ows, trim_ows_bytes,
 };
+use crate::utf8::from_validated;
 
 /// The GUID appended to the key before hashing (§1.3).
 const GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -84,10 +85,27 @@ fn accept_key_bytes(key: &[u8]) -> [u8; 28] {
     let mut sha = sha1_smol::Sha1::new();
     sha.update(key);
     sha.update(GUID);
-    let mut out = [0u8; 28];
-    // 20 bytes encode to exactly 28 base64 characters, padding included.
-    let written = BASE64.encode_slice(sha.digest().bytes(), &mut out);
-    debug_assert_eq!(written, Ok(28));
+    base64_digest(&sha.digest().bytes())
+}
+
+/// The standard base64 alphabet (RFC 4648 §4).
+const BASE64_ALPHABET: &[u8; 64] =
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// The padded base64 of a 20-byte digest: six groups of three bytes, then two bytes and `=`.
+fn base64_digest(digest: &[u8; 20]) -> [u8; 28] {
+    let mut out = [b'='; 28];
+    let sextet = |n: u32, shift: u32| BASE64_ALPHABET[(n >> shift & 0x3f) as usize];
+    for (group, chars) in digest.chunks(3).zip(out.chunks_mut(4)) {
+        let n = group
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        // A group of two bytes gives three characters and keeps its padding.
+        for (i, c) in chars.iter_mut().take(group.len() + 1).enumerate() {
+            *c = sextet(n, 18 - 6 * i as u32);
+        }
+    }
     out
 }
 
@@ -474,14 +492,18 @@ impl std::error::Error for HandshakeError {
 
 /// A client's opening handshake, valid per §4.2.1.
 ///
-/// It keeps the request head's bytes once; every accessor returns a slice of them. The
-/// subprotocol list is built only when the client offered some, and the extension offers only
-/// when first asked for.
+/// It keeps the request head's bytes once; every accessor returns a slice of them. The header
+/// fields are read back from those bytes when asked for ([`headers`](Self::headers),
+/// [`header`](Self::header)), the subprotocol list is built only when the client offered some,
+/// and the extension offers only when first asked for.
 #[derive(Clone)]
 pub struct HandshakeRequest {
     /// The head's bytes, which every span below refers to.
     head: Vec<u8>,
-    fields: Vec<Field>,
+    /// Where the header lines start in `head`.
+    fields_start: usize,
+    /// How many header fields there are.
+    field_count: usize,
     method: Span,
     target: Span,
     http_minor: u8,
@@ -498,7 +520,7 @@ pub struct HandshakeRequest {
 impl PartialEq for HandshakeRequest {
     fn eq(&self, other: &Self) -> bool {
         // Everything else is derived from the head's bytes and the fields found in them.
-        self.head == other.head && self.fields == other.fields && self.key == other.key
+        self.head == other.head && self.key == other.key
     }
 }
 
@@ -590,27 +612,87 @@ impl HandshakeRequest {
     pub fn headers(
         &self,
     ) -> impl ExactSizeIterator<Item = (&str, &str)> + DoubleEndedIterator + Clone + '_ {
-        self.fields
-            .iter()
-            .map(|f| (self.text(f.name), self.text(f.value)))
+        // The header lines, each ending in LF, without the empty line that ends the head.
+        let lines = &self.head[self.fields_start.min(self.head.len())..];
+        let lines = lines.strip_suffix(b"\n").unwrap_or(lines);
+        let lines = lines.strip_suffix(b"\r").unwrap_or(lines);
+        HeaderLines {
+            rest: lines,
+            left: self.field_count,
+        }
     }
 
     /// The first header named `name` (ASCII case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.fields
-            .iter()
-            .find(|f| self.head[f.name.range()].eq_ignore_ascii_case(name.as_bytes()))
-            .map(|f| self.text(f.value))
+        self.headers()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
     }
 
     /// Every header named `name` (ASCII case-insensitive), in order.
     pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.fields
-            .iter()
-            .filter(move |f| self.head[f.name.range()].eq_ignore_ascii_case(name.as_bytes()))
-            .map(|f| self.text(f.value))
+        self.headers()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
     }
 }
+
+/// The header fields of a validated request head, read from its lines on demand: each line is
+/// `name ":" OWS value OWS` and ends in LF (after a CR, most often).
+#[derive(Clone)]
+struct HeaderLines<'a> {
+    /// The lines not yet read.
+    rest: &'a [u8],
+    /// How many lines `rest` holds.
+    left: usize,
+}
+
+/// The name and trimmed value of one validated header line (without its LF).
+fn split_field(line: &[u8]) -> (&str, &str) {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    // A name is a token, so the first colon ends it.
+    let colon = memchr::memchr(b':', line).unwrap_or(line.len());
+    let value = line.get(colon + 1..).unwrap_or_default();
+    (
+        from_validated(&line[..colon]),
+        from_validated(trim_ows_bytes(value)),
+    )
+}
+
+impl<'a> Iterator for HeaderLines<'a> {
+    type Item = (&'a str, &'a str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        let end = memchr::memchr(b'\n', self.rest).unwrap_or(self.rest.len());
+        let line = &self.rest[..end];
+        self.rest = self.rest.get(end + 1..).unwrap_or_default();
+        self.left -= 1;
+        Some(split_field(line))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl DoubleEndedIterator for HeaderLines<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        let body = self.rest.strip_suffix(b"\n").unwrap_or(self.rest);
+        let start = memchr::memrchr(b'\n', body).map_or(0, |i| i + 1);
+        let line = &body[start..];
+        self.rest = &self.rest[..start];
+        self.left -= 1;
+        Some(split_field(line))
+    }
+}
+
+impl ExactSizeIterator for HeaderLines<'_> {}
 
 /// Check the request line alone: version, then method. Done as soon as the line arrives.
 fn check_request_line(method: &[u8], target: &[u8], minor: u8) -> Result<(), HandshakeError> {
@@ -646,8 +728,9 @@ enum Known {
 
 /// Which of the [`Known`] fields `name` is (ASCII case-insensitive): a length test first, so
 /// most names are told apart without a comparison.
+#[inline]
 fn classify(name: &[u8]) -> Known {
-    let is = |known: &str| name.eq_ignore_ascii_case(known.as_bytes());
+    let is = |known: &str| eq_lower(name, known.as_bytes());
     match name.len() {
         4 if is("host") => Known::Host,
         6 if is("origin") => Known::Origin,
@@ -666,25 +749,97 @@ fn classify(name: &[u8]) -> Known {
 /// The first occurrence and the number of occurrences of a header field.
 #[derive(Debug, Clone, Copy, Default)]
 struct Seen {
-    first: Option<Span>,
-    count: usize,
+    /// The first value; meaningless while `count` is 0.
+    value: Span,
+    count: u32,
 }
 
 impl Seen {
+    #[inline]
     fn add(&mut self, value: Span) {
-        self.first.get_or_insert(value);
+        if self.count == 0 {
+            self.value = value;
+        }
+        // Only 0, 1 and more matter.
+        self.count = self.count.saturating_add(1);
+    }
+
+    /// The first value, if any.
+    fn first(self) -> Option<Span> {
+        (self.count > 0).then_some(self.value)
+    }
+}
+
+/// What the server's validation needs from the request's header fields, recorded as the head
+/// parser validates each field: no list of every field is built.
+#[derive(Debug)]
+struct RequestFields {
+    count: usize,
+    host: Seen,
+    origin: Seen,
+    version: Seen,
+    key: Seen,
+    upgrade: bool,
+    connection: bool,
+    body: bool,
+    protocols: Vec<String>,
+    /// The extensions listed, or the first list's error: reported after the checks before it.
+    extensions: Result<usize, ExtensionError>,
+}
+
+impl Default for RequestFields {
+    fn default() -> Self {
+        RequestFields {
+            count: 0,
+            host: Seen::default(),
+            origin: Seen::default(),
+            version: Seen::default(),
+            key: Seen::default(),
+            upgrade: false,
+            connection: false,
+            body: false,
+            protocols: Vec::new(),
+            extensions: Ok(0),
+        }
+    }
+}
+
+impl Fields for RequestFields {
+    #[inline]
+    fn add(&mut self, field: Field, name: &[u8], value: &[u8]) {
         self.count += 1;
+        match classify(name) {
+            Known::Host => self.host.add(field.value),
+            Known::Origin => self.origin.add(field.value),
+            Known::Upgrade => self.upgrade = self.upgrade || list_has(value, b"websocket"),
+            Known::Connection => {
+                self.connection = self.connection || list_has(value, b"upgrade");
+            }
+            Known::Key => self.key.add(field.value),
+            Known::Version => self.version.add(field.value),
+            Known::Protocol => self
+                .protocols
+                .extend(list_items(from_validated(value)).map(str::to_owned)),
+            Known::Extensions => {
+                if let Ok(n) = self.extensions {
+                    self.extensions = check_extensions(value).map(|m| n + m);
+                }
+            }
+            Known::ContentLength => self.body = self.body || value != b"0",
+            Known::TransferEncoding => self.body = true,
+            Known::Other => {}
+        }
     }
 }
 
 /// Validate a complete request head per §4.2.1.
 ///
-/// One pass over the fields finds the ones that matter; the checks then run in a fixed order,
+/// The fields that matter were found as the head was parsed; the checks run in a fixed order,
 /// so that a request with several faults always gets the same answer.
 ///
 /// The request is stored in `slot`, where its owner keeps it, rather than moved there.
 fn validate_request(
-    head: Head,
+    mut head: Head<RequestFields>,
     plain_http: bool,
     slot: &mut Option<HandshakeRequest>,
 ) -> Result<Validated, HandshakeError> {
@@ -693,36 +848,20 @@ fn validate_request(
     };
     check_request_line(head.bytes(method), head.bytes(target), head.minor_version)?;
 
-    let (mut host, mut origin) = (Seen::default(), Seen::default());
-    let (mut version, mut key) = (Seen::default(), Seen::default());
-    let mut protocols: Vec<String> = Vec::new();
-    // The extensions listed, or the first list's error: reported after the checks before it.
-    let mut extensions: Result<usize, ExtensionError> = Ok(0);
-    let (mut upgrade, mut connection, mut body) = (false, false, false);
-    for field in &head.fields {
-        let value = head.bytes(field.value);
-        match classify(head.bytes(field.name)) {
-            Known::Host => Seen::add(&mut host, field.value),
-            Known::Origin => Seen::add(&mut origin, field.value),
-            Known::Upgrade => upgrade = upgrade || list_has(value, b"websocket"),
-            Known::Connection => connection = connection || list_has(value, b"upgrade"),
-            Known::Key => Seen::add(&mut key, field.value),
-            Known::Version => Seen::add(&mut version, field.value),
-            Known::Protocol => {
-                protocols.extend(list_items(head.text(field.value)).map(str::to_owned));
-            }
-            Known::Extensions => {
-                if let Ok(n) = extensions {
-                    extensions = check_extensions(head.text(field.value)).map(|m| n + m);
-                }
-            }
-            Known::ContentLength => body = body || value != b"0",
-            Known::TransferEncoding => body = true,
-            Known::Other => {}
-        }
-    }
+    let RequestFields {
+        count,
+        host,
+        origin,
+        version,
+        key,
+        upgrade,
+        connection,
+        body,
+        protocols,
+        extensions,
+    } = std::mem::take(&mut head.fields);
 
-    let host = match host.first {
+    let host = match host.first() {
         None => return Err(HandshakeError::MissingHost),
         Some(h) if host.count == 1 && valid_host_header(head.bytes(h)) => h,
         Some(_) => return Err(HandshakeError::InvalidHost),
@@ -735,18 +874,21 @@ fn validate_request(
         ));
     }
     let request =
-        |key: Span, protocols: Vec<String>, extension_count: usize, head: Head| HandshakeRequest {
-            method,
-            target,
-            http_minor: head.minor_version,
-            host,
-            origin: origin.first,
-            key,
-            protocols,
-            extension_count,
-            extensions: OnceLock::new(),
-            fields: head.fields,
-            head: head.buf,
+        |key: Span, protocols: Vec<String>, extension_count: usize, head: Head<RequestFields>| {
+            HandshakeRequest {
+                method,
+                target,
+                http_minor: head.minor_version,
+                host,
+                origin: origin.first(),
+                key,
+                protocols,
+                extension_count,
+                extensions: OnceLock::new(),
+                fields_start: head.fields_start,
+                field_count: count,
+                head: head.buf,
+            }
         };
     if !upgrade {
         // An ordinary HTTP request (no upgrade attempted at all) may be served by the
@@ -760,10 +902,10 @@ fn validate_request(
     if !connection {
         return Err(HandshakeError::MissingConnectionUpgrade);
     }
-    if version.count != 1 || version.first.map(|v| head.bytes(v)) != Some(b"13") {
+    if version.count != 1 || head.bytes(version.value) != b"13" {
         return Err(HandshakeError::UnsupportedVersion);
     }
-    let key = match key.first {
+    let key = match key.first() {
         Some(k) if key.count == 1 && valid_key(head.bytes(k)) => k,
         _ => return Err(HandshakeError::InvalidKey),
     };
@@ -870,8 +1012,10 @@ enum ParseState {
 /// `Failed` error after a failure, and `Failed(HandshakeError::AlreadyComplete)` (no status)
 /// after a success.
 pub struct RequestParser {
-    head: HeadParser,
-    config: Config,
+    head: HeadParser<RequestFields>,
+    /// The configured limits, as errors report them.
+    max_header_bytes: usize,
+    max_headers: usize,
     state: ParseState,
     plain_http: bool,
 }
@@ -886,12 +1030,13 @@ impl RequestParser {
     /// A parser using the head limits of `config`.
     pub fn new(config: &Config) -> Self {
         RequestParser {
-            head: HeadParser::new(
+            head: HeadParser::with_fields(
                 HeadKind::Request,
                 config.max_header_bytes,
                 config.max_headers,
             ),
-            config: *config,
+            max_header_bytes: config.max_header_bytes,
+            max_headers: config.max_headers,
             state: ParseState::Reading {
                 line_checked: false,
             },
@@ -967,10 +1112,10 @@ impl RequestParser {
                     Some(Err(line_error)) => Err(line_error),
                     _ => Err(match e {
                         HeadError::TooLarge => HandshakeError::RequestTooLarge {
-                            limit: self.config.max_header_bytes,
+                            limit: self.max_header_bytes,
                         },
                         HeadError::TooManyHeaders => HandshakeError::TooManyHeaders {
-                            limit: self.config.max_headers,
+                            limit: self.max_headers,
                         },
                         HeadError::Malformed(r) => HandshakeError::MalformedRequest(r),
                     }),
@@ -1240,6 +1385,24 @@ pub fn write_accept(
     policy: &ServerPolicy,
     out: &mut Vec<u8>,
 ) -> Result<Negotiated, UsageError> {
+    let prepared = prepare_accept(request, accept, policy)?;
+    Ok(prepared.write(accept, out))
+}
+
+/// Everything the 101 needs from the request, decided and checked: writing it can no longer
+/// fail, and no longer needs the request.
+pub(crate) struct PreparedAccept {
+    key: [u8; 28],
+    negotiated: Negotiated,
+    extension_list: Option<String>,
+}
+
+/// Check the application's decision and settle the 101's contents (see [`write_accept`]).
+pub(crate) fn prepare_accept(
+    request: &HandshakeRequest,
+    accept: &Accept,
+    policy: &ServerPolicy,
+) -> Result<PreparedAccept, UsageError> {
     for (n, v) in &accept.headers {
         check_header(n, v, RESERVED_RESPONSE_HEADERS)?;
     }
@@ -1264,48 +1427,67 @@ pub fn write_accept(
         let list: Vec<String> = extensions.iter().map(ToString::to_string).collect();
         list.join(", ")
     });
-
-    // The fixed part, then the optional headers: sized first so that `out` grows at most once.
-    const HEAD: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
-        Connection: Upgrade\r\nSec-WebSocket-Accept: ";
-    let header_len = |name: &str, value: &str| name.len() + value.len() + 4;
-    let len = HEAD.len()
-        + 28
-        + 4
-        + protocol
-            .as_deref()
-            .map_or(0, |p| header_len("Sec-WebSocket-Protocol", p))
-        + extension_list
-            .as_deref()
-            .map_or(0, |e| header_len("Sec-WebSocket-Extensions", e))
-        + accept
-            .headers
-            .iter()
-            .map(|(n, v)| header_len(n, v))
-            .sum::<usize>();
-    if out.capacity() == 0 {
-        // A first allocation, straight from the allocator.
-        *out = Vec::with_capacity(len);
-    } else {
-        out.reserve(len);
-    }
-    out.extend_from_slice(HEAD);
-    out.extend_from_slice(&accept_key_bytes(&request.head[request.key.range()]));
-    out.extend_from_slice(b"\r\n");
-    if let Some(p) = &protocol {
-        write_header(out, "Sec-WebSocket-Protocol", p);
-    }
-    if let Some(list) = &extension_list {
-        write_header(out, "Sec-WebSocket-Extensions", list);
-    }
-    for (n, v) in &accept.headers {
-        write_header(out, n, v);
-    }
-    out.extend_from_slice(b"\r\n");
-    Ok(Negotiated {
-        protocol,
-        extensions,
+    Ok(PreparedAccept {
+        key: accept_key_bytes(&request.head[request.key.range()]),
+        negotiated: Negotiated {
+            protocol,
+            extensions,
+        },
+        extension_list,
     })
+}
+
+impl HandshakeRequest {
+    /// The buffer holding the head's bytes, for reuse once the request is no longer needed.
+    pub(crate) fn into_buffer(self) -> Vec<u8> {
+        self.head
+    }
+}
+
+impl PreparedAccept {
+    /// Append the 101, with the extra headers of `accept` (already checked), and return what
+    /// was negotiated.
+    pub(crate) fn write(self, accept: &Accept, out: &mut Vec<u8>) -> Negotiated {
+        // The fixed part, then the optional headers: sized first so that `out` grows at most
+        // once.
+        const HEAD: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+            Connection: Upgrade\r\nSec-WebSocket-Accept: ";
+        let header_len = |name: &str, value: &str| name.len() + value.len() + 4;
+        let protocol = self.negotiated.protocol.as_deref();
+        let len = HEAD.len()
+            + 28
+            + 4
+            + protocol.map_or(0, |p| header_len("Sec-WebSocket-Protocol", p))
+            + self
+                .extension_list
+                .as_deref()
+                .map_or(0, |e| header_len("Sec-WebSocket-Extensions", e))
+            + accept
+                .headers
+                .iter()
+                .map(|(n, v)| header_len(n, v))
+                .sum::<usize>();
+        if out.capacity() == 0 {
+            // A first allocation, straight from the allocator.
+            *out = Vec::with_capacity(len);
+        } else {
+            out.reserve(len);
+        }
+        out.extend_from_slice(HEAD);
+        out.extend_from_slice(&self.key);
+        out.extend_from_slice(b"\r\n");
+        if let Some(p) = protocol {
+            write_header(out, "Sec-WebSocket-Protocol", p);
+        }
+        if let Some(list) = &self.extension_list {
+            write_header(out, "Sec-WebSocket-Extensions", list);
+        }
+        for (n, v) in &accept.headers {
+            write_header(out, n, v);
+        }
+        out.extend_from_slice(b"\r\n");
+        self.negotiated
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2041,6 +2223,27 @@ mod tests {
 
     /// The key check agrees with the standard base64 decoder on every one-byte change of a
     /// valid key, and of a key of each other length up to 26.
+    #[test]
+    fn digest_base64_agrees_with_base64() {
+        use base64::Engine as _;
+        let mut digest = [0u8; 20];
+        for seed in 0..2000u32 {
+            for (i, b) in digest.iter_mut().enumerate() {
+                *b = (seed.wrapping_mul(2_654_435_761).rotate_left(i as u32 * 3) >> 7) as u8
+                    ^ (i as u8).wrapping_mul(37);
+            }
+            if seed < 256 {
+                digest = [seed as u8; 20];
+            }
+            let expected = base64::engine::general_purpose::STANDARD.encode(digest);
+            assert_eq!(
+                &base64_digest(&digest)[..],
+                expected.as_bytes(),
+                "{digest:?}"
+            );
+        }
+    }
+
     #[test]
     fn key_check_agrees_with_base64() {
         use base64::Engine as _;

@@ -7,9 +7,10 @@
 //!
 //! The head's bytes are kept once, in one buffer that never grows past the head limit, and the
 //! parsed head refers to them by [`Span`]s: the method, the target and each header's name and
-//! value are validated as their line completes and are never copied again. A line that arrives
-//! whole within one call is validated where it lies in the caller's data, and the head's bytes
-//! are appended to the buffer once per call.
+//! value are validated as their line completes and are never copied again. Each field is handed
+//! to the parser's [`Fields`] as soon as it is validated: a list of every field, or a record of
+//! only the fields its user needs. A line that arrives whole within one call is validated where
+//! it lies in the caller's data, and the head's bytes are appended to the buffer once per call.
 //!
 //! Syntax accepted, strictly:
 //!
@@ -93,18 +94,67 @@ pub(crate) fn list_items(value: &str) -> impl Iterator<Item = &str> {
     value.split(',').map(trim_ows).filter(|s| !s.is_empty())
 }
 
+/// The little-endian word of the 8 bytes of `s` from `at`.
+#[inline(always)]
+fn word(s: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&s[at..at + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// The little-endian word of the 4 bytes of `s` from `at`.
+#[inline(always)]
+fn half_word(s: &[u8], at: usize) -> u32 {
+    let mut w = [0u8; 4];
+    w.copy_from_slice(&s[at..at + 4]);
+    u32::from_le_bytes(w)
+}
+
+/// Whether the bytes of a header name or value, `s`, equal `lower` ignoring ASCII case, where
+/// `lower` is made of lowercase ASCII letters and `-` only.
+///
+/// Compared a word at a time with bit 0x20 set in every byte of `s`: that maps `A`–`Z` to
+/// `a`–`z`, and no other byte onto a letter or `-` but CR, which a validated name or value
+/// never holds.
+#[inline(always)]
+pub(crate) fn eq_lower(s: &[u8], lower: &[u8]) -> bool {
+    const CASE: u64 = 0x2020_2020_2020_2020;
+    let n = lower.len();
+    debug_assert!(lower.iter().all(|&b| b.is_ascii_lowercase() || b == b'-'));
+    if s.len() != n {
+        return false;
+    }
+    if n >= 8 {
+        let mut i = 0;
+        while i + 8 < n {
+            if word(s, i) | CASE != word(lower, i) {
+                return false;
+            }
+            i += 8;
+        }
+        // The last word, overlapping the one before it.
+        word(s, n - 8) | CASE == word(lower, n - 8)
+    } else if n >= 4 {
+        half_word(s, 0) | CASE as u32 == half_word(lower, 0)
+            && half_word(s, n - 4) | CASE as u32 == half_word(lower, n - 4)
+    } else {
+        s.iter().zip(lower).all(|(&a, &b)| a | 0x20 == b)
+    }
+}
+
 /// Whether the comma-separated list `value` has an item equal to `token` (ASCII
-/// case-insensitive), compared as bytes without building the items.
+/// case-insensitive; `token` lowercase letters and `-`), compared as bytes without building
+/// the items.
 pub(crate) fn list_has(value: &[u8], token: &[u8]) -> bool {
     // Most such headers hold the one token alone.
-    value.eq_ignore_ascii_case(token)
+    eq_lower(value, token)
         || value
             .split(|&b| b == b',')
-            .any(|item| trim_ows_bytes(item).eq_ignore_ascii_case(token))
+            .any(|item| eq_lower(trim_ows_bytes(item), token))
 }
 
 /// [`trim_ows`] on bytes.
-fn trim_ows_bytes(mut s: &[u8]) -> &[u8] {
+pub(crate) fn trim_ows_bytes(mut s: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', rest @ ..] = s {
         s = rest;
     }
@@ -208,17 +258,37 @@ pub(crate) enum StartLine {
     },
 }
 
+/// Where a [`HeadParser`] puts the header fields as it validates them: a list of every field
+/// (`Vec<Field>`), or a record of only the fields its user looks at, found as they arrive.
+pub(crate) trait Fields: Default {
+    /// Take the next header field, complete and valid; `name` and `value` are its bytes.
+    fn add(&mut self, field: Field, name: &[u8], value: &[u8]);
+}
+
+impl Fields for Vec<Field> {
+    #[inline]
+    fn add(&mut self, field: Field, _name: &[u8], _value: &[u8]) {
+        if self.capacity() == 0 {
+            // Room for a browser's head at once, rather than growing 4, 8, 16.
+            *self = Vec::with_capacity(INITIAL_FIELDS);
+        }
+        self.push(field);
+    }
+}
+
 /// A complete HTTP head: its bytes and where its parts lie in them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Head {
+pub(crate) struct Head<F = Vec<Field>> {
     /// The head's bytes, from the start line to the empty line.
     pub(crate) buf: Vec<u8>,
     /// The request or status line.
     pub(crate) start: StartLine,
     /// The minor version digit of `HTTP/1.d`.
     pub(crate) minor_version: u8,
-    /// The header fields in order.
-    pub(crate) fields: Vec<Field>,
+    /// Where in `buf` the header lines start (just past the start line).
+    pub(crate) fields_start: usize,
+    /// The header fields, as `F` keeps them.
+    pub(crate) fields: F,
 }
 
 /// Text of a validated span: every span but a reason phrase is ASCII or checked UTF-8.
@@ -229,7 +299,7 @@ pub(crate) fn text(buf: &[u8], span: Span) -> &str {
     crate::utf8::from_validated(&buf[span.range()])
 }
 
-impl Head {
+impl<F> Head<F> {
     /// The bytes of `span`.
     pub(crate) fn bytes(&self, span: Span) -> &[u8] {
         &self.buf[span.range()]
@@ -239,7 +309,9 @@ impl Head {
     pub(crate) fn text(&self, span: Span) -> &str {
         text(&self.buf, span)
     }
+}
 
+impl Head {
     /// Every header field as text, in order.
     pub(crate) fn fields(&self) -> impl Iterator<Item = (&str, &str)> {
         self.fields
@@ -269,11 +341,11 @@ pub(crate) enum HeadError {
 
 /// The outcome of feeding bytes to a [`HeadParser`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum HeadProgress {
+pub(crate) enum HeadProgress<F = Vec<Field>> {
     /// All bytes were taken; the head is not complete yet.
     Partial,
     /// The head is complete; `consumed` bytes of the last call belonged to it.
-    Complete { head: Head, consumed: usize },
+    Complete { head: Head<F>, consumed: usize },
     /// The head is invalid.
     Failed(HeadError),
 }
@@ -287,7 +359,7 @@ enum Line {
 
 /// The incremental head parser. See the module documentation for the syntax.
 #[derive(Debug)]
-pub(crate) struct HeadParser {
+pub(crate) struct HeadParser<F = Vec<Field>> {
     kind: HeadKind,
     max_bytes: usize,
     max_headers: usize,
@@ -296,7 +368,11 @@ pub(crate) struct HeadParser {
     /// Where in `buf` the line being received starts.
     line_start: usize,
     start: Option<(StartLine, u8)>,
-    fields: Vec<Field>,
+    /// Where in `buf` the header lines start, once the start line is in.
+    fields_start: usize,
+    /// Header fields taken so far.
+    count: usize,
+    fields: F,
     /// Bytes searched for a line end, over the parser's life.
     #[cfg(test)]
     pub(crate) scanned: usize,
@@ -315,9 +391,17 @@ const INITIAL_FIELDS: usize = 16;
 const MAX_HEAD_LIMIT: usize = u32::MAX as usize;
 
 impl HeadParser {
-    /// A parser for a head of `kind`, refusing heads over `max_bytes` bytes or with more than
-    /// `max_headers` header fields.
+    /// A parser for a head of `kind` that lists every header field, refusing heads over
+    /// `max_bytes` bytes or with more than `max_headers` header fields.
     pub(crate) fn new(kind: HeadKind, max_bytes: usize, max_headers: usize) -> Self {
+        Self::with_fields(kind, max_bytes, max_headers)
+    }
+}
+
+impl<F: Fields> HeadParser<F> {
+    /// A parser for a head of `kind` that hands the header fields to an `F`, refusing heads
+    /// over `max_bytes` bytes or with more than `max_headers` header fields.
+    pub(crate) fn with_fields(kind: HeadKind, max_bytes: usize, max_headers: usize) -> Self {
         HeadParser {
             kind,
             max_bytes: max_bytes.min(MAX_HEAD_LIMIT),
@@ -325,7 +409,9 @@ impl HeadParser {
             buf: Vec::new(),
             line_start: 0,
             start: None,
-            fields: Vec::new(),
+            fields_start: 0,
+            count: 0,
+            fields: F::default(),
             #[cfg(test)]
             scanned: 0,
             #[cfg(test)]
@@ -365,7 +451,7 @@ impl HeadParser {
     }
 
     /// Feed the next bytes. After `Complete` or `Failed` the parser must not be fed again.
-    pub(crate) fn receive(&mut self, data: &[u8]) -> HeadProgress {
+    pub(crate) fn receive(&mut self, data: &[u8]) -> HeadProgress<F> {
         // `data[i]` will be `buf[base + i]`.
         let base = self.buf.len();
         let budget = self.max_bytes.saturating_sub(base);
@@ -378,7 +464,7 @@ impl HeadParser {
             let mut from = pos;
             if self.line_start == base + pos
                 && self.start.is_some()
-                && self.fields.len() < self.max_headers
+                && self.count < self.max_headers
             {
                 match fast_field(&window[pos..]) {
                     Ok((name, value, len)) => {
@@ -387,10 +473,16 @@ impl HeadParser {
                             self.scanned += len;
                             self.validated += len;
                         }
-                        self.push_field(Field {
-                            name: Span::at(base + pos, name),
-                            value: Span::at(base + pos, value),
-                        });
+                        let line = &window[pos..];
+                        self.count += 1;
+                        self.fields.add(
+                            Field {
+                                name: Span::at(base + pos, name.clone()),
+                                value: Span::at(base + pos, value.clone()),
+                            },
+                            &line[name],
+                            &line[value],
+                        );
                         pos += len;
                         self.line_start = base + pos;
                         continue;
@@ -426,19 +518,36 @@ impl HeadParser {
             {
                 self.validated += base + lf + 1 - self.line_start;
             }
-            let line = if self.line_start < base + pos {
+            // The line's bytes are `src[i - src_base]` for a head offset `i`.
+            let in_buf = self.line_start < base + pos;
+            if in_buf {
                 // The line began in an earlier call: complete it in the buffer.
                 self.keep(&window[..=lf]);
                 kept = lf + 1;
-                self.parse_line(self.line_start, &self.buf[self.line_start..base + lf])
+            }
+            let (src, src_base): (&[u8], usize) = if in_buf {
+                (&self.buf, 0)
             } else {
-                self.parse_line(base + pos, &window[pos..lf])
+                (window, base)
             };
+            let line = self.parse_line(
+                self.line_start,
+                &src[self.line_start - src_base..base + lf - src_base],
+            );
             pos = lf + 1;
             self.line_start = base + pos;
             match line {
-                Ok(Line::Start(start, minor)) => self.start = Some((start, minor)),
-                Ok(Line::Field(field)) => self.push_field(field),
+                Ok(Line::Start(start, minor)) => {
+                    self.start = Some((start, minor));
+                    self.fields_start = self.line_start;
+                }
+                Ok(Line::Field(field)) => {
+                    let bytes =
+                        |s: Span| &src[s.start as usize - src_base..s.end as usize - src_base];
+                    self.count += 1;
+                    self.fields
+                        .add(field, bytes(field.name), bytes(field.value));
+                }
                 Ok(Line::End) => {
                     self.keep(&window[kept..pos]);
                     let (start, minor_version) = self.start.take().expect("start line parsed");
@@ -446,6 +555,7 @@ impl HeadParser {
                         buf: std::mem::take(&mut self.buf),
                         start,
                         minor_version,
+                        fields_start: self.fields_start,
                         fields: std::mem::take(&mut self.fields),
                     };
                     return HeadProgress::Complete {
@@ -460,14 +570,6 @@ impl HeadParser {
                 }
             }
         }
-    }
-
-    fn push_field(&mut self, field: Field) {
-        if self.fields.capacity() == 0 {
-            // Room for a browser's request at once, rather than growing 4, 8, 16.
-            self.fields = Vec::with_capacity(INITIAL_FIELDS.min(self.max_headers));
-        }
-        self.fields.push(field);
     }
 
     /// Validate one line (without its LF) that starts at `offset` in the head.
@@ -486,7 +588,7 @@ impl HeadParser {
         if line.is_empty() {
             return Ok(Line::End);
         }
-        if self.fields.len() >= self.max_headers {
+        if self.count >= self.max_headers {
             return Err(HeadError::TooManyHeaders);
         }
         parse_header_line(offset, line).map(Line::Field)
@@ -512,23 +614,31 @@ fn parse_version(s: &[u8]) -> Result<(u8, &[u8]), HeadError> {
 }
 
 /// The length of the longest prefix of `s` whose bytes all have `class`.
-///
-/// Eight bytes at a time while all of them have it (one test per word instead of one branch
-/// per byte), then bytewise.
 #[inline]
 fn prefix_len(s: &[u8], class: u8) -> usize {
+    s.iter()
+        .position(|&b| CLASS[b as usize] & class == 0)
+        .unwrap_or(s.len())
+}
+
+/// [`prefix_len`] for the request-target's bytes (visible ASCII): eight bytes at a time while
+/// none is a control, SP, DEL or non-ASCII (a test exact for the whole word), then bytewise.
+#[inline]
+fn target_prefix_len(s: &[u8]) -> usize {
     let mut n = 0;
-    for w in s.chunks_exact(8) {
-        let all = w.iter().fold(class, |acc, &b| acc & CLASS[b as usize]);
-        if all == 0 {
+    while n + 8 <= s.len() {
+        let x = word(s, n);
+        // Some byte below 0x21, or with the high bit set.
+        let below = x.wrapping_sub(LO * 0x21) & !x & HI;
+        // Some byte equal to 0x7f.
+        let y = x ^ (LO * 0x7f);
+        let del = y.wrapping_sub(LO) & !y & HI;
+        if below | del | (x & HI) != 0 {
             break;
         }
         n += 8;
     }
-    n + s[n..]
-        .iter()
-        .position(|&b| CLASS[b as usize] & class == 0)
-        .unwrap_or(s.len() - n)
+    n + prefix_len(&s[n..], TARGET)
 }
 
 fn parse_request_line(offset: usize, line: &[u8]) -> Result<(StartLine, u8), HeadError> {
@@ -540,7 +650,7 @@ fn parse_request_line(offset: usize, line: &[u8]) -> Result<(StartLine, u8), Hea
         .strip_prefix(b" ")
         .ok_or(HeadError::Malformed("invalid request line"))?;
     let target_start = method_len + 1;
-    let target_len = prefix_len(rest, TARGET);
+    let target_len = target_prefix_len(rest);
     if target_len == 0 {
         return Err(HeadError::Malformed("invalid request target"));
     }
@@ -592,7 +702,7 @@ fn parse_status_line(offset: usize, line: &[u8]) -> Result<(StartLine, u8), Head
 /// result for it. Anything else (a line not complete in `s`, any syntax error, the empty line
 /// ending the head) is `Err(clear)`: the first `clear` bytes of `s` hold no LF, so the search
 /// for the line end resumes there, and the general path validates the line.
-#[inline]
+#[inline(always)]
 fn fast_field(s: &[u8]) -> Result<(Range<usize>, Range<usize>, usize), usize> {
     // Name bytes are tchars, so they hold no LF.
     let name_len = prefix_len(s, TCHAR);
@@ -778,6 +888,42 @@ mod tests {
         );
     }
 
+    /// The word-at-a-time case-insensitive comparison agrees with the standard one for every
+    /// byte but CR at every position, for every length it takes.
+    #[test]
+    fn eq_lower_matches_eq_ignore_ascii_case() {
+        let names: &[&[u8]] = &[
+            b"",
+            b"a",
+            b"ab-",
+            b"host",
+            b"origin",
+            b"upgrade",
+            b"websocket",
+            b"connection",
+            b"content-length",
+            b"sec-websocket-key",
+            b"transfer-encoding",
+            b"sec-websocket-version",
+            b"sec-websocket-protocol",
+            b"sec-websocket-extensions",
+        ];
+        for lower in names {
+            assert!(eq_lower(lower, lower));
+            assert!(eq_lower(&lower.to_ascii_uppercase(), lower));
+            assert!(!eq_lower(&[lower, &b"x"[..]].concat(), lower));
+            for at in 0..lower.len() {
+                for b in (0..=255u8).filter(|&b| b != b'\r') {
+                    let mut s = lower.to_vec();
+                    s[at] = b;
+                    assert_eq!(eq_lower(&s, lower), s.eq_ignore_ascii_case(lower), "{s:?}");
+                }
+            }
+        }
+        assert!(list_has(b"keep-alive, UPGRADE", b"upgrade"));
+        assert!(!list_has(b"keep-alive, upgrades", b"upgrade"));
+    }
+
     /// The word-at-a-time value check agrees with the bytewise one for every byte value at
     /// every position of a word and of the tail.
     #[test]
@@ -812,6 +958,9 @@ mod tests {
                             .position(|&c| CLASS[c as usize] & class == 0)
                             .unwrap_or(len);
                         assert_eq!(prefix_len(&s, class), expected, "{len} {at} {b:#x}");
+                        if class == TARGET {
+                            assert_eq!(target_prefix_len(&s), expected, "{len} {at} {b:#x}");
+                        }
                     }
                 }
             }

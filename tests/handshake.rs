@@ -271,6 +271,39 @@ fn rfc6455_example_request_is_parsed_and_answered() {
     assert_eq!(outcome.response, RFC_RESPONSE);
 }
 
+/// The header fields read the same from either end, with CRLF or bare LF line ends, empty
+/// values and surrounding whitespace.
+#[test]
+fn headers_iterate_from_both_ends() {
+    let input = b"GET /a HTTP/1.1\r\nHost: h\nUpgrade:websocket\r\nConnection: \t Upgrade \r\n\
+X-Empty:\r\nSec-WebSocket-Version: 13\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+X-Last:\tz\n\n";
+    let req = server_default(input).result.unwrap().unwrap();
+    let expected = [
+        ("Host", "h"),
+        ("Upgrade", "websocket"),
+        ("Connection", "Upgrade"),
+        ("X-Empty", ""),
+        ("Sec-WebSocket-Version", "13"),
+        ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ("X-Last", "z"),
+    ];
+    assert_eq!(req.headers().collect::<Vec<_>>(), expected);
+    let mut back = req.headers().rev().collect::<Vec<_>>();
+    back.reverse();
+    assert_eq!(back, expected);
+    // Taken from both ends at once, every field comes out once.
+    let mut it = req.headers();
+    assert_eq!(it.len(), 7);
+    assert_eq!(it.next(), Some(expected[0]));
+    assert_eq!(it.next_back(), Some(expected[6]));
+    assert_eq!(it.len(), 5);
+    assert_eq!(it.clone().collect::<Vec<_>>(), &expected[1..6]);
+    assert_eq!(it.rev().collect::<Vec<_>>().len(), 5);
+    assert_eq!(req.header("x-empty"), Some(""));
+    assert_eq!(req.header_values("X-LAST").collect::<Vec<_>>(), ["z"]);
+}
+
 #[test]
 fn rfc6455_example_request_is_what_the_client_writes() {
     let mut out = Vec::new();
@@ -860,6 +893,44 @@ fn no_protocol_offered_means_no_protocol_header() {
     assert_eq!(n.protocol(), None);
     assert!(!text.to_ascii_lowercase().contains("sec-websocket-protocol"));
     assert!(accept_bytes(&req, &Accept::new().protocol("chat"), &policy).is_err());
+}
+
+/// A connection's 101 is byte for byte what `write_accept` writes for the same request, whether
+/// it is shorter or longer than the request, and an accept refused for a protocol not offered
+/// writes nothing and leaves the request to accept again.
+#[test]
+fn connection_accept_writes_what_write_accept_writes() {
+    use wsmachine::{Connection, Event};
+    let input = request_with(
+        "GET /x HTTP/1.1",
+        &[GOOD, &["Sec-WebSocket-Protocol: a, b"]].concat(),
+    );
+    let policy = ServerPolicy::default();
+    let long = "v".repeat(2 * input.len());
+    for accept in [
+        Accept::new(),
+        Accept::new().protocol("b").header("Set-Cookie", "id=1"),
+        Accept::new().header("X-Long", long.as_str()),
+    ] {
+        let req = server_default(&input).result.unwrap().unwrap();
+        let mut expected = Vec::new();
+        let negotiated = write_accept(&req, &accept, &policy, &mut expected).unwrap();
+
+        let mut conn = Connection::server(Config::default());
+        conn.receive(&input);
+        assert!(matches!(
+            conn.poll_event(),
+            Some(Event::HandshakeRequest(_))
+        ));
+        assert_eq!(
+            conn.accept(Accept::new().protocol("zz")),
+            Err(UsageError::SubprotocolNotOffered("zz".into()))
+        );
+        assert!(conn.pending_output().is_empty());
+        conn.accept(accept).unwrap();
+        assert_eq!(conn.pending_output(), &expected[..]);
+        assert!(matches!(conn.poll_event(), Some(Event::Open(n)) if *n == negotiated));
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
