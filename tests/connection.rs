@@ -550,11 +550,6 @@ proptest! {
 /// One frame of hostile but mostly well-formed input: any opcode (reserved ones included), FIN,
 /// RSV bits now and then, masked or not, a payload that is often text with a stray byte.
 fn rough_frame() -> impl Strategy<Value = (u8, bool, bool, Vec<u8>)> {
-    rough_frame_sized(260)
-}
-
-/// As [`rough_frame`], with binary payloads up to `max` bytes.
-fn rough_frame_sized(max: usize) -> impl Strategy<Value = (u8, bool, bool, Vec<u8>)> {
     let opcode = prop_oneof![
         6 => prop::sample::select(vec![0u8, 1, 2, 8, 9, 10]),
         1 => 0u8..16,
@@ -568,7 +563,7 @@ fn rough_frame_sized(max: usize) -> impl Strategy<Value = (u8, bool, bool, Vec<u
             v.insert(at, b);
             v
         }),
-        prop::collection::vec(any::<u8>(), 0..max),
+        prop::collection::vec(any::<u8>(), 0..260),
     ];
     (
         opcode,
@@ -578,6 +573,28 @@ fn rough_frame_sized(max: usize) -> impl Strategy<Value = (u8, bool, bool, Vec<u
         payload,
     )
         .prop_map(|(op, rsv, fin, mask, payload)| (op | rsv, fin, mask, payload))
+}
+
+/// A frame with a payload large enough to be unmasked while it is copied in (32 KiB and
+/// more): binary, or text repeated from a short string, now and then with a stray byte, masked
+/// or not.
+fn large_frame() -> impl Strategy<Value = (u8, bool, bool, Vec<u8>)> {
+    (
+        prop::sample::select(vec![0u8, 1, 2]),
+        any::<bool>(),
+        prop_oneof![9 => Just(true), 1 => Just(false)],
+        "\\PC{1,8}",
+        32 * 1024..34 * 1024usize,
+        proptest::option::weighted(0.3, (any::<u8>(), any::<usize>())),
+    )
+        .prop_map(|(op, fin, mask, unit, len, stray)| {
+            let mut payload = unit.as_bytes().repeat(len / unit.len() + 1);
+            payload.truncate(len);
+            if let Some((b, at)) = stray {
+                payload[at % len] = b;
+            }
+            (op, fin, mask, payload)
+        })
 }
 
 fn encode_rough(frames: &[(u8, bool, bool, Vec<u8>)], key: [u8; 4]) -> Vec<u8> {
@@ -623,14 +640,17 @@ proptest! {
     /// unmasked in place), and of the same reads through the lent buffer.
     #[test]
     fn unmasking_during_the_copy_never_changes_events(
-        frames in proptest::collection::vec(rough_frame_sized(3000), 0..10),
+        frames in proptest::collection::vec(
+            prop_oneof![2 => rough_frame(), 1 => large_frame()],
+            0..6,
+        ),
         cuts in proptest::collection::vec(any::<usize>(), 0..4),
         streaming in any::<bool>(),
     ) {
         let make = || {
             let config = Config::default()
-                .max_frame_size(2500)
-                .max_message_size(6000)
+                .max_frame_size(40_000)
+                .max_message_size(100_000)
                 .delivery(if streaming { Delivery::Streaming } else { Delivery::Whole });
             Connection::from_upgraded(Role::Server, config)
         };
