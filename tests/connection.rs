@@ -883,11 +883,11 @@ proptest! {
             if *unbuffered {
                 let mut payload = bytes.clone();
                 a.send_unbuffered(MessageKind::Binary, &mut payload, fin).unwrap();
+                b.send_fragment(MessageKind::Binary, bytes, fin).unwrap();
                 if i % 3 == 0 {
+                    // Queued while the payload is outstanding: written after it.
                     a.send_ping(b"between").unwrap();
-                    b_ping_after(&mut b, MessageKind::Binary, bytes, fin);
-                } else {
-                    b.send_fragment(MessageKind::Binary, bytes, fin).unwrap();
+                    b.send_ping(b"between").unwrap();
                 }
                 write_all(&mut a, &payload, step, &mut wire);
             } else {
@@ -898,10 +898,4 @@ proptest! {
         }
         prop_assert_eq!(wire, take_output(&mut b));
     }
-}
-
-/// The buffered twin of an unbuffered frame followed by a Ping.
-fn b_ping_after(b: &mut Connection, kind: MessageKind, bytes: &[u8], fin: bool) {
-    b.send_fragment(kind, bytes, fin).unwrap();
-    b.send_ping(b"between").unwrap();
 }

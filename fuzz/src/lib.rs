@@ -208,15 +208,13 @@ fn collect(conn: &mut Connection, seen: &mut Vec<Seen>) {
                 text,
                 message_finished,
             } => {
-                if let Some(Seen::Data(prev, t, false)) = seen.last_mut() {
-                    if *t == text {
-                        prev.extend_from_slice(data);
-                        if message_finished {
-                            *seen.last_mut().unwrap() =
-                                Seen::Data(std::mem::take(prev), text, true);
-                        }
-                        continue;
-                    }
+                if let Some(Seen::Data(prev, t, done)) = seen.last_mut()
+                    && !*done
+                    && *t == text
+                {
+                    prev.extend_from_slice(data);
+                    *done = message_finished;
+                    continue;
                 }
                 Seen::Data(data.to_vec(), text, message_finished)
             }
