@@ -1,5 +1,5 @@
 //! Throughput of the per-byte kernels on the receive path: unmasking, UTF-8 validation, and
-//! frame header decoding.
+//! frame header decoding; and the accept key of the opening handshake.
 //!
 //! Run: `cargo bench --bench kernels -- --warm-up-time 1 --measurement-time 2`
 
@@ -107,5 +107,25 @@ fn headers(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, unmask, utf8, headers);
+/// `Sec-WebSocket-Accept` from a key: wsmachine's `accept_key` against the same SHA-1 and
+/// base64 done with `sha1_smol` and the `base64` crate (both into a new `String`).
+fn accept(c: &mut Criterion) {
+    use base64::Engine as _;
+    let key = b"dGhlIHNhbXBsZSBub25jZQ==";
+    let mut g = c.benchmark_group("accept_key");
+    g.bench_function("wsmachine", |b| {
+        b.iter(|| wsmachine::handshake::accept_key(black_box(key)))
+    });
+    g.bench_function("sha1_smol_base64", |b| {
+        b.iter(|| {
+            let mut sha = sha1_smol::Sha1::new();
+            sha.update(black_box(key));
+            sha.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
+            base64::engine::general_purpose::STANDARD.encode(sha.digest().bytes())
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, unmask, utf8, headers, accept);
 criterion_main!(benches);

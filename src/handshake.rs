@@ -61,9 +61,6 @@ use crate::http::{
 };
 use crate::utf8::from_validated;
 
-/// The GUID appended to the key before hashing (§1.3).
-const GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-
 /// The `Sec-WebSocket-Accept` value for a `Sec-WebSocket-Key` (§1.3, §4.2.2): the base64 of the
 /// SHA-1 of the key (as sent, base64 text) followed by the WebSocket GUID.
 ///
@@ -82,10 +79,7 @@ pub fn accept_key(key: &[u8]) -> String {
 
 /// [`accept_key`] as its 28 base64 bytes, without allocating.
 fn accept_key_bytes(key: &[u8]) -> [u8; 28] {
-    let mut sha = sha1_smol::Sha1::new();
-    sha.update(key);
-    sha.update(GUID);
-    base64_digest(&sha.digest().bytes())
+    base64_digest(&crate::sha1::key_digest(key))
 }
 
 /// The standard base64 alphabet (RFC 4648 §4).

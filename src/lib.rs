@@ -148,6 +148,7 @@ mod http;
 mod ingest;
 pub mod mask;
 pub mod rng;
+mod sha1;
 pub mod state;
 pub mod utf8;
 
