@@ -641,6 +641,151 @@ fn target_prefix_len(s: &[u8]) -> usize {
     n + prefix_len(&s[n..], TARGET)
 }
 
+/// The length of the header name at the start of `s`: [`prefix_len`] for `TCHAR`, sixteen
+/// bytes at a time over the letters, digits and `-` that make up nearly every name, where the
+/// processor has SSE2 (every x86-64), then bytewise.
+#[inline(always)]
+fn name_len(s: &[u8]) -> usize {
+    #[allow(unused_mut)]
+    let mut n = 0;
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    while n + 16 <= s.len() {
+        let common = sse2::name_bytes(sse2::load(s, n));
+        if common != 0xFFFF {
+            n += (!common).trailing_zeros() as usize;
+            break;
+        }
+        n += 16;
+    }
+    n + prefix_len(&s[n..], TCHAR)
+}
+
+/// Where a field value that starts `s` ends: the position of the first byte that cannot be in
+/// a field value (with a complete line, its CR or LF), and whether a byte before it is
+/// non-ASCII; `None` when every byte of `s` may be in a value.
+///
+/// Sixteen bytes at a time with SSE2 (every x86-64), then eight at a time: a block without a
+/// byte below 0x20 or equal to 0x7f needs no look at its bytes; one with such a byte (usually
+/// the CR, sometimes an HTAB) is looked at bytewise.
+#[inline(always)]
+fn value_end(s: &[u8]) -> Option<(usize, bool)> {
+    let mut end = 0;
+    // Non-ASCII bytes seen so far: as mask bits in the 16-byte blocks, as high bits of the
+    // bytes in the 8-byte ones.
+    #[allow(unused_mut)]
+    let mut high_bits = 0u32;
+    let mut high = 0u64;
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    while end + 16 <= s.len() {
+        let (stop, non_ascii) = sse2::value_bytes(sse2::load(s, end));
+        if stop != 0 {
+            let i = stop.trailing_zeros();
+            // Only the bytes before the stop belong to the value.
+            let before = non_ascii & ((1 << i) - 1);
+            return Some((end + i as usize, (high_bits | before) != 0));
+        }
+        high_bits |= non_ascii;
+        end += 16;
+    }
+    let mut words = s[end..].chunks_exact(8);
+    for w in &mut words {
+        let x = u64::from_le_bytes(w.try_into().unwrap_or_default());
+        let below = x.wrapping_sub(LO * 0x20) & !x & HI;
+        let y = x ^ (LO * 0x7f);
+        let del = y.wrapping_sub(LO) & !y & HI;
+        if (below | del) != 0 {
+            if let Some(i) = w.iter().position(|&b| !is_field_value_byte(b)) {
+                let before = w[..i].iter().fold(0, |a, &b| a | b);
+                return Some((end + i, high_bits != 0 || high & HI != 0 || before >= 0x80));
+            }
+        }
+        high |= x;
+        end += 8;
+    }
+    let tail = words.remainder();
+    let i = tail.iter().position(|&b| !is_field_value_byte(b))?;
+    let before = tail[..i].iter().fold(0, |a, &b| a | b);
+    Some((end + i, high_bits != 0 || high & HI != 0 || before >= 0x80))
+}
+
+/// The sixteen-byte blocks of [`name_len`] and [`value_end`]: a few SSE2 compares and one
+/// `pmovmskb` each. SSE2 is part of every x86-64 processor, so no run-time detection.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+mod sse2 {
+    use core::arch::x86_64::{
+        __m128i, _mm_and_si128, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_cmplt_epi8, _mm_min_epu8,
+        _mm_movemask_epi8, _mm_or_si128, _mm_set_epi64x, _mm_set1_epi8,
+    };
+
+    /// The 16 bytes of `s` from `at`.
+    #[inline(always)]
+    pub(super) fn load(s: &[u8], at: usize) -> [u8; 16] {
+        let mut b = [0u8; 16];
+        b.copy_from_slice(&s[at..at + 16]);
+        b
+    }
+
+    /// One bit per byte of `x`: set for ASCII letters, digits and `-`.
+    #[inline(always)]
+    pub(super) fn name_bytes(x: [u8; 16]) -> u32 {
+        #[allow(unsafe_code)]
+        // SAFETY: the function only needs SSE2, which this build enables (the module's cfg).
+        unsafe {
+            name_bytes_sse2(x)
+        }
+    }
+
+    /// Two masks of one bit per byte of `x`: the bytes that cannot be in a field value (below
+    /// 0x20 but HTAB, and 0x7f), and the non-ASCII bytes.
+    #[inline(always)]
+    pub(super) fn value_bytes(x: [u8; 16]) -> (u32, u32) {
+        #[allow(unsafe_code)]
+        // SAFETY: the function only needs SSE2, which this build enables (the module's cfg).
+        unsafe {
+            value_bytes_sse2(x)
+        }
+    }
+
+    #[inline]
+    #[target_feature(enable = "sse2")]
+    fn vector(x: [u8; 16]) -> __m128i {
+        let lo = u64::from_le_bytes([x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]]);
+        let hi = u64::from_le_bytes([x[8], x[9], x[10], x[11], x[12], x[13], x[14], x[15]]);
+        _mm_set_epi64x(hi as i64, lo as i64)
+    }
+
+    #[inline]
+    #[target_feature(enable = "sse2")]
+    fn name_bytes_sse2(x: [u8; 16]) -> u32 {
+        let x = vector(x);
+        // Bit 0x20 maps `A`–`Z` onto `a`–`z` and no other byte onto a lowercase letter. The
+        // compares are signed: bytes from 0x80 are negative and fail every range.
+        let folded = _mm_or_si128(x, _mm_set1_epi8(0x20));
+        let letter = _mm_and_si128(
+            _mm_cmpgt_epi8(folded, _mm_set1_epi8(b'a' as i8 - 1)),
+            _mm_cmplt_epi8(folded, _mm_set1_epi8(b'z' as i8 + 1)),
+        );
+        let digit = _mm_and_si128(
+            _mm_cmpgt_epi8(x, _mm_set1_epi8(b'0' as i8 - 1)),
+            _mm_cmplt_epi8(x, _mm_set1_epi8(b'9' as i8 + 1)),
+        );
+        let dash = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'-' as i8));
+        _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(letter, digit), dash)) as u32
+    }
+
+    #[inline]
+    #[target_feature(enable = "sse2")]
+    fn value_bytes_sse2(x: [u8; 16]) -> (u32, u32) {
+        let x = vector(x);
+        // Unsigned `x <= 0x1f`: the unsigned minimum of the two is `x` itself.
+        let control = _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(0x1f)), x);
+        let tab = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'\t' as i8));
+        let del = _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f));
+        let stop = _mm_movemask_epi8(_mm_or_si128(control, del)) & !_mm_movemask_epi8(tab);
+        (stop as u32, _mm_movemask_epi8(x) as u32)
+    }
+}
+
 fn parse_request_line(offset: usize, line: &[u8]) -> Result<(StartLine, u8), HeadError> {
     let method_len = prefix_len(line, TCHAR);
     if method_len == 0 {
@@ -705,49 +850,17 @@ fn parse_status_line(offset: usize, line: &[u8]) -> Result<(StartLine, u8), Head
 #[inline(always)]
 fn fast_field(s: &[u8]) -> Result<(Range<usize>, Range<usize>, usize), usize> {
     // Name bytes are tchars, so they hold no LF.
-    let name_len = prefix_len(s, TCHAR);
+    let name_len = name_len(s);
     if name_len == 0 || s.get(name_len) != Some(&b':') {
         return Err(name_len);
     }
     let value_start = name_len + 1;
     // The value runs to the first byte that is not a field-value byte: with the line complete,
     // that is its CR or LF. Bytes before it hold no LF.
-    let mut end = value_start;
-    let mut high = 0u64;
-    let rest = &s[value_start..];
-    let mut words = rest.chunks_exact(8);
-    let mut stop = None;
-    for w in &mut words {
-        let x = u64::from_le_bytes(w.try_into().unwrap_or_default());
-        let below = x.wrapping_sub(LO * 0x20) & !x & HI;
-        let y = x ^ (LO * 0x7f);
-        let del = y.wrapping_sub(LO) & !y & HI;
-        if (below | del) != 0 {
-            if let Some(i) = w.iter().position(|&b| !is_field_value_byte(b)) {
-                stop = Some(end + i);
-                if i > 0 {
-                    // Only the bytes before the stop belong to the value.
-                    high |= x & (u64::MAX >> (64 - 8 * i));
-                }
-                break;
-            }
-        }
-        high |= x;
-        end += 8;
-    }
-    let stop = match stop {
-        Some(i) => i,
-        None => {
-            let tail = words.remainder();
-            match tail.iter().position(|&b| !is_field_value_byte(b)) {
-                Some(i) => {
-                    high |= u64::from(tail[..i].iter().fold(0, |a, &b| a | b));
-                    end + i
-                }
-                None => return Err(s.len()),
-            }
-        }
+    let Some((stop, non_ascii)) = value_end(&s[value_start..]) else {
+        return Err(s.len());
     };
+    let stop = value_start + stop;
     let len = match &s[stop..] {
         [b'\n', ..] => stop + 1,
         [b'\r', b'\n', ..] => stop + 2,
@@ -755,7 +868,7 @@ fn fast_field(s: &[u8]) -> Result<(Range<usize>, Range<usize>, usize), usize> {
     };
     let value = &s[value_start..stop];
     let (start, end) = ows_trimmed(value);
-    if high & HI != 0 && std::str::from_utf8(&value[start..end]).is_err() {
+    if non_ascii && std::str::from_utf8(&value[start..end]).is_err() {
         return Err(stop);
     }
     Ok((0..name_len, value_start + start..value_start + end, len))
@@ -944,11 +1057,36 @@ mod tests {
         }
     }
 
+    /// The block-at-a-time search for a value's end agrees with a bytewise one for every byte
+    /// value at every position of 16- and 8-byte blocks and of the tail, with and without a
+    /// non-ASCII byte before it.
+    #[test]
+    fn value_end_matches_bytewise() {
+        for len in [0usize, 1, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 40] {
+            for at in 0..len {
+                for high_at in [None, Some(0), Some(at.saturating_sub(1)), Some(len - 1)] {
+                    for b in 0..=255u8 {
+                        let mut v = vec![b'a'; len];
+                        if let Some(h) = high_at {
+                            v[h] = 0xC3;
+                        }
+                        v[at] = b;
+                        let expected = v
+                            .iter()
+                            .position(|&c| !is_field_value_byte(c))
+                            .map(|i| (i, v[..i].iter().any(|&c| c >= 0x80)));
+                        assert_eq!(value_end(&v), expected, "{v:x?}");
+                    }
+                }
+            }
+        }
+    }
+
     /// The word-at-a-time prefix scan agrees with the bytewise one.
     #[test]
     fn prefix_scan_matches_bytewise() {
         for class in [TCHAR, TARGET] {
-            for len in [0, 1, 7, 8, 9, 16, 17, 25] {
+            for len in [0, 1, 7, 8, 9, 15, 16, 17, 25, 31, 32, 33, 40] {
                 for at in 0..len {
                     for b in 0..=255u8 {
                         let mut s = vec![b'a'; len];
@@ -958,6 +1096,9 @@ mod tests {
                             .position(|&c| CLASS[c as usize] & class == 0)
                             .unwrap_or(len);
                         assert_eq!(prefix_len(&s, class), expected, "{len} {at} {b:#x}");
+                        if class == TCHAR {
+                            assert_eq!(name_len(&s), expected, "{len} {at} {b:#x}");
+                        }
                         if class == TARGET {
                             assert_eq!(target_prefix_len(&s), expected, "{len} {at} {b:#x}");
                         }
@@ -971,12 +1112,14 @@ mod tests {
     /// result, and never claims that bytes up to an LF hold none.
     #[test]
     fn fast_path_agrees_with_the_general_path() {
-        let lines: [&[u8]; 5] = [
+        let lines: [&[u8]; 7] = [
             b"Name: value with spaces\r\nNext: x\r\n",
             b"X:\t a\tb \t\r\n",
             "K: caf\u{e9}, na\u{ef}ve 0123456789\n".as_bytes(),
             b"A:\r\n",
             b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+            b"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\nX: y\r\n",
+            "Accept-Language-Preferences-X: d\u{e9}j\u{e0}-vu 0123456789abcdef\r\n".as_bytes(),
         ];
         for line in lines {
             for at in 0..line.len() {
