@@ -150,6 +150,7 @@ pub mod mask;
 pub mod rng;
 pub mod state;
 pub mod utf8;
+mod utf8_simd;
 
 pub use config::{Config, Delivery};
 pub use connection::{Connection, MessageKind, Role};
