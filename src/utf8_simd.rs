@@ -410,15 +410,15 @@ mod tests {
     fn filler(len: usize, multibyte: bool, phase: usize) -> Vec<u8> {
         let chars = ['é', '€', '😀', 'Ж', 'z', '\u{10FFFF}', '\u{800}'];
         let mut out = Vec::with_capacity(len);
-        let mut i = phase;
-        while multibyte {
-            let mut buf = [0u8; 4];
-            let c = chars[i % chars.len()].encode_utf8(&mut buf).as_bytes();
-            if out.len() + c.len() > len {
-                break;
+        if multibyte {
+            for c in chars.iter().cycle().skip(phase) {
+                let mut buf = [0u8; 4];
+                let c = c.encode_utf8(&mut buf).as_bytes();
+                if out.len() + c.len() > len {
+                    break;
+                }
+                out.extend_from_slice(c);
             }
-            out.extend_from_slice(c);
-            i += 1;
         }
         out.resize(len, b'a');
         out
