@@ -722,15 +722,15 @@ fn fast_field(s: &[u8]) -> Result<(Range<usize>, Range<usize>, usize), usize> {
         let below = x.wrapping_sub(LO * 0x20) & !x & HI;
         let y = x ^ (LO * 0x7f);
         let del = y.wrapping_sub(LO) & !y & HI;
-        if (below | del) != 0 {
-            if let Some(i) = w.iter().position(|&b| !is_field_value_byte(b)) {
-                stop = Some(end + i);
-                if i > 0 {
-                    // Only the bytes before the stop belong to the value.
-                    high |= x & (u64::MAX >> (64 - 8 * i));
-                }
-                break;
+        if (below | del) != 0
+            && let Some(i) = w.iter().position(|&b| !is_field_value_byte(b))
+        {
+            stop = Some(end + i);
+            if i > 0 {
+                // Only the bytes before the stop belong to the value.
+                high |= x & (u64::MAX >> (64 - 8 * i));
             }
+            break;
         }
         high |= x;
         end += 8;
