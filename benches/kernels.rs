@@ -10,6 +10,13 @@ use wsmachine::frame::{MAX_HEADER_LEN, OpCode, decode_header, encode_header};
 use wsmachine::mask::{apply_mask, apply_mask_bytewise, mask_into};
 use wsmachine::utf8::Utf8Validator;
 
+// The crate's private AVX-512 validator, built into the benchmark from its source file (it
+// depends on nothing else in the crate). Its tests run with the library's; built here (as under
+// `cargo clippy --all-targets`), their helpers are unused.
+#[path = "../src/utf8_simd.rs"]
+#[allow(dead_code)]
+mod utf8_simd;
+
 const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 
 fn unmask(c: &mut Criterion) {
@@ -90,6 +97,11 @@ fn utf8(c: &mut Criterion) {
             g.bench_function("simdutf8_basic", |b| {
                 b.iter(|| simdutf8::basic::from_utf8(black_box(&data)).is_ok())
             });
+            if utf8_simd::is_valid(&data).is_some() {
+                g.bench_function("avx512", |b| {
+                    b.iter(|| utf8_simd::is_valid(black_box(&data)))
+                });
+            }
             g.finish();
         }
     }

@@ -359,11 +359,11 @@ impl Admission {
 
     /// The connection holding `ticket` ended: free its slot.
     pub fn release(&mut self, ticket: Ticket) {
-        if let Some(entry) = self.entries.get_mut(&ticket.key) {
-            if entry.active > 0 {
-                entry.active -= 1;
-                self.total = self.total.saturating_sub(1);
-            }
+        if let Some(entry) = self.entries.get_mut(&ticket.key)
+            && entry.active > 0
+        {
+            entry.active -= 1;
+            self.total = self.total.saturating_sub(1);
         }
     }
 

@@ -663,14 +663,13 @@ impl Connection {
         let prepared = prepare_accept(request, &accept, policy)?;
         if let Handshake::ServerDeciding(side) =
             std::mem::replace(&mut self.handshake, Handshake::Done)
+            && self.out.capacity() == 0
         {
-            if self.out.capacity() == 0 {
-                // Nothing was written yet: the buffer of the request's head, no longer needed,
-                // takes the 101 instead of a new allocation (and grows if the 101 is longer).
-                if let Some(request) = side.request {
-                    self.out = request.into_buffer();
-                    self.out.clear();
-                }
+            // Nothing was written yet: the buffer of the request's head, no longer needed,
+            // takes the 101 instead of a new allocation (and grows if the 101 is longer).
+            if let Some(request) = side.request {
+                self.out = request.into_buffer();
+                self.out.clear();
             }
         }
         let negotiated = prepared.write(&accept, &mut self.out);
@@ -1329,11 +1328,11 @@ impl Connection {
                 }
             }
             State::Open => {
-                if let Some(idle) = config.idle_timeout {
-                    if now >= last_input + idle {
-                        // Cannot fail in the Open state with a valid code.
-                        let _ = self.close(close::GOING_AWAY, "idle timeout");
-                    }
+                if let Some(idle) = config.idle_timeout
+                    && now >= last_input + idle
+                {
+                    // Cannot fail in the Open state with a valid code.
+                    let _ = self.close(close::GOING_AWAY, "idle timeout");
                 }
                 if let (State::Open, Some(interval)) = (self.state, config.keepalive_interval) {
                     match self.timers.ping {
@@ -1353,16 +1352,16 @@ impl Connection {
             }
             State::Closing | State::Closed => {}
         }
-        if self.awaiting_close() {
-            if let Some(limit) = config.close_timeout {
-                let deadline = *self.timers.close.get_or_insert(now + limit);
-                if now >= deadline {
-                    if self.state != State::Closed {
-                        self.push_pending(Pending::Abnormal);
-                    }
-                    self.state = self.state.apply(Transition::Failed);
-                    self.failed = true;
+        if self.awaiting_close()
+            && let Some(limit) = config.close_timeout
+        {
+            let deadline = *self.timers.close.get_or_insert(now + limit);
+            if now >= deadline {
+                if self.state != State::Closed {
+                    self.push_pending(Pending::Abnormal);
                 }
+                self.state = self.state.apply(Transition::Failed);
+                self.failed = true;
             }
         }
     }

@@ -1404,10 +1404,10 @@ pub(crate) fn prepare_accept(
         Some(p) => Some(p.clone()),
         None => policy.select_protocol(request.protocols()),
     };
-    if let Some(p) = &protocol {
-        if !request.protocols().iter().any(|o| o == p) {
-            return Err(UsageError::SubprotocolNotOffered(p.clone()));
-        }
+    if let Some(p) = &protocol
+        && !request.protocols().iter().any(|o| o == p)
+    {
+        return Err(UsageError::SubprotocolNotOffered(p.clone()));
     }
     let extensions = match &policy.extension_hook {
         Some(hook) if request.offers_extensions() => {
@@ -2145,10 +2145,10 @@ impl ClientHandshake {
         if selected.next().is_some() {
             return Err(HandshakeError::MultipleProtocols);
         }
-        if let Some(p) = protocol {
-            if !self.protocols.iter().any(|o| o == p) {
-                return Err(HandshakeError::ProtocolNotOffered(p.to_owned()));
-            }
+        if let Some(p) = protocol
+            && !self.protocols.iter().any(|o| o == p)
+        {
+            return Err(HandshakeError::ProtocolNotOffered(p.to_owned()));
         }
         let mut extensions = Vec::new();
         for v in head.values("sec-websocket-extensions") {

@@ -693,11 +693,11 @@ fn value_end(s: &[u8]) -> Option<(usize, bool)> {
         let below = x.wrapping_sub(LO * 0x20) & !x & HI;
         let y = x ^ (LO * 0x7f);
         let del = y.wrapping_sub(LO) & !y & HI;
-        if (below | del) != 0 {
-            if let Some(i) = w.iter().position(|&b| !is_field_value_byte(b)) {
-                let before = w[..i].iter().fold(0, |a, &b| a | b);
-                return Some((end + i, high_bits != 0 || high & HI != 0 || before >= 0x80));
-            }
+        if (below | del) != 0
+            && let Some(i) = w.iter().position(|&b| !is_field_value_byte(b))
+        {
+            let before = w[..i].iter().fold(0, |a, &b| a | b);
+            return Some((end + i, high_bits != 0 || high & HI != 0 || before >= 0x80));
         }
         high |= x;
         end += 8;

@@ -130,8 +130,10 @@
 //! [`UsageError`] returned by the call, and changes nothing. Handshake failures are
 //! [`handshake::HandshakeError`]s, carrying the HTTP status a server answered with.
 // Unsafe code is denied everywhere but in two blocks of `mask.rs` (the calls into the AVX2
-// builds of the safe masking loops after run-time detection) and one of `utf8.rs` (text
-// validated piece by piece as it arrived, handed out without a second pass).
+// builds of the safe masking loops after run-time detection), two of `utf8.rs` (text validated
+// piece by piece as it arrived, handed out without a second pass, and text the AVX-512
+// validator accepted) and those of `utf8_simd.rs` (the call into the AVX-512 validator after
+// run-time detection, and its loads).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -151,6 +153,7 @@ pub mod rng;
 mod sha1;
 pub mod state;
 pub mod utf8;
+mod utf8_simd;
 
 pub use config::{Config, Delivery};
 pub use connection::{Connection, MessageKind, Role};

@@ -15,13 +15,13 @@ pub(crate) const GUID: &[u8; 36] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 #[inline]
 pub(crate) fn key_digest(key: &[u8]) -> [u8; 20] {
     #[cfg(target_arch = "x86_64")]
-    if let Ok(key) = <&[u8; 24]>::try_from(key) {
-        if x86::available() {
-            #[allow(unsafe_code)]
-            // SAFETY: `digest_60` only needs the processor features it is compiled for (SHA,
-            // SSE2, SSE4.1), which `available` has just confirmed at run time.
-            return unsafe { x86::digest_60(key) };
-        }
+    if let Ok(key) = <&[u8; 24]>::try_from(key)
+        && x86::available()
+    {
+        #[allow(unsafe_code)]
+        // SAFETY: `digest_60` only needs the processor features it is compiled for (SHA,
+        // SSE2, SSE4.1), which `available` has just confirmed at run time.
+        return unsafe { x86::digest_60(key) };
     }
     portable(key)
 }

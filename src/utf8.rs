@@ -98,6 +98,11 @@ fn validate_bulk(bytes: &[u8]) -> Result<usize, Utf8Error> {
     if bytes.len() < SMALL && bytes.is_ascii() {
         return Ok(bytes.len());
     }
+    if bytes.len() >= SMALL
+        && let Some(valid) = fast_valid_len(bytes)
+    {
+        return Ok(valid);
+    }
     // `simdutf8::compat` has the error semantics of `core::str::from_utf8` (`error_len() ==
     // None` only for a valid but incomplete final code point) with a SIMD fast path.
     match simdutf8::compat::from_utf8(bytes) {
@@ -116,6 +121,57 @@ fn validate_bulk(bytes: &[u8]) -> Result<usize, Utf8Error> {
             }
         },
     }
+}
+
+/// `Some(n)` when `bytes[..n]` is valid UTF-8 and `bytes[n..]` is empty or a valid incomplete
+/// prefix of one code point, as [`validate_bulk`] returns it, found with the AVX-512 validator;
+/// `None` when the text is invalid (the error's position is left to `simdutf8::compat`) or the
+/// processor lacks AVX-512.
+#[inline]
+fn fast_valid_len(bytes: &[u8]) -> Option<usize> {
+    let complete = complete_len(bytes);
+    let (head, partial) = bytes.split_at(complete);
+    if let Some((&lead, rest)) = partial.split_first() {
+        // A lead byte of a code point that does not fit in `bytes`, followed by 0 to 2 bytes.
+        let lead_ok = matches!(lead, 0xC2..=0xF4);
+        let rest_ok = match rest {
+            [] => true,
+            [b] => second_byte_ok(lead, *b),
+            [b, c] => second_byte_ok(lead, *b) && is_continuation(*c),
+            _ => false,
+        };
+        if !(lead_ok && rest_ok) {
+            return None;
+        }
+    }
+    crate::utf8_simd::is_valid(head)?.then_some(complete)
+}
+
+/// Length of `bytes` without a trailing code point that starts in the last three bytes and is
+/// cut short by the end; `bytes.len()` when there is none. Only looks at the last three bytes,
+/// so a cut code point is recognised by its lead byte, valid or not.
+#[inline]
+fn complete_len(bytes: &[u8]) -> usize {
+    for back in 1..=bytes.len().min(3) {
+        let b = bytes[bytes.len() - back];
+        if is_continuation(b) {
+            continue;
+        }
+        // ASCII (width 1) or a lead byte; `F8..=FF` count as 4-byte leads, so they are cut
+        // off and rejected by the check of the partial code point.
+        let width = match b {
+            0x00..=0x7F => 1,
+            0xC0..=0xDF => 2,
+            0xE0..=0xEF => 3,
+            _ => 4,
+        };
+        return if width > back {
+            bytes.len() - back
+        } else {
+            bytes.len()
+        };
+    }
+    bytes.len()
 }
 
 impl Utf8Validator {
@@ -188,7 +244,19 @@ pub fn as_str(bytes: &[u8]) -> Option<&str> {
     if bytes.len() < SMALL {
         core::str::from_utf8(bytes).ok()
     } else {
-        simdutf8::basic::from_utf8(bytes).ok()
+        match crate::utf8_simd::is_valid(bytes) {
+            #[allow(unsafe_code)]
+            // SAFETY: `is_valid` returned `Some(true)`, which it does only when the bytes are
+            // valid UTF-8: its tests compare it with `core::str::from_utf8` on every 1-, 2- and
+            // 3-byte sequence (all of them in release builds), 4-byte sequences around every
+            // boundary of the RFC 3629 table, probe sequences at every offset of inputs up to
+            // 200 bytes (every position in and across 64-byte blocks and the tail), and random
+            // and edited text (proptests); the `utf8_validator` fuzz target compares `as_str`
+            // with `core::str::from_utf8` too.
+            Some(true) => Some(unsafe { core::str::from_utf8_unchecked(bytes) }),
+            Some(false) => None,
+            None => simdutf8::basic::from_utf8(bytes).ok(),
+        }
     }
 }
 
@@ -219,9 +287,10 @@ pub(crate) fn validated_pieces(bytes: &[u8]) -> &str {
     #[allow(unsafe_code)]
     // SAFETY: the two callers (a text frame received in pieces, and a reassembled fragmented
     // message, in `Connection`) pass exactly the bytes described above. The validator accepts
-    // a sequence of pieces only if their concatenation is valid UTF-8: it runs simdutf8's
-    // std-compatible validator on each piece and checks every code point split between pieces
-    // byte by byte with the RFC 3629 table (proptests and a fuzz target compare it with
+    // a sequence of pieces only if their concatenation is valid UTF-8: it runs the AVX-512
+    // validator (differential tests against `core::str::from_utf8` in `utf8_simd`) or
+    // simdutf8's std-compatible validator on each piece and checks every code point split
+    // between pieces, and one cut by the end of a piece, byte by byte with the RFC 3629 table (proptests and a fuzz target compare it with
     // `core::str::from_utf8` at arbitrary splits).
     unsafe {
         core::str::from_utf8_unchecked(bytes)
@@ -335,6 +404,88 @@ mod tests {
                 Ok(()) => v.feed(&bytes[cut..]).err().map(|e| cut + e.revealed_at()),
             };
             proptest::prop_assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn long_piece_ending_inside_a_code_point() {
+        // Pieces of 32 bytes and more go through the bulk check; the end of each is cut off
+        // and checked byte by byte when it starts a code point that does not fit.
+        let ends: &[&[u8]] = &[
+            &[],
+            &[0xC3],
+            &[0xE2],
+            &[0xE2, 0x82],
+            &[0xF0],
+            &[0xF0, 0x9F],
+            &[0xF0, 0x9F, 0x98],
+            &[0xF4, 0x8F, 0xBF],
+            &[0xC0],
+            &[0xC1],
+            &[0xF5],
+            &[0xF8],
+            &[0xFF],
+            &[0x80],
+            &[0xE0, 0x80],
+            &[0xE0, 0xA0],
+            &[0xED, 0xA0],
+            &[0xED, 0x9F],
+            &[0xF0, 0x8F],
+            &[0xF4, 0x90],
+            &[0xE2, 0x41],
+            &[0xF0, 0x9F, 0x41],
+            &[0xF0, 0x9F, 0xC0],
+            &[0xC3, 0xA9],
+            &[0xE2, 0x82, 0xAC],
+            &[0xF0, 0x9F, 0x98, 0x80],
+            &[0xE2, 0x82, 0xAC, 0x80],
+        ];
+        for prefix in ["a".repeat(40), "é".repeat(20), "€😀".repeat(9)] {
+            for extra in 0..70 {
+                for &end in ends {
+                    let mut bytes = prefix.clone().into_bytes();
+                    bytes.resize(bytes.len() + extra, b'z');
+                    bytes.extend_from_slice(end);
+                    let mut v = Utf8Validator::new();
+                    let got = v.feed(&bytes).err().map(|e| e.revealed_at());
+                    assert_eq!(got, bytewise_failure(&bytes), "{bytes:x?}");
+                    if got.is_none() {
+                        assert_eq!(
+                            v.is_complete(),
+                            core::str::from_utf8(&bytes).is_ok(),
+                            "{bytes:x?}"
+                        );
+                    }
+                    assert_eq!(as_str(&bytes), core::str::from_utf8(&bytes).ok());
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// As `error_position_does_not_depend_on_the_split`, with pieces long enough for the
+        /// bulk check.
+        #[test]
+        fn long_text_error_position_does_not_depend_on_the_split(
+            chars in proptest::collection::vec(proptest::prelude::any::<char>(), 30..200),
+            stray in proptest::prelude::any::<u8>(),
+            at in proptest::prelude::any::<usize>(),
+            cut in proptest::prelude::any::<usize>(),
+        ) {
+            let mut bytes = chars.into_iter().collect::<String>().into_bytes();
+            let at = at % (bytes.len() + 1);
+            bytes.insert(at, stray);
+            let want = bytewise_failure(&bytes);
+            let cut = cut % (bytes.len() + 1);
+            let mut v = Utf8Validator::new();
+            let got = match v.feed(&bytes[..cut]) {
+                Err(e) => Some(e.revealed_at()),
+                Ok(()) => v.feed(&bytes[cut..]).err().map(|e| cut + e.revealed_at()),
+            };
+            proptest::prop_assert_eq!(got, want);
+            let accepted = got.is_none() && v.is_complete();
+            proptest::prop_assert_eq!(accepted, core::str::from_utf8(&bytes).is_ok());
+            proptest::prop_assert_eq!(as_str(&bytes), core::str::from_utf8(&bytes).ok());
         }
     }
 

@@ -740,12 +740,11 @@ fn flatten(events: &[Ev]) -> Vec<Ev> {
                 finished: f,
                 ..
             }) = v.last_mut()
+                && !*f
             {
-                if !*f {
-                    d.extend_from_slice(data);
-                    *f = *finished;
-                    continue;
-                }
+                d.extend_from_slice(data);
+                *f = *finished;
+                continue;
             }
             v.push(Ev::Data {
                 data: data.clone(),

@@ -1,0 +1,537 @@
+//! UTF-8 validation with AVX-512 (RFC 3629 §4), 64 bytes at a time.
+//!
+//! The method is the "lookup" algorithm of Keiser and Lemire ("Validating UTF-8 in less than
+//! one instruction per byte", 2021). Every byte is looked at together with the byte before it:
+//! three 16-entry tables, indexed by the high and the low nibble of the previous byte and by the
+//! high nibble of the current one, give one bit per kind of error a pair of bytes can show, and
+//! their AND keeps the bits all three agree on. What a pair cannot show — that the third and
+//! fourth bytes of a 3- or 4-byte code point are continuations, and only those — comes from the
+//! bytes two and three back. A block of ASCII only needs the check that the block before it did
+//! not end inside a code point; so does the end of the input.
+
+#[cfg(target_arch = "x86_64")]
+use core::arch::x86_64::*;
+
+/// Whether `bytes` is valid UTF-8 (`core::str::from_utf8(bytes).is_ok()`), computed with
+/// AVX-512; `None` when the processor lacks the instructions.
+#[inline]
+pub(crate) fn is_valid(bytes: &[u8]) -> Option<bool> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512bw")
+    {
+        #[allow(unsafe_code)]
+        // SAFETY: `validate_avx512` requires only the AVX-512F and AVX-512BW instructions,
+        // which `is_x86_feature_detected!` just confirmed this processor has; its memory
+        // accesses are bounded by the slice it is given.
+        return Some(unsafe { validate_avx512(bytes) });
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = bytes;
+    None
+}
+
+// One bit per error a byte and the byte before it can show together. Each is a product of a
+// condition on the previous byte's high nibble, one on its low nibble and one on the current
+// byte's high nibble, so that the AND of three table lookups yields it; two errors share a bit
+// where the union of their products is still a product on each nibble.
+
+/// A lead byte (`11xxxxxx`) followed by a byte that is not a continuation.
+#[cfg(target_arch = "x86_64")]
+const TOO_SHORT: u8 = 1 << 0;
+/// An ASCII byte followed by a continuation (`10xxxxxx`).
+#[cfg(target_arch = "x86_64")]
+const TOO_LONG: u8 = 1 << 1;
+/// `E0` followed by `80..=9F`: a 3-byte form of a code point below U+0800.
+#[cfg(target_arch = "x86_64")]
+const OVERLONG_3: u8 = 1 << 2;
+/// `F4` followed by `90..=BF`, or `F5..=FF` followed by `90..=BF`: above U+10FFFF.
+#[cfg(target_arch = "x86_64")]
+const TOO_LARGE: u8 = 1 << 3;
+/// `ED` followed by `A0..=BF`: a surrogate, U+D800 to U+DFFF.
+#[cfg(target_arch = "x86_64")]
+const SURROGATE: u8 = 1 << 4;
+/// `C0` or `C1` followed by a continuation: a 2-byte form of an ASCII code point.
+#[cfg(target_arch = "x86_64")]
+const OVERLONG_2: u8 = 1 << 5;
+/// `F0` followed by `80..=8F` (a 4-byte form of a code point below U+10000), or `F5..=FF`
+/// followed by `80..=8F` (above U+10FFFF, the part `TOO_LARGE` leaves out).
+#[cfg(target_arch = "x86_64")]
+const OVERLONG_4_OR_TOO_LARGE_80: u8 = 1 << 6;
+/// A continuation followed by a continuation: an error unless the current byte is the third
+/// or fourth of a 3- or 4-byte code point, which the bytes further back decide.
+#[cfg(target_arch = "x86_64")]
+const TWO_CONTINUATIONS: u8 = 1 << 7;
+
+/// The bits that depend on the previous byte's high nibble only.
+#[cfg(target_arch = "x86_64")]
+const ANY_LOW: u8 = TOO_SHORT | TOO_LONG | TWO_CONTINUATIONS;
+
+/// Indexed by the previous byte's high nibble.
+#[cfg(target_arch = "x86_64")]
+const PREV_HIGH: [u8; 16] = {
+    let mut t = [0u8; 16];
+    let mut i = 0;
+    while i < 16 {
+        t[i] = match i {
+            0x0..=0x7 => TOO_LONG,
+            0x8..=0xB => TWO_CONTINUATIONS,
+            0xC => TOO_SHORT | OVERLONG_2,
+            0xD => TOO_SHORT,
+            0xE => TOO_SHORT | OVERLONG_3 | SURROGATE,
+            _ => TOO_SHORT | TOO_LARGE | OVERLONG_4_OR_TOO_LARGE_80,
+        };
+        i += 1;
+    }
+    t
+};
+
+/// Indexed by the previous byte's low nibble.
+#[cfg(target_arch = "x86_64")]
+const PREV_LOW: [u8; 16] = {
+    let mut t = [0u8; 16];
+    let mut i = 0;
+    while i < 16 {
+        t[i] = ANY_LOW
+            | match i {
+                0x0 => OVERLONG_2 | OVERLONG_3 | OVERLONG_4_OR_TOO_LARGE_80,
+                0x1 => OVERLONG_2,
+                0x2 | 0x3 => 0,
+                0x4 => TOO_LARGE,
+                0xD => TOO_LARGE | OVERLONG_4_OR_TOO_LARGE_80 | SURROGATE,
+                _ => TOO_LARGE | OVERLONG_4_OR_TOO_LARGE_80,
+            };
+        i += 1;
+    }
+    t
+};
+
+/// Indexed by the current byte's high nibble.
+#[cfg(target_arch = "x86_64")]
+const CUR_HIGH: [u8; 16] = {
+    let mut t = [0u8; 16];
+    let mut i = 0;
+    while i < 16 {
+        // Errors whose second byte is any continuation.
+        let cont = TOO_LONG | OVERLONG_2 | TWO_CONTINUATIONS;
+        t[i] = match i {
+            0x8 => cont | OVERLONG_3 | OVERLONG_4_OR_TOO_LARGE_80,
+            0x9 => cont | OVERLONG_3 | TOO_LARGE,
+            0xA | 0xB => cont | SURROGATE | TOO_LARGE,
+            _ => TOO_SHORT,
+        };
+        i += 1;
+    }
+    t
+};
+
+/// The validation loop. The caller must make sure the processor has AVX-512F and AVX-512BW.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+fn validate_avx512(bytes: &[u8]) -> bool {
+    let mut state = State::new();
+    // Two blocks at a time, so that ASCII text costs one test per 128 bytes.
+    let mut pairs = bytes.chunks_exact(128);
+    for pair in &mut pairs {
+        #[allow(unsafe_code)]
+        // SAFETY: `pair` is a slice of exactly 128 bytes: the two unaligned 64-byte loads
+        // read its first and its second half.
+        let (first, second) = unsafe {
+            (
+                _mm512_loadu_si512(pair.as_ptr().cast()),
+                _mm512_loadu_si512(pair.as_ptr().add(64).cast()),
+            )
+        };
+        if _mm512_movepi8_mask(_mm512_or_si512(first, second)) == 0 {
+            state.ascii(second);
+        } else {
+            state.step(first);
+            state.step(second);
+        }
+    }
+    let mut blocks = pairs.remainder().chunks_exact(64);
+    for block in &mut blocks {
+        #[allow(unsafe_code)]
+        // SAFETY: `block` is a slice of exactly 64 bytes, the size of the unaligned load.
+        let cur = unsafe { _mm512_loadu_si512(block.as_ptr().cast()) };
+        if _mm512_movepi8_mask(cur) == 0 {
+            state.ascii(cur);
+        } else {
+            state.step(cur);
+        }
+    }
+    let tail = blocks.remainder();
+    if !tail.is_empty() {
+        // The bytes past the input read as zeros: ASCII, so a code point cut by the end of the
+        // input shows as too short where its next byte would be.
+        let present: __mmask64 = (1u64 << tail.len()) - 1;
+        #[allow(unsafe_code)]
+        // SAFETY: `tail` has fewer than 64 bytes, and the load reads only the first
+        // `tail.len()` of them: masked-off bytes are neither read nor can they fault.
+        let cur = unsafe { _mm512_maskz_loadu_epi8(present, tail.as_ptr().cast()) };
+        if _mm512_movepi8_mask(cur) == 0 {
+            state.ascii(cur);
+        } else {
+            state.step(cur);
+        }
+    }
+    state.finish()
+}
+
+/// What the validation carries from one 64-byte block to the next.
+#[cfg(target_arch = "x86_64")]
+struct State {
+    /// Nonzero bytes where an error was seen.
+    errors: __m512i,
+    /// The previous block (zeros before the first).
+    prev: __m512i,
+    /// `FF` but in the last three bytes, which hold the greatest lead byte whose code point
+    /// still fits in the block there: of 1 byte at byte 63, of 2 at 62, of 3 at 61.
+    /// Subtracting it with saturation from a block leaves nonzero bytes only where the next
+    /// block must continue a code point.
+    fits: __m512i,
+    /// The three tables, each repeated in the four 128-bit lanes (`vpshufb` looks up within a
+    /// lane).
+    prev_high: __m512i,
+    prev_low: __m512i,
+    cur_high: __m512i,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl State {
+    #[target_feature(enable = "avx512f,avx512bw")]
+    #[inline]
+    fn new() -> Self {
+        Self {
+            errors: _mm512_setzero_si512(),
+            prev: _mm512_setzero_si512(),
+            fits: _mm512_set_epi64(0xBFDF_EFFF_FFFF_FFFFu64 as i64, -1, -1, -1, -1, -1, -1, -1),
+            prev_high: table(PREV_HIGH),
+            prev_low: table(PREV_LOW),
+            cur_high: table(CUR_HIGH),
+        }
+    }
+
+    /// Take the next 64 bytes, all ASCII: valid unless the block before ends inside a code
+    /// point.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    #[inline]
+    fn ascii(&mut self, cur: __m512i) {
+        self.fail_if_prev_incomplete();
+        self.prev = cur;
+    }
+
+    /// Check the next 64 bytes, not all ASCII.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    #[inline]
+    fn step(&mut self, cur: __m512i) {
+        // `shifted` holds, in each 128-bit lane, the lane before it of `prev:cur` (lane 0: the
+        // last lane of `prev`), so that a byte-wise align within lanes reads across them.
+        let shifted = _mm512_alignr_epi64::<6>(cur, self.prev);
+        let prev1 = _mm512_alignr_epi8::<15>(cur, shifted);
+        let prev2 = _mm512_alignr_epi8::<14>(cur, shifted);
+        let prev3 = _mm512_alignr_epi8::<13>(cur, shifted);
+
+        let low_nibble = _mm512_set1_epi8(0x0F);
+        let prev1_high = _mm512_and_si512(_mm512_srli_epi16::<4>(prev1), low_nibble);
+        let prev1_low = _mm512_and_si512(prev1, low_nibble);
+        let cur_high = _mm512_and_si512(_mm512_srli_epi16::<4>(cur), low_nibble);
+        // a & b & c
+        let pair_errors = _mm512_ternarylogic_epi32::<0x80>(
+            _mm512_shuffle_epi8(self.prev_high, prev1_high),
+            _mm512_shuffle_epi8(self.prev_low, prev1_low),
+            _mm512_shuffle_epi8(self.cur_high, cur_high),
+        );
+
+        // High bit set where the byte two back is a 3- or 4-byte lead (>= E0), or the byte
+        // three back a 4-byte lead (>= F0): there the byte must be a continuation following a
+        // continuation, which is the one case where `TWO_CONTINUATIONS` is not an error.
+        let third = _mm512_subs_epu8(prev2, _mm512_set1_epi8((0xE0u8 - 0x80) as i8));
+        let fourth = _mm512_subs_epu8(prev3, _mm512_set1_epi8((0xF0u8 - 0x80) as i8));
+        // (a | b) & c
+        let must_continue = _mm512_ternarylogic_epi32::<0xA8>(
+            third,
+            fourth,
+            _mm512_set1_epi8(TWO_CONTINUATIONS as i8),
+        );
+        // errors | (pair_errors ^ must_continue)
+        self.errors = _mm512_ternarylogic_epi32::<0xF6>(self.errors, pair_errors, must_continue);
+
+        self.prev = cur;
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw")]
+    #[inline]
+    fn fail_if_prev_incomplete(&mut self) {
+        self.errors = _mm512_or_si512(self.errors, _mm512_subs_epu8(self.prev, self.fits));
+    }
+
+    /// Whether all the blocks were valid and the last one ended at a code point boundary.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    #[inline]
+    fn finish(mut self) -> bool {
+        self.fail_if_prev_incomplete();
+        _mm512_test_epi8_mask(self.errors, self.errors) == 0
+    }
+}
+
+/// A 16-byte table in each 128-bit lane.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+#[inline]
+fn table(t: [u8; 16]) -> __m512i {
+    let lane = u128::from_le_bytes(t);
+    let (lo, hi) = (lane as u64 as i64, (lane >> 64) as u64 as i64);
+    _mm512_set_epi64(hi, lo, hi, lo, hi, lo, hi, lo)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_valid;
+    use proptest::prelude::*;
+
+    /// `is_valid` agrees with `core::str::from_utf8` on `bytes`.
+    fn agrees(bytes: &[u8]) -> bool {
+        is_valid(bytes).is_none_or(|v| v == core::str::from_utf8(bytes).is_ok())
+    }
+
+    #[test]
+    fn available_exactly_when_the_processor_has_avx512bw() {
+        #[cfg(target_arch = "x86_64")]
+        let has = std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512bw");
+        #[cfg(not(target_arch = "x86_64"))]
+        let has = false;
+        assert_eq!(is_valid(b"").is_some(), has);
+        assert_eq!(is_valid("é".repeat(100).as_bytes()).is_some(), has);
+    }
+
+    /// Second bytes on and around every boundary of the RFC 3629 table, and others.
+    const BOUNDARY: [u8; 10] = [0x00, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xFF];
+
+    #[test]
+    fn every_one_and_two_byte_sequence() {
+        for a in 0..=255u8 {
+            assert!(agrees(&[a]), "{a:x}");
+            for b in 0..=255u8 {
+                assert!(agrees(&[a, b]), "{a:x} {b:x}");
+            }
+        }
+    }
+
+    #[test]
+    fn three_byte_sequences() {
+        // All of them in optimised builds; in debug builds every pair of first two bytes with
+        // third bytes on the boundaries.
+        let thirds: Vec<u8> = if cfg!(debug_assertions) {
+            BOUNDARY.to_vec()
+        } else {
+            (0..=255).collect()
+        };
+        for a in 0..=255u8 {
+            for b in 0..=255u8 {
+                for &c in &thirds {
+                    assert!(agrees(&[a, b, c]), "{a:x} {b:x} {c:x}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn four_byte_sequences_around_every_boundary() {
+        for a in 0xC0..=0xFFu8 {
+            for &b in &BOUNDARY {
+                for &c in &BOUNDARY {
+                    for &d in &BOUNDARY {
+                        assert!(agrees(&[a, b, c, d]), "{a:x} {b:x} {c:x} {d:x}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Valid and invalid sequences of each kind, including every code point on a boundary
+    /// of the RFC 3629 table and each truncated.
+    fn probes() -> Vec<Vec<u8>> {
+        let mut probes: Vec<Vec<u8>> = Vec::new();
+        for c in [
+            '\0',
+            '\x7F',
+            '\u{80}',
+            '\u{7FF}',
+            '\u{800}',
+            '\u{FFF}',
+            '\u{1000}',
+            '\u{D7FF}',
+            '\u{E000}',
+            '\u{FFFF}',
+            '\u{10000}',
+            '\u{3FFFF}',
+            '\u{40000}',
+            '\u{10FFFF}',
+        ] {
+            let mut buf = [0u8; 4];
+            let bytes = c.encode_utf8(&mut buf).as_bytes();
+            for n in 1..=bytes.len() {
+                probes.push(bytes[..n].to_vec());
+            }
+        }
+        probes.extend(
+            [
+                &[0x80][..],
+                &[0xBF, 0xBF],
+                &[0xC0, 0x80],
+                &[0xC1, 0xBF],
+                &[0xC2, 0x7F],
+                &[0xC2, 0xC0],
+                &[0xE0, 0x9F, 0x80],
+                &[0xED, 0xA0, 0x80],
+                &[0xED, 0xBF, 0xBF],
+                &[0xE1, 0x80, 0x41],
+                &[0xEF, 0xBF, 0xBF, 0xBF],
+                &[0xF0, 0x8F, 0xBF, 0xBF],
+                &[0xF4, 0x90, 0x80, 0x80],
+                &[0xF5, 0x80, 0x80, 0x80],
+                &[0xF8, 0x88, 0x80, 0x80, 0x80],
+                &[0xFF],
+                &[0xF1, 0x80, 0x80, 0x41],
+                &[0xF1, 0x80, 0x41, 0x80],
+                &[0xF1, 0x80, 0x80, 0x80, 0x80],
+                &[0xE1, 0x80, 0x80, 0x80],
+                &[0xC2, 0x80, 0x80],
+            ]
+            .map(<[u8]>::to_vec),
+        );
+        probes
+    }
+
+    /// `len` bytes of valid text: characters of every width (whole ones only), padded with
+    /// ASCII; or ASCII only.
+    fn filler(len: usize, multibyte: bool, phase: usize) -> Vec<u8> {
+        let chars = ['é', '€', '😀', 'Ж', 'z', '\u{10FFFF}', '\u{800}'];
+        let mut out = Vec::with_capacity(len);
+        if multibyte {
+            for c in chars.iter().cycle().skip(phase) {
+                let mut buf = [0u8; 4];
+                let c = c.encode_utf8(&mut buf).as_bytes();
+                if out.len() + c.len() > len {
+                    break;
+                }
+                out.extend_from_slice(c);
+            }
+        }
+        out.resize(len, b'a');
+        out
+    }
+
+    #[test]
+    fn probes_at_every_offset_and_length() {
+        for probe in probes() {
+            for multibyte in [false, true] {
+                for offset in 0..=130usize {
+                    for len in offset + probe.len()..=200 {
+                        let mut buf = filler(offset, multibyte, 0);
+                        buf.extend_from_slice(&probe);
+                        buf.extend(filler(len - buf.len(), multibyte, 3));
+                        assert!(agrees(&buf), "{probe:x?} at {offset} of {len}, {multibyte}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn code_point_cut_by_a_block_end_then_ascii() {
+        // Each block or pair of blocks after the cut is all ASCII, so only the check that the
+        // block before ends on a boundary can catch it.
+        for cut in [
+            &[0xC3][..],
+            &[0xE2],
+            &[0xE2, 0x82],
+            &[0xF0],
+            &[0xF0, 0x9F],
+            &[0xF0, 0x9F, 0x98],
+        ] {
+            for multibyte in [false, true] {
+                for end in [64, 128, 192, 256] {
+                    for len in end..=end + 260 {
+                        let mut buf = filler(end - cut.len(), multibyte, 0);
+                        buf.extend_from_slice(cut);
+                        buf.resize(len, b'a');
+                        assert!(agrees(&buf), "{cut:x?} ending at {end} of {len}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_pair_across_a_block_boundary_and_in_the_tail() {
+        // Positions 62-63 and 63-64 straddle a block boundary; 126-127 end a 128-byte input
+        // made of full blocks; 70-71 end an input in its tail.
+        for (at, len) in [(62, 130), (63, 130), (126, 128), (70, 72), (0, 64)] {
+            for multibyte in [false, true] {
+                let base = {
+                    let mut buf = filler(at, multibyte, 0);
+                    buf.extend([0, 0]);
+                    buf.extend(filler(len - at - 2, multibyte, 1));
+                    buf
+                };
+                for a in 0..=255u8 {
+                    for b in 0..=255u8 {
+                        let mut buf = base.clone();
+                        buf[at] = a;
+                        buf[at + 1] = b;
+                        assert!(agrees(&buf), "{a:x} {b:x} at {at} of {len}");
+                    }
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn random_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            prop_assert!(agrees(&bytes));
+        }
+
+        #[test]
+        fn random_bytes_mostly_non_ascii(
+            bytes in proptest::collection::vec(0x80u8..=0xFF, 0..300),
+        ) {
+            prop_assert!(agrees(&bytes));
+        }
+
+        /// Valid text with one byte changed, inserted or deleted.
+        #[test]
+        fn valid_text_with_one_edit(
+            chars in proptest::collection::vec(any::<char>(), 0..120),
+            at in any::<usize>(),
+            byte in any::<u8>(),
+            edit in 0..3u8,
+        ) {
+            let mut bytes = chars.into_iter().collect::<String>().into_bytes();
+            prop_assert!(agrees(&bytes));
+            let at = at % (bytes.len() + 1);
+            match edit {
+                0 if at < bytes.len() => bytes[at] = byte,
+                1 if at < bytes.len() => {
+                    bytes.remove(at);
+                }
+                _ => bytes.insert(at, byte),
+            }
+            prop_assert!(agrees(&bytes), "{:x?}", bytes);
+        }
+
+        #[test]
+        fn valid_text_truncated_at_every_length(
+            chars in proptest::collection::vec(any::<char>(), 0..80),
+        ) {
+            let bytes = chars.into_iter().collect::<String>().into_bytes();
+            for n in 0..=bytes.len() {
+                prop_assert!(agrees(&bytes[..n]), "{:x?}", &bytes[..n]);
+                prop_assert!(agrees(&bytes[n..]), "{:x?}", &bytes[n..]);
+            }
+        }
+    }
+}
