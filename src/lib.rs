@@ -114,10 +114,10 @@
 //!
 //! | module | RFC 6455 |
 //! |---|---|
-//! | [`handshake`] (with the private `http` head parser and [`extension`]) | §4 opening handshake, §9.1 extension grammar |
+//! | [`handshake`] (with the private `http` head parser, the private `sha1` accept-key digest, and [`extension`]) | §4 opening handshake, §9.1 extension grammar |
 //! | [`frame`] | §5.2 frame header codec |
 //! | [`mask`] | §5.3 masking |
-//! | [`utf8`] | §8.1 UTF-8 validation |
+//! | [`utf8`] (with the private `utf8_simd` AVX-512 validator) | §8.1 UTF-8 validation |
 //! | [`close`] | §5.5.1, §7.4 close codes |
 //! | [`state`] | §4.1, §7 the lifecycle |
 //! | [`connection`] | §5.4–§7 the machine |
@@ -129,11 +129,10 @@
 //! close code; the machine has already queued that Close. The application's misuse is a
 //! [`UsageError`] returned by the call, and changes nothing. Handshake failures are
 //! [`handshake::HandshakeError`]s, carrying the HTTP status a server answered with.
-// Unsafe code is denied everywhere but in two blocks of `mask.rs` (the calls into the AVX2
-// builds of the safe masking loops after run-time detection), two of `utf8.rs` (text validated
-// piece by piece as it arrived, handed out without a second pass, and text the AVX-512
-// validator accepted) and those of `utf8_simd.rs` (the call into the AVX-512 validator after
-// run-time detection, and its loads).
+// Unsafe code is denied everywhere but in the blocks listed in README.md ("Unsafe code"): calls
+// into SIMD builds after run-time detection (`mask.rs`, `sha1.rs`, `utf8_simd.rs`) or under a
+// cfg that guarantees the instructions (`http.rs`, SSE2), the AVX-512 validator's loads, and
+// handing out as `&str` text already validated (`utf8.rs`).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
