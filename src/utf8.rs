@@ -84,12 +84,13 @@ fn is_continuation(b: u8) -> bool {
 }
 
 /// Below this length text is checked by the automaton below instead of simdutf8, whose fixed
-/// cost per call dominates short inputs, and whose tail handling is slow below one 64-byte
-/// block. Measured on multi-byte text (Cyrillic, CJK, emoji, spaces; x86-64 with AVX2),
-/// automaton against `simdutf8::basic`: 16 B 6.1 ns / 12.6 ns, 31 B 6.7 / 12.8, 48 B 10.6 /
-/// 20.0, 63 B 13.7 / 25.7, but 80 B 17.3 / 16.3 and 125 B 27.4 / 16.4 (64 B, one whole block,
-/// takes simdutf8 3.3 ns); `core::str::from_utf8` took 12.4 ns at 16 B. ASCII text of any
-/// length here costs 2 to 3.5 ns either way (the automaton skips whole ASCII words first).
+/// cost per call dominates short inputs and whose tail after the last whole 64-byte block is
+/// slow. Multi-byte text (Cyrillic, CJK, emoji, spaces; x86-64 with AVX2), the automaton alone
+/// against `simdutf8::basic`: 16 B 6.1 ns / 12.6 ns, 31 B 6.7 / 12.8, 48 B 10.6 / 20.0, 63 B
+/// 13.7 / 25.7, but 80 B 17.3 / 16.3 and 125 B 27.4 / 16.4 (64 B, one whole block, takes
+/// simdutf8 3.3 ns); `core::str::from_utf8` takes 12.4 ns at 16 B. ASCII text shorter than
+/// this costs 2 to 3.5 ns either way, as the automaton first skips whole ASCII words.
+/// `benches/kernels.rs` (group `utf8`) compares `as_str` with both at 16, 48 and 125 bytes.
 const SMALL: usize = 64;
 
 // A deterministic automaton over bytes that accepts exactly the UTF-8 of RFC 3629 §4, in the
@@ -348,19 +349,26 @@ impl Utf8Validator {
 #[inline]
 pub fn as_str(bytes: &[u8]) -> Option<&str> {
     if bytes.len() < SMALL {
-        if !short_is_valid(bytes) {
-            return None;
-        }
-        debug_assert!(core::str::from_utf8(bytes).is_ok(), "{bytes:x?}");
-        #[allow(unsafe_code)]
-        // SAFETY: the automaton accepts exactly the byte strings that are valid UTF-8: its
-        // transitions are the table of RFC 3629 §4, and tests compare it with
-        // `core::str::from_utf8` on every string of up to three bytes, on four-byte sequences
-        // around every boundary of that table, and on those embedded in text up to `SMALL`.
-        Some(unsafe { core::str::from_utf8_unchecked(bytes) })
+        short_as_str(bytes)
     } else {
         simdutf8::basic::from_utf8(bytes).ok()
     }
+}
+
+/// [`as_str`] for text shorter than [`SMALL`], out of line so that the long path stays as
+/// small where `as_str` is inlined.
+#[inline(never)]
+fn short_as_str(bytes: &[u8]) -> Option<&str> {
+    if !short_is_valid(bytes) {
+        return None;
+    }
+    debug_assert!(core::str::from_utf8(bytes).is_ok(), "{bytes:x?}");
+    #[allow(unsafe_code)]
+    // SAFETY: the automaton accepts exactly the byte strings that are valid UTF-8: its
+    // transitions are the table of RFC 3629 §4, and tests compare it with
+    // `core::str::from_utf8` on every string of up to three bytes, on four-byte sequences
+    // around every boundary of that table, and on those embedded in text up to `SMALL`.
+    Some(unsafe { core::str::from_utf8_unchecked(bytes) })
 }
 
 /// View bytes that the connection has already validated as text. This checks again (with
