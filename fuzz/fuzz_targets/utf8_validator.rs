@@ -1,6 +1,7 @@
 //! The incremental UTF-8 validator accepts pieces exactly when their concatenation is valid
 //! UTF-8 (the connection hands validated text out without checking it again), and reports an
-//! invalid byte at the same position wherever the pieces are cut.
+//! invalid byte at the same position wherever the pieces are cut; `as_str` accepts exactly
+//! valid UTF-8.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -32,6 +33,11 @@ fuzz_target!(|data: &[u8]| {
     }
     let accepted = failed_at.is_none() && v.is_complete();
     assert_eq!(accepted, std::str::from_utf8(text).is_ok(), "cuts {cuts:?}");
+    // A whole frame checked at delivery: short text by the automaton, long by simdutf8.
+    assert_eq!(
+        wsmachine::utf8::as_str(text),
+        std::str::from_utf8(text).ok()
+    );
 
     // The whole text in one piece fails at the same byte.
     let mut whole = Utf8Validator::new();
