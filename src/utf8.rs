@@ -221,14 +221,15 @@ fn ascii_words(bytes: &[u8]) -> usize {
 /// Whether `bytes` is complete, valid UTF-8, by the automaton.
 #[inline]
 fn short_is_valid(bytes: &[u8]) -> bool {
-    run(ACCEPT, &bytes[ascii_words(bytes)..]) == ACCEPT
+    let skip = ascii_words(bytes);
+    skip == bytes.len() || run(ACCEPT, &bytes[skip..]) == ACCEPT
 }
 
 /// [`validate_bulk`] by the automaton.
 #[inline]
 fn validate_short(bytes: &[u8]) -> Result<usize, Utf8Error> {
     let skip = ascii_words(bytes);
-    if run(ACCEPT, &bytes[skip..]) == ACCEPT {
+    if skip == bytes.len() || run(ACCEPT, &bytes[skip..]) == ACCEPT {
         Ok(bytes.len())
     } else {
         locate_short(bytes, skip)
