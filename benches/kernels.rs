@@ -8,7 +8,7 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use wsmachine::frame::{MAX_HEADER_LEN, OpCode, decode_header, encode_header};
 use wsmachine::mask::{apply_mask, apply_mask_bytewise, mask_into};
-use wsmachine::utf8::Utf8Validator;
+use wsmachine::utf8::{Utf8Validator, as_str};
 
 // The crate's private AVX-512 validator, built into the benchmark from its source file (it
 // depends on nothing else in the crate). Its tests run with the library's; built here (as under
@@ -68,7 +68,7 @@ fn text(len: usize, multibyte: bool) -> Vec<u8> {
 
 fn utf8(c: &mut Criterion) {
     for (kind, multibyte) in [("ascii", false), ("multibyte", true)] {
-        for size in [16usize, 1024, 64 * 1024] {
+        for size in [16usize, 48, 125, 1024, 64 * 1024] {
             let data = text(size, multibyte);
             let mut g = c.benchmark_group(format!("utf8/{kind}/{size}"));
             g.throughput(Throughput::Bytes(data.len() as u64));
@@ -88,6 +88,8 @@ fn utf8(c: &mut Criterion) {
                         && v.is_complete()
                 })
             });
+            // A whole text frame at delivery.
+            g.bench_function("as_str", |b| b.iter(|| as_str(black_box(&data)).is_some()));
             g.bench_function("std_from_utf8", |b| {
                 b.iter(|| std::str::from_utf8(black_box(&data)).is_ok())
             });

@@ -1,7 +1,7 @@
 //! The incremental UTF-8 validator accepts pieces exactly when their concatenation is valid
 //! UTF-8 (the connection hands validated text out without checking it again), and reports an
-//! invalid byte at the same position wherever the pieces are cut; `as_str` accepts the same
-//! texts.
+//! invalid byte at the same position wherever the pieces are cut; `as_str` accepts exactly
+//! valid UTF-8.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -33,7 +33,8 @@ fuzz_target!(|data: &[u8]| {
     }
     let accepted = failed_at.is_none() && v.is_complete();
     assert_eq!(accepted, std::str::from_utf8(text).is_ok(), "cuts {cuts:?}");
-    // The whole-text check (AVX-512 where the processor has it) agrees too.
+    // A whole frame checked at delivery (short text by the automaton, long text by the
+    // AVX-512 validator where the processor has it) agrees too.
     assert_eq!(wsmachine::utf8::as_str(text), std::str::from_utf8(text).ok());
 
     // The whole text in one piece fails at the same byte.
