@@ -262,13 +262,16 @@ fn validate_bulk(bytes: &[u8]) -> Result<usize, Utf8Error> {
     if bytes.len() < SMALL {
         return validate_short(bytes);
     }
-    if bytes.len() >= SMALL
-        && let Some(valid) = fast_valid_len(bytes)
-    {
-        return Ok(valid);
+    match fast_valid_len(bytes) {
+        Some(valid) => Ok(valid),
+        None => validate_compat(bytes),
     }
-    // `simdutf8::compat` has the error semantics of `core::str::from_utf8` (`error_len() ==
-    // None` only for a valid but incomplete final code point) with a SIMD fast path.
+}
+
+/// [`validate_bulk`] with `simdutf8::compat`, which has the error semantics of
+/// `core::str::from_utf8` (`error_len() == None` only for a valid but incomplete final code
+/// point) with a SIMD fast path.
+fn validate_compat(bytes: &[u8]) -> Result<usize, Utf8Error> {
     match simdutf8::compat::from_utf8(bytes) {
         Ok(_) => Ok(bytes.len()),
         Err(e) => match e.error_len() {
@@ -563,6 +566,26 @@ mod tests {
         );
     }
 
+    /// `bytes` with `stray` inserted at `at` (taken modulo `bytes.len() + 1`).
+    fn with_stray(mut bytes: Vec<u8>, stray: u8, at: usize) -> Vec<u8> {
+        let at = at % (bytes.len() + 1);
+        bytes.insert(at, stray);
+        bytes
+    }
+
+    /// `bytes` fed to one validator in two pieces cut at `cut` (taken modulo
+    /// `bytes.len() + 1`): the offset in `bytes` of the reported failure, and whether the
+    /// validator ended complete.
+    fn feed_in_two(bytes: &[u8], cut: usize) -> (Option<usize>, bool) {
+        let cut = cut % (bytes.len() + 1);
+        let mut v = Utf8Validator::new();
+        let failed = match v.feed(&bytes[..cut]) {
+            Err(e) => Some(e.revealed_at()),
+            Ok(()) => v.feed(&bytes[cut..]).err().map(|e| cut + e.revealed_at()),
+        };
+        (failed, v.is_complete())
+    }
+
     proptest::proptest! {
         /// Fed whole or split at any point, the failure is reported at the same byte as when
         /// the text arrives one byte at a time.
@@ -574,17 +597,8 @@ mod tests {
             cut in proptest::prelude::any::<usize>(),
         ) {
             // Valid text with one arbitrary byte inserted anywhere, often mid code point.
-            let mut bytes = text.into_bytes();
-            let at = at % (bytes.len() + 1);
-            bytes.insert(at, stray);
-            let want = bytewise_failure(&bytes);
-            let cut = cut % (bytes.len() + 1);
-            let mut v = Utf8Validator::new();
-            let got = match v.feed(&bytes[..cut]) {
-                Err(e) => Some(e.revealed_at()),
-                Ok(()) => v.feed(&bytes[cut..]).err().map(|e| cut + e.revealed_at()),
-            };
-            proptest::prop_assert_eq!(got, want);
+            let bytes = with_stray(text.into_bytes(), stray, at);
+            proptest::prop_assert_eq!(feed_in_two(&bytes, cut).0, bytewise_failure(&bytes));
         }
     }
 
@@ -653,24 +667,14 @@ mod tests {
             at in proptest::prelude::any::<usize>(),
             cut in proptest::prelude::any::<usize>(),
         ) {
-            let mut bytes = chars.into_iter().collect::<String>().into_bytes();
-            let at = at % (bytes.len() + 1);
-            bytes.insert(at, stray);
-            let want = bytewise_failure(&bytes);
-            let cut = cut % (bytes.len() + 1);
-            let mut v = Utf8Validator::new();
-            let got = match v.feed(&bytes[..cut]) {
-                Err(e) => Some(e.revealed_at()),
-                Ok(()) => v.feed(&bytes[cut..]).err().map(|e| cut + e.revealed_at()),
-            };
-            proptest::prop_assert_eq!(got, want);
-            let accepted = got.is_none() && v.is_complete();
+            let bytes = with_stray(chars.into_iter().collect::<String>().into_bytes(), stray, at);
+            let (got, complete) = feed_in_two(&bytes, cut);
+            proptest::prop_assert_eq!(got, bytewise_failure(&bytes));
+            let accepted = got.is_none() && complete;
             proptest::prop_assert_eq!(accepted, core::str::from_utf8(&bytes).is_ok());
             proptest::prop_assert_eq!(as_str(&bytes), core::str::from_utf8(&bytes).ok());
         }
     }
-
-    use proptest::strategy::Strategy as _;
 
     /// Accepted when fed as `bytes[..cut]` then `bytes[cut..]`, for every cut.
     fn accepted_at_every_cut(bytes: &[u8]) -> bool {
@@ -722,22 +726,34 @@ mod tests {
         }
     }
 
+    /// Mostly valid text with stray bytes: up to `parts` pieces, each a valid string of up to
+    /// `chars` characters, a few non-ASCII bytes, or a few arbitrary bytes, concatenated.
+    fn rough_text(
+        chars: usize,
+        parts: usize,
+    ) -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::strategy::Strategy as _;
+        proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::string::string_regex(&format!("\\PC{{0,{chars}}}"))
+                    .expect("valid regex")
+                    .prop_map(String::into_bytes),
+                proptest::collection::vec(0x80u8..=0xFF, 0..4),
+                proptest::collection::vec(proptest::prelude::any::<u8>(), 0..4),
+            ],
+            0..parts,
+        )
+        .prop_map(|parts| parts.concat())
+    }
+
     proptest::proptest! {
         /// The validator accepts pieces exactly when their concatenation is valid UTF-8,
         /// wherever the cuts fall; the connection relies on it to hand out text unchecked.
         #[test]
         fn accepts_exactly_valid_utf8_at_any_split(
-            parts in proptest::collection::vec(
-                proptest::prop_oneof![
-                    "\\PC{0,12}".prop_map(String::into_bytes),
-                    proptest::collection::vec(0x80u8..=0xFF, 0..4),
-                    proptest::collection::vec(proptest::prelude::any::<u8>(), 0..4),
-                ],
-                0..8,
-            ),
+            bytes in rough_text(12, 8),
             cuts in proptest::collection::vec(proptest::prelude::any::<usize>(), 0..6),
         ) {
-            let bytes: Vec<u8> = parts.concat();
             let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
             cuts.sort_unstable();
             let mut v = Utf8Validator::new();
@@ -756,22 +772,10 @@ mod tests {
     }
 
     /// The bulk validation as it was before short pieces went to the automaton: simdutf8's
-    /// std-compatible validator, whose error gives the revealing byte.
+    /// std-compatible validator (the long path's fallback), whose error gives the revealing
+    /// byte.
     fn validate_bulk_reference(bytes: &[u8]) -> Result<usize, usize> {
-        match simdutf8::compat::from_utf8(bytes) {
-            Ok(_) => Ok(bytes.len()),
-            Err(e) => match e.error_len() {
-                None => Ok(e.valid_up_to()),
-                Some(len) => {
-                    let at = e.valid_up_to();
-                    Err(if matches!(bytes[at], 0xC2..=0xF4) {
-                        at + len
-                    } else {
-                        at
-                    })
-                }
-            },
-        }
+        validate_compat(bytes).map_err(|e| e.revealed_at())
     }
 
     /// The short-text paths agree with `core::str::from_utf8` and with the reference bulk
@@ -890,17 +894,7 @@ mod tests {
         /// Short and long pieces around `SMALL`: the bulk validation gives what the reference
         /// gives, and `as_str` what `core::str::from_utf8` gives.
         #[test]
-        fn bulk_validation_agrees_with_reference(
-            parts in proptest::collection::vec(
-                proptest::prop_oneof![
-                    "\\PC{0,20}".prop_map(String::into_bytes),
-                    proptest::collection::vec(0x80u8..=0xFF, 0..4),
-                    proptest::collection::vec(proptest::prelude::any::<u8>(), 0..4),
-                ],
-                0..10,
-            ),
-        ) {
-            let bytes: Vec<u8> = parts.concat();
+        fn bulk_validation_agrees_with_reference(bytes in rough_text(20, 10)) {
             proptest::prop_assert_eq!(
                 validate_bulk(&bytes).map_err(|e| e.revealed_at()),
                 validate_bulk_reference(&bytes)
