@@ -12,14 +12,19 @@ use crate::error::ProtocolError;
 
 /// Validates a text message fed in pieces, keeping the state of a code point split between
 /// pieces.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Utf8Validator {
-    /// Lead byte of the pending partial code point (meaningless when `have == 0`).
-    lead: u8,
-    /// Bytes of the pending code point seen so far: 0 (none pending) to 3.
-    have: u8,
-    /// Total length of the pending code point: 2 to 4 (meaningless when `have == 0`).
-    width: u8,
+    /// The RFC 3629 automaton's state after the bytes fed so far: `ACCEPT` between code points,
+    /// another state inside a code point split between pieces.
+    state: u8,
+}
+
+impl Default for Utf8Validator {
+    fn default() -> Self {
+        Utf8Validator {
+            state: ACCEPT as u8,
+        }
+    }
 }
 
 /// Text that is not valid UTF-8.
@@ -50,32 +55,6 @@ impl From<Utf8Error> for ProtocolError {
     fn from(_: Utf8Error) -> Self {
         ProtocolError::InvalidUtf8
     }
-}
-
-/// Length of the code point a valid lead byte starts (only called on the lead of a valid prefix).
-#[inline]
-fn width_of(lead: u8) -> u8 {
-    if lead >= 0xF0 {
-        4
-    } else if lead >= 0xE0 {
-        3
-    } else {
-        2
-    }
-}
-
-/// Whether `b` may follow `lead` as the second byte of a code point (RFC 3629 §4): excludes
-/// overlong forms, surrogates and values above U+10FFFF.
-#[inline]
-fn second_byte_ok(lead: u8, b: u8) -> bool {
-    let (lo, hi) = match lead {
-        0xE0 => (0xA0, 0xBF),
-        0xED => (0x80, 0x9F),
-        0xF0 => (0x90, 0xBF),
-        0xF4 => (0x80, 0x8F),
-        _ => (0x80, 0xBF),
-    };
-    lo <= b && b <= hi
 }
 
 #[inline]
@@ -201,6 +180,13 @@ fn run(mut state: u64, bytes: &[u8]) -> u64 {
     state & 63
 }
 
+/// The state after the few bytes of a code point cut by the end of a piece (at most three),
+/// masked: [`run`] without its word loop.
+#[inline(always)]
+fn run_partial(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(ACCEPT, |state, &b| step(state, b)) & 63
+}
+
 /// Length of the longest prefix of `bytes` made of whole 8-byte words of ASCII: text that
 /// leaves the automaton where it started.
 #[inline(always)]
@@ -298,18 +284,9 @@ fn validate_compat(bytes: &[u8]) -> Result<usize, Utf8Error> {
 fn fast_valid_len(bytes: &[u8]) -> Option<usize> {
     let complete = complete_len(bytes);
     let (head, partial) = bytes.split_at(complete);
-    if let Some((&lead, rest)) = partial.split_first() {
-        // A lead byte of a code point that does not fit in `bytes`, followed by 0 to 2 bytes.
-        let lead_ok = matches!(lead, 0xC2..=0xF4);
-        let rest_ok = match rest {
-            [] => true,
-            [b] => second_byte_ok(lead, *b),
-            [b, c] => second_byte_ok(lead, *b) && is_continuation(*c),
-            _ => false,
-        };
-        if !(lead_ok && rest_ok) {
-            return None;
-        }
+    // A code point that does not fit in `bytes` must be a valid prefix of one.
+    if run_partial(partial) == ERROR {
+        return None;
     }
     crate::utf8_simd::is_valid(head)?.then_some(complete)
 }
@@ -357,44 +334,34 @@ impl Utf8Validator {
     #[inline]
     pub fn feed(&mut self, bytes: &[u8]) -> Result<(), Utf8Error> {
         let mut rest = bytes;
-        if self.have != 0 {
-            // Finish the pending code point byte by byte; its bytes so far are a valid prefix.
-            while self.have < self.width {
-                let Some((&b, tail)) = rest.split_first() else {
-                    return Ok(());
-                };
-                let ok = if self.have == 1 {
-                    second_byte_ok(self.lead, b)
-                } else {
-                    is_continuation(b)
-                };
-                if !ok {
-                    return Err(Utf8Error {
-                        revealed_at: bytes.len() - rest.len(),
-                    });
-                }
-                self.have += 1;
-                rest = tail;
+        // Finish a pending code point byte by byte (at most three bytes).
+        let mut state = u64::from(self.state);
+        while state != ACCEPT {
+            let Some((&b, tail)) = rest.split_first() else {
+                self.state = state as u8;
+                return Ok(());
+            };
+            state = step(state, b) & 63;
+            if state == ERROR {
+                return Err(Utf8Error {
+                    revealed_at: bytes.len() - rest.len(),
+                });
             }
-            self.have = 0;
+            rest = tail;
         }
         let done = bytes.len() - rest.len();
         let valid = validate_bulk(rest).map_err(|e| Utf8Error {
             revealed_at: done + e.revealed_at,
         })?;
-        if let Some(&lead) = rest.get(valid) {
-            // An incomplete but valid prefix of a code point (1 to 3 bytes) ends `rest`.
-            self.lead = lead;
-            self.width = width_of(lead);
-            self.have = (rest.len() - valid) as u8;
-        }
+        // `rest[valid..]` is empty or an incomplete but valid prefix of a code point.
+        self.state = run_partial(&rest[valid..]) as u8;
         Ok(())
     }
 
     /// True when no partial code point is pending, so the message may end here.
     #[inline]
     pub fn is_complete(&self) -> bool {
-        self.have == 0
+        u64::from(self.state) == ACCEPT
     }
 
     /// Forget any pending partial code point, to start a new message.
@@ -474,7 +441,7 @@ pub(crate) fn validated_pieces(bytes: &[u8]) -> &str {
     // automaton on each short piece and, on each long one, the AVX-512 validator (differential
     // tests against `core::str::from_utf8` in `utf8_simd`) or simdutf8's std-compatible
     // validator, and checks every code point split between pieces, or cut by the end of a
-    // piece, byte by byte with the RFC 3629 table (proptests and a fuzz target compare it with
+    // piece, byte by byte with the RFC 3629 automaton (proptests and a fuzz target compare it with
     // `core::str::from_utf8` at arbitrary splits).
     unsafe {
         core::str::from_utf8_unchecked(bytes)
