@@ -70,6 +70,10 @@ fn is_continuation(b: u8) -> bool {
 /// simdutf8 3.3 ns); `core::str::from_utf8` takes 12.4 ns at 16 B. ASCII text shorter than
 /// this costs 2 to 3.5 ns either way, as the automaton first skips whole ASCII words.
 /// `benches/kernels.rs` (group `utf8`) compares `as_str` with both at 16, 48 and 125 bytes.
+/// The AVX-512 validator, faster than the automaton in that kernel bench even at 16 bytes
+/// (2.3 against 4.8 ns), made 16-byte multi-byte frames 22 % slower end to end
+/// (`benches/compare.rs`, `decode_text_utf8/wsmachine/16`, two alternated runs each), so short
+/// text stays on the automaton whatever the processor.
 const SMALL: usize = 64;
 
 // A deterministic automaton over bytes that accepts exactly the UTF-8 of RFC 3629 §4, in the
