@@ -350,6 +350,77 @@ pub(crate) fn check_extensions(value: &[u8]) -> Result<usize, ExtensionError> {
     Ok(n)
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// The extension stage of the frame pipeline (RFC 6455 §9)
+// ---------------------------------------------------------------------------------------------
+
+/// What one call of [`Extension::decode`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(dead_code)] // wired into the connection next
+pub(crate) struct Decoded {
+    /// Bytes of the input taken.
+    pub consumed: usize,
+    /// The message is complete: the input ended the message and every byte it decodes to
+    /// has been appended.
+    pub finished: bool,
+}
+
+/// A negotiated extension's place in the frame pipeline: it sees the RSV bits of every data
+/// frame, decides per message whether the payload is transformed, and transforms it both ways.
+///
+/// The connection calls it in this order for a received data message: [`inbound_frame`] for each
+/// frame header (the first one with `first`), then [`decode`] with the unmasked payload bytes as
+/// they arrive (`end` on the last bytes of the message), until it reports the message finished.
+/// For a sent message: [`outbound_wants`] once, then [`encode`] for each frame's payload. Control
+/// frames never pass through an extension (RFC 7692 §6.1).
+///
+/// [`inbound_frame`]: Extension::inbound_frame
+/// [`decode`]: Extension::decode
+/// [`outbound_wants`]: Extension::outbound_wants
+/// [`encode`]: Extension::encode
+#[allow(dead_code)] // wired into the connection next
+pub(crate) trait Extension: Send + fmt::Debug {
+    /// The RSV bits this extension gives a meaning to (RSV1 = `0b100`).
+    fn rsv_bits(&self) -> u8;
+
+    /// The header of a received data frame: `rsv` its RSV bits (only bits this extension
+    /// claims can be set here), `first` whether it starts a message. Returns whether the
+    /// message's payload is to be passed through [`decode`](Extension::decode) (the answer
+    /// for the first frame holds for the whole message), or the peer's violation (e.g. RSV1 on
+    /// a continuation frame).
+    fn inbound_frame(&mut self, rsv: u8, first: bool) -> Result<bool, crate::ProtocolError>;
+
+    /// Decode payload bytes of a transformed message: take bytes from `input` and append what
+    /// they decode to to `out`, never making `out` longer than `limit` bytes. `end` says that
+    /// `input` holds the last bytes of the message. It returns having consumed less than the
+    /// whole input only when `out` reached `limit`; the caller then makes room (delivers the
+    /// piece) or reports the message too large.
+    fn decode(
+        &mut self,
+        input: &[u8],
+        end: bool,
+        out: &mut Vec<u8>,
+        limit: usize,
+    ) -> Result<Decoded, crate::ProtocolError>;
+
+    /// Whether a message about to be sent, whose first piece is `len` bytes long, is to be
+    /// transformed (a compression extension declines small payloads).
+    fn outbound_wants(&self, len: usize) -> bool;
+
+    /// Transform one frame's payload of a message being sent, appending the result to `out`;
+    /// `first` and `fin` place the frame in the message. Returns the RSV bits to set on the
+    /// frame.
+    fn encode(&mut self, payload: &[u8], first: bool, fin: bool, out: &mut Vec<u8>) -> u8;
+
+    /// Give back memory that an idle connection does not need (called by
+    /// `Connection::release_buffers` between messages).
+    fn release_buffers(&mut self);
+
+    /// Heap bytes this extension holds.
+    fn heap_size(&self) -> usize;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
