@@ -350,14 +350,12 @@ pub(crate) fn check_extensions(value: &[u8]) -> Result<usize, ExtensionError> {
     Ok(n)
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // The extension stage of the frame pipeline (RFC 6455 §9)
 // ---------------------------------------------------------------------------------------------
 
 /// What one call of [`Extension::decode`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(dead_code)] // wired into the connection next
 pub(crate) struct Decoded {
     /// Bytes of the input taken.
     pub consumed: usize,
@@ -379,7 +377,6 @@ pub(crate) struct Decoded {
 /// [`decode`]: Extension::decode
 /// [`outbound_wants`]: Extension::outbound_wants
 /// [`encode`]: Extension::encode
-#[allow(dead_code)] // wired into the connection next
 pub(crate) trait Extension: Send + fmt::Debug {
     /// The RSV bits this extension gives a meaning to (RSV1 = `0b100`).
     fn rsv_bits(&self) -> u8;

@@ -135,6 +135,174 @@ fn stop(buf: &mut [u8], end: &mut usize, src: &[u8]) -> Fuse {
     Fuse::Stopped
 }
 
+/// Reads from this size on are copied in with the unmasking of large frames fused in; smaller
+/// ones are copied as they are.
+const FUSE_MIN_READ: usize = 1024;
+
+/// Smallest growth of the receive buffer.
+const MIN_READ: usize = 4096;
+
+/// Where the connection's frame parser stands, for fused unmasking to start from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ParserAt {
+    /// The parser may not be followed (a client, a closed connection, the handshake).
+    Unfollowable,
+    /// The next byte starts a frame header.
+    Header,
+    /// Inside a frame's payload, `done` of `len` bytes received.
+    Payload {
+        /// The frame's masking key, if it has one.
+        mask: Option<[u8; 4]>,
+        /// Payload bytes received so far.
+        done: usize,
+        /// The payload length.
+        len: usize,
+    },
+}
+
+/// The receive buffer and what is known of its bytes: `buf[start..end]` holds bytes received
+/// and not yet consumed by the frame parser; `buf[end..]` is initialised spare room that
+/// [`lend`](Self::lend) hands out to read into.
+///
+/// Payload bytes below `plain_until` were unmasked as they were copied in (by a
+/// [`FusedUnmask`] following the frames); from it on, bytes are as received and
+/// [`unmask`](Self::unmask) unmasks them in place. This type is the only one that moves bytes
+/// in the buffer, so the position stays true when it compacts.
+#[derive(Debug, Default)]
+pub(crate) struct RecvBuf {
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    plain_until: usize,
+    fused: Option<FusedUnmask>,
+}
+
+impl RecvBuf {
+    /// Bytes received and not consumed.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// Whether every received byte was consumed.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    /// Position in the buffer of the first unconsumed byte; positions stay valid until the
+    /// next input is taken in.
+    #[inline]
+    pub(crate) fn start(&self) -> usize {
+        self.start
+    }
+
+    /// The unconsumed bytes.
+    #[inline]
+    pub(crate) fn unconsumed(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    /// The bytes at positions `from..to`.
+    #[inline]
+    pub(crate) fn bytes(&self, from: usize, to: usize) -> &[u8] {
+        &self.buf[from..to]
+    }
+
+    /// Mark `n` more bytes consumed.
+    #[inline]
+    pub(crate) fn consume(&mut self, n: usize) {
+        debug_assert!(n <= self.len());
+        self.start += n;
+    }
+
+    /// Append bytes from the caller's slice. A read of at least [`FUSE_MIN_READ`] bytes, with
+    /// the parser at `at` and every earlier byte consumed, starts fused unmasking.
+    pub(crate) fn append(&mut self, data: &[u8], at: impl FnOnce() -> ParserAt) {
+        if data.is_empty() {
+            return;
+        }
+        self.make_room(data.len());
+        if self.fused.is_none() && data.len() >= FUSE_MIN_READ && self.is_empty() {
+            self.fused = match at() {
+                ParserAt::Header => Some(FusedUnmask::Header { at: self.end }),
+                ParserAt::Payload {
+                    mask: Some(key),
+                    done,
+                    len,
+                } => FusedUnmask::in_payload(key, done, len),
+                ParserAt::Payload { mask: None, .. } | ParserAt::Unfollowable => None,
+            };
+            if self.fused.is_some() {
+                self.plain_until = self.end;
+            }
+        }
+        if let Some(fused) = &mut self.fused {
+            let fuse = fused.copy_in(&mut self.buf, &mut self.end, data, &mut self.plain_until);
+            if fuse == Fuse::Stopped {
+                self.fused = None;
+            }
+            return;
+        }
+        self.buf[self.end..self.end + data.len()].copy_from_slice(data);
+        self.end += data.len();
+    }
+
+    /// Lend at least `min` bytes of spare room to read into; [`commit`](Self::commit) then says
+    /// how many were read. Bytes read this way arrive masked: fused unmasking stops.
+    pub(crate) fn lend(&mut self, min: usize) -> &mut [u8] {
+        self.fused = None;
+        self.make_room(min.max(1));
+        &mut self.buf[self.end..]
+    }
+
+    /// `n` bytes were read into the lent room (clamped to it); returns the count taken.
+    pub(crate) fn commit(&mut self, n: usize) -> usize {
+        let n = n.min(self.buf.len() - self.end);
+        self.end += n;
+        n
+    }
+
+    /// Unmask the `n` payload bytes at position `at`, the first at payload offset `offset`,
+    /// skipping those that were unmasked on their way in.
+    #[inline]
+    pub(crate) fn unmask(&mut self, at: usize, n: usize, key: [u8; 4], offset: usize) {
+        let skip = self.plain_until.saturating_sub(at).min(n);
+        apply_mask(&mut self.buf[at + skip..at + n], key, offset + skip);
+    }
+
+    /// Make `buf[end..]` at least `n` bytes long, compacting when the consumed prefix is at
+    /// least as long as what is left (so each byte is moved at most once on average).
+    fn make_room(&mut self, n: usize) {
+        if self.start == self.end || (self.start > 0 && self.start >= self.end - self.start) {
+            self.buf.copy_within(self.start..self.end, 0);
+            let by = self.start;
+            self.end -= by;
+            self.start = 0;
+            self.plain_until = self.plain_until.saturating_sub(by);
+            if let Some(f) = &mut self.fused {
+                f.shift(by);
+            }
+        }
+        if self.buf.len() - self.end < n {
+            let want = (self.end + n).max(self.buf.len() * 2).max(MIN_READ);
+            self.buf.resize(want, 0);
+        }
+    }
+
+    /// Give back the memory when nothing is buffered.
+    pub(crate) fn release(&mut self) {
+        if self.is_empty() {
+            *self = RecvBuf::default();
+        }
+    }
+
+    /// Heap bytes held.
+    pub(crate) fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,12 +17,15 @@ pub struct Utf8Validator {
     /// The RFC 3629 automaton's state after the bytes fed so far: `ACCEPT` between code points,
     /// another state inside a code point split between pieces.
     state: u8,
+    /// Bytes fed since the start of the message.
+    fed: usize,
 }
 
 impl Default for Utf8Validator {
     fn default() -> Self {
         Utf8Validator {
             state: ACCEPT as u8,
+            fed: 0,
         }
     }
 }
@@ -337,6 +340,7 @@ impl Utf8Validator {
     /// call [`reset`](Self::reset) before validating another message.
     #[inline]
     pub fn feed(&mut self, bytes: &[u8]) -> Result<(), Utf8Error> {
+        self.fed += bytes.len();
         let mut rest = bytes;
         // Finish a pending code point byte by byte (at most three bytes).
         let mut state = u64::from(self.state);
@@ -366,6 +370,13 @@ impl Utf8Validator {
     #[inline]
     pub fn is_complete(&self) -> bool {
         u64::from(self.state) == ACCEPT
+    }
+
+    /// The proof that the bytes fed since the message's start are a complete, valid text, if
+    /// they are.
+    #[inline]
+    pub(crate) fn finish(&self) -> Option<ValidText> {
+        self.is_complete().then_some(ValidText { len: self.fed })
     }
 
     /// Forget any pending partial code point, to start a new message.
@@ -424,31 +435,50 @@ pub(crate) fn from_validated(bytes: &[u8]) -> &str {
     checked.unwrap_or_default()
 }
 
-/// View text that the connection validated piece by piece as it arrived: every byte of
-/// `bytes` went through one [`Utf8Validator`], in order from the message's first byte, which
-/// accepted them all and ended [complete](Utf8Validator::is_complete), and nothing wrote to
-/// them since. That validation, made to fail a bad byte at once, is the one pass over the
-/// text; this does not make a second.
-///
-/// Debug builds (the tests and the fuzz targets) check the bytes again and panic should the
-/// promise ever be broken.
-#[inline]
-pub(crate) fn validated_pieces(bytes: &[u8]) -> &str {
-    debug_assert!(
-        core::str::from_utf8(bytes).is_ok(),
-        "text delivered without having been validated"
-    );
-    #[allow(unsafe_code)]
-    // SAFETY: the two callers (a text frame received in pieces, and a reassembled fragmented
-    // message, in `Connection`) pass exactly the bytes described above. The validator accepts
-    // a sequence of pieces only if their concatenation is valid UTF-8: it runs the RFC 3629
-    // automaton on each short piece and, on each long one, the AVX-512 validator (differential
-    // tests against `core::str::from_utf8` in `utf8_simd`) or simdutf8's std-compatible
-    // validator, and checks every code point split between pieces, or cut by the end of a
-    // piece, byte by byte with the RFC 3629 automaton (proptests and a fuzz target compare it with
-    // `core::str::from_utf8` at arbitrary splits).
-    unsafe {
-        core::str::from_utf8_unchecked(bytes)
+/// Proof that a run of bytes is complete, valid UTF-8: only validation makes one
+/// ([`Utf8Validator::finish`] after the bytes were fed in order, or [`ValidText::check`]), and
+/// it records how many bytes were validated. [`as_str`](ValidText::as_str) hands the bytes out
+/// as text without a second pass over them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub(crate) struct ValidText {
+    len: usize,
+}
+
+impl ValidText {
+    /// Validate `bytes` as a whole text.
+    pub(crate) fn check(bytes: &[u8]) -> Option<ValidText> {
+        as_str(bytes).map(|t| ValidText { len: t.len() })
+    }
+
+    /// The validated bytes as text. `bytes` must be the very bytes that were validated, and
+    /// nothing may have written to them since: the length is checked in every build (a wrong
+    /// range panics rather than handing out unchecked bytes), and debug builds (the tests and
+    /// the fuzz targets) validate the bytes again.
+    #[inline]
+    pub(crate) fn as_str(self, bytes: &[u8]) -> &str {
+        assert_eq!(
+            bytes.len(),
+            self.len,
+            "text handed out is not the text validated"
+        );
+        debug_assert!(
+            core::str::from_utf8(bytes).is_ok(),
+            "validated text was changed before it was handed out"
+        );
+        #[allow(unsafe_code)]
+        // SAFETY: a `ValidText` of this length exists only if these bytes were validated as a
+        // whole, valid UTF-8 text: by `check` (`as_str`, see its SAFETY notes), or by one
+        // `Utf8Validator` fed every byte in order from the text's first, which `finish`
+        // found complete. The validator accepts a sequence of pieces only if their
+        // concatenation is valid UTF-8: short pieces run the RFC 3629 automaton, long ones the
+        // AVX-512 validator (`utf8_simd`) or simdutf8's std-compatible validator, and every code
+        // point split between pieces or cut by a piece's end is stepped through the RFC 3629
+        // automaton byte by byte. The caller passes the bytes it fed (the length is asserted
+        // above), which only the receive path writes, before validation.
+        unsafe {
+            core::str::from_utf8_unchecked(bytes)
+        }
     }
 }
 

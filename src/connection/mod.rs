@@ -1,0 +1,651 @@
+//! The connection: one sans-IO machine per endpoint, from the opening handshake to the close.
+//!
+//! RFC 6455 §4 (the handshake, delegated to [`crate::handshake`]), §5 (framing), §5.4
+//! (fragmentation), §5.5 (control frames), §7 (closing) and §8.1 (UTF-8) meet here, in four
+//! files:
+//!
+//! | file | what |
+//! |---|---|
+//! | `mod.rs` | the type, its constructors, input, the handshake's course, events |
+//! | `recv.rs` | the receive pipeline: frame headers, the extension stage, message delivery |
+//! | `send.rs` | the send pipeline and the output queue |
+//! | `timers.rs` | deadlines, driven by `handle_timeout(now)` |
+//!
+//! Every change of lifecycle phase goes through `Phase` in `state.rs`.
+
+mod recv;
+mod send;
+mod timers;
+
+use std::sync::Arc;
+
+use crate::config::{Config, Delivery};
+use crate::error::{ProtocolError, UsageError};
+use crate::event::Event;
+use crate::extension::Extension;
+use crate::handshake::{
+    Accept, ClientHandshake, ClientRequest, HandshakeError, HandshakeRequest, Negotiated, Received,
+    RequestParser, Response, ResponseProgress, ServerPolicy, Validated, prepare_accept,
+};
+use crate::ingest::{ParserAt, RecvBuf};
+use crate::rng::{MaskSource, OsRandom};
+use crate::state::{Handshake, Phase, ServerSide, State};
+
+use recv::{InFrame, InMessage, Out, Step};
+use send::Output;
+use timers::Timers;
+
+/// Which end of the connection this machine is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// The end that sent the upgrade request; its frames are masked.
+    Client,
+    /// The end that answered it; its frames are never masked.
+    Server,
+}
+
+/// The kind of a data message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MessageKind {
+    /// UTF-8 text (opcode 0x1).
+    Text,
+    /// Arbitrary bytes (opcode 0x2).
+    Binary,
+}
+
+/// A WebSocket endpoint as a state machine: bytes in, events and bytes out.
+///
+/// # The driving loop
+///
+/// ```no_run
+/// # use wsmachine::{Connection, Config, Event};
+/// # use std::io::{Read, Write};
+/// # fn serve(mut sock: std::net::TcpStream) -> std::io::Result<()> {
+/// let mut conn = Connection::server(Config::default());
+/// let mut buf = [0u8; 16 * 1024];
+/// loop {
+///     // 1. Feed what the transport delivered (0 bytes = end of stream).
+///     let n = sock.read(&mut buf)?;
+///     if n == 0 { conn.receive_eof() } else { conn.receive(&buf[..n]) }
+///     // 2. Poll events until none.
+///     while let Some(event) = conn.poll_event() {
+///         match event {
+///             Event::HandshakeRequest(_) => conn.accept(Default::default()).unwrap(),
+///             Event::Text(t) => { let t = t.to_owned(); conn.send_text(&t).unwrap() }
+///             _ => {}
+///         }
+///     }
+///     // 3. Write what the machine queued.
+///     while !conn.pending_output().is_empty() {
+///         let n = sock.write(conn.pending_output())?;
+///         conn.advance_output(n);
+///     }
+///     // 4. Close the transport when told.
+///     if conn.should_close_transport() { return Ok(()); }
+/// }
+/// # }
+/// ```
+///
+/// The same four steps drive a non-blocking event loop (feed on readable, write on writable),
+/// an async task or a unit test. To avoid the copy from `buf`, read straight into
+/// [`receive_buffer`](Self::receive_buffer) and call [`commit_received`](Self::commit_received).
+///
+/// # Order of events
+///
+/// Events come in the order of their causes: a request or response read before a deadline
+/// passed is reported before anything the deadline does, and frames received before the
+/// transport's end or a deadline are delivered before the connection ends for it. Exactly one
+/// event ends a connection that the application did not end itself:
+/// [`Event::HandshakeFailed`], [`Event::Rejected`], [`Event::Close`] or
+/// [`Event::ProtocolError`].
+pub struct Connection {
+    role: Role,
+    config: Config,
+    /// The lifecycle phase, with the handshake's data while it runs.
+    phase: Phase,
+    policy: Option<Arc<ServerPolicy>>,
+    negotiated: Option<Negotiated>,
+    /// The extension stage: the negotiated extension that sees RSV bits and transforms
+    /// payloads, if any.
+    extension: Option<Box<dyn Extension>>,
+    /// RSV bits claimed by negotiated extensions.
+    rsv_allowed: u8,
+    masks: Option<Box<dyn MaskSource>>,
+
+    /// [`Event::Open`] is still to be handed out.
+    announce_open: bool,
+    /// What ended the connection, once decided; kept for the event that reports it.
+    ending: Option<Ending>,
+    /// The ending's event was handed out.
+    ending_reported: bool,
+    /// The transport reached end of stream.
+    eof: bool,
+    /// A deadline passed that ends the connection (1006) once the input received before it
+    /// has been processed.
+    expired: bool,
+
+    /// Received bytes not yet consumed by the frame parser.
+    rx: RecvBuf,
+    /// The frame whose payload is being received.
+    frame: Option<InFrame>,
+    /// The data message being received.
+    msg: Option<InMessage>,
+    /// The message reassembled from fragments or decoded by the extension stage, in
+    /// whole-message delivery; the last decoded piece in streaming delivery.
+    assembled: Vec<u8>,
+
+    /// Bytes to write, and the state of the message being sent.
+    tx: Output,
+    timers: Timers,
+}
+
+/// An event that ends the connection.
+#[derive(Debug)]
+enum Ending {
+    HandshakeFailed(HandshakeError),
+    Rejected(Box<Response>),
+    ProtocolError(ProtocolError),
+    /// The transport ended, or a deadline passed, without a Close frame (1006).
+    Abnormal,
+}
+
+impl core::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Connection")
+            .field("role", &self.role)
+            .field("state", &self.state())
+            .field("buffered", &self.rx.len())
+            .field("pending_output", &self.tx.pending().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    fn new(role: Role, config: Config, phase: Phase) -> Self {
+        Connection {
+            role,
+            config,
+            phase,
+            policy: None,
+            negotiated: None,
+            extension: None,
+            rsv_allowed: 0,
+            masks: match role {
+                Role::Client => Some(Box::new(OsRandom::new())),
+                Role::Server => None,
+            },
+            announce_open: false,
+            ending: None,
+            ending_reported: false,
+            eof: false,
+            expired: false,
+            rx: RecvBuf::default(),
+            frame: None,
+            msg: None,
+            assembled: Vec::new(),
+            tx: Output::default(),
+            timers: Timers::default(),
+        }
+    }
+
+    /// A server waiting for an upgrade request, accepting any Origin and choosing no
+    /// subprotocol or extension.
+    pub fn server(config: Config) -> Self {
+        let side = ServerSide {
+            parser: RequestParser::new(&config),
+            request: None,
+        };
+        Self::new(
+            Role::Server,
+            config,
+            Phase::Connecting(Handshake::ServerReading(Box::new(side))),
+        )
+    }
+
+    /// A server whose handshake follows `policy` (Origin allowlist, subprotocols, extensions).
+    /// One policy is usually shared by all the connections of a listener.
+    pub fn server_with_policy(config: Config, policy: Arc<ServerPolicy>) -> Self {
+        let mut conn = Self::server(config);
+        if let Phase::Connecting(Handshake::ServerReading(side)) = &mut conn.phase {
+            side.parser.allow_plain_http(policy.serves_plain_http());
+        }
+        conn.policy = Some(policy);
+        conn
+    }
+
+    /// A server that refuses the connection outright (for example an
+    /// [`admission`](crate::admission) refusal: 429 or 503 with `Retry-After`): `response` is
+    /// queued at once without reading the request, and the transport should be closed once it
+    /// is written.
+    pub fn server_refusing(config: Config, response: &Response) -> Self {
+        let mut conn = Self::server(config);
+        response.write(conn.tx.buffer());
+        conn.phase.fail(false);
+        conn
+    }
+
+    /// A client: the upgrade request is queued at once in [`pending_output`](Self::pending_output).
+    pub fn client(request: &ClientRequest, config: Config) -> Self {
+        let mut out = Vec::new();
+        let hs = ClientHandshake::new(request, &config, &mut out);
+        let mut conn = Self::new(
+            Role::Client,
+            config,
+            Phase::Connecting(Handshake::ClientReading(Box::new(hs))),
+        );
+        *conn.tx.buffer() = out;
+        conn
+    }
+
+    /// A connection whose opening handshake was done elsewhere (by an HTTP server framework,
+    /// say): it starts [`State::Open`] with no extension negotiated.
+    pub fn from_upgraded(role: Role, config: Config) -> Self {
+        Self::new(role, config, Phase::Open)
+    }
+
+    /// Replace the source of client masking keys (the default is the operating system's
+    /// CSPRNG). Useful for reproducible tests; has no effect on a server.
+    pub fn set_mask_source(&mut self, source: Box<dyn MaskSource>) {
+        if self.role == Role::Client {
+            self.masks = Some(source);
+        }
+    }
+
+    /// This endpoint's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Where the connection is in its lifecycle.
+    pub fn state(&self) -> State {
+        self.phase.state()
+    }
+
+    /// The limits and switches this connection runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// What the opening handshake settled (subprotocol, extensions), once open.
+    pub fn negotiated(&self) -> Option<&Negotiated> {
+        self.negotiated.as_ref()
+    }
+
+    /// Server: the upgrade request, between [`Event::HandshakeRequest`] and the decision.
+    pub fn handshake_request(&self) -> Option<&HandshakeRequest> {
+        match &self.phase {
+            Phase::Connecting(Handshake::ServerDeciding { side, .. }) => side.request.as_ref(),
+            _ => None,
+        }
+    }
+
+    // ----- input -------------------------------------------------------------------------
+
+    /// Feed bytes received from the transport. Then call [`poll_event`](Self::poll_event)
+    /// until it returns `None`. Bytes that arrive after the connection closed, or after
+    /// [`receive_eof`](Self::receive_eof), are ignored.
+    pub fn receive(&mut self, data: &[u8]) {
+        if self.input_closed() || data.is_empty() {
+            return;
+        }
+        self.timers.input_seen();
+        if self.reading_head() && self.rx.is_empty() {
+            // The head parser keeps the head's bytes itself: it reads them from `data` in
+            // place, and only what follows the head (the first frames) is buffered.
+            let consumed = self.feed_handshake(data);
+            self.buffer(&data[consumed..]);
+            return;
+        }
+        self.buffer(data);
+        self.after_input();
+    }
+
+    /// Append `data` to the receive buffer.
+    fn buffer(&mut self, data: &[u8]) {
+        let (role, phase, frame) = (self.role, &self.phase, self.frame);
+        self.rx.append(data, || {
+            // Fused unmasking follows a server's frames while it reads them.
+            if role != Role::Server || !matches!(phase, Phase::Open | Phase::Closing) {
+                return ParserAt::Unfollowable;
+            }
+            match frame {
+                None => ParserAt::Header,
+                Some(f) => ParserAt::Payload {
+                    mask: f.mask,
+                    done: f.done,
+                    len: f.len,
+                },
+            }
+        });
+    }
+
+    /// Lend the receive buffer: at least `min` bytes of spare room to read into directly,
+    /// followed by [`commit_received`](Self::commit_received). Saves the copy that
+    /// [`receive`](Self::receive) makes.
+    pub fn receive_buffer(&mut self, min: usize) -> &mut [u8] {
+        self.rx.lend(min)
+    }
+
+    /// Say how many bytes were read into the [`receive_buffer`](Self::receive_buffer).
+    /// A count larger than the lent buffer is clamped to it.
+    pub fn commit_received(&mut self, n: usize) {
+        if self.input_closed() {
+            return;
+        }
+        if self.rx.commit(n) > 0 {
+            self.timers.input_seen();
+            self.after_input();
+        }
+    }
+
+    /// The transport reached end of stream. Events for bytes already received are still
+    /// delivered; a connection that had not closed then reports [`Event::Close`] with code
+    /// 1006. A server that has read a request still hears of it and may answer it.
+    pub fn receive_eof(&mut self) {
+        if self.eof {
+            return;
+        }
+        self.eof = true;
+        if self.reading_head() {
+            // The head cannot be completed.
+            self.end_abnormally();
+        }
+    }
+
+    /// Input is no longer taken: the transport ended, a deadline that ends the connection
+    /// passed, or the connection closed.
+    fn input_closed(&self) -> bool {
+        self.eof || self.expired || matches!(self.phase, Phase::Closed(_))
+    }
+
+    /// Whether the handshake is reading a head (the request, or the response).
+    fn reading_head(&self) -> bool {
+        matches!(
+            self.phase,
+            Phase::Connecting(Handshake::ServerReading(_) | Handshake::ClientReading(_))
+        )
+    }
+
+    /// Give back buffer memory that holds nothing: call it when the connection goes idle to
+    /// keep an idle connection's footprint to its struct.
+    pub fn release_buffers(&mut self) {
+        if self.frame.is_none() {
+            self.rx.release();
+        }
+        self.tx.release();
+        if self.msg.is_none() || self.config.delivery == Delivery::Streaming {
+            self.assembled = Vec::new();
+        }
+        if self.msg.is_none()
+            && let Some(ext) = &mut self.extension
+        {
+            ext.release_buffers();
+        }
+    }
+
+    /// Heap bytes held by this connection's buffers (not counting the handshake state).
+    pub fn buffered_capacity(&self) -> usize {
+        self.rx.capacity()
+            + self.tx.capacity()
+            + self.assembled.capacity()
+            + self.extension.as_ref().map_or(0, |e| e.heap_size())
+    }
+
+    fn after_input(&mut self) {
+        if !self.reading_head() {
+            return;
+        }
+        // The head follows bytes buffered while it was not being read (never, today) or
+        // read into the lent buffer: feed them from there.
+        let rx = std::mem::take(&mut self.rx);
+        let consumed = self.feed_handshake(rx.unconsumed());
+        self.rx = rx;
+        self.rx.consume(consumed);
+    }
+
+    // ----- the opening handshake -----------------------------------------------------------
+
+    /// Feed received bytes to the handshake, if it is reading a head; returns how many of them
+    /// it took. The rest (frames after the head, or everything after a failure) stays with the
+    /// caller.
+    fn feed_handshake(&mut self, data: &[u8]) -> usize {
+        let Phase::Connecting(hs) = &mut self.phase else {
+            return 0;
+        };
+        match hs {
+            Handshake::ServerReading(side) => {
+                match side.parser.receive_into(data, &mut side.request) {
+                    Received::Partial => data.len(),
+                    Received::Complete { kind, consumed } => {
+                        let plain = matches!(kind, Validated::Plain);
+                        let origin = match (&self.policy, &side.request) {
+                            (Some(p), Some(request)) if !plain => p.check_origin(request),
+                            _ => Ok(()),
+                        };
+                        match origin {
+                            Ok(()) => self.phase.request_read(plain),
+                            Err(e) => self.handshake_failed(e),
+                        }
+                        consumed
+                    }
+                    Received::Failed(e) => {
+                        self.handshake_failed(e);
+                        0
+                    }
+                }
+            }
+            Handshake::ClientReading(hs) => match hs.receive(data) {
+                ResponseProgress::Partial => data.len(),
+                ResponseProgress::Accepted {
+                    negotiated,
+                    consumed,
+                } => {
+                    self.phase.open();
+                    self.opened(negotiated);
+                    consumed
+                }
+                ResponseProgress::Rejected { response, consumed } => {
+                    self.phase.fail(false);
+                    self.end(Ending::Rejected(Box::new(response)));
+                    consumed
+                }
+                ResponseProgress::Failed(e) => {
+                    self.handshake_failed(e);
+                    0
+                }
+            },
+            // Waiting for the application's decision: keep early frames buffered.
+            Handshake::ServerDeciding { .. } => 0,
+        }
+    }
+
+    fn handshake_failed(&mut self, e: HandshakeError) {
+        if self.role == Role::Server {
+            e.write_response(self.tx.buffer());
+        }
+        self.phase.fail(false);
+        self.end(Ending::HandshakeFailed(e));
+    }
+
+    /// The handshake completed with these settings: messages may flow.
+    fn opened(&mut self, negotiated: Negotiated) {
+        self.rsv_allowed = negotiated.rsv_bits();
+        self.negotiated = Some(negotiated);
+        self.announce_open = true;
+    }
+
+    /// Server: accept the upgrade request reported by [`Event::HandshakeRequest`]. The 101
+    /// response is queued, [`Event::Open`] follows, and frames that arrived early are
+    /// processed.
+    pub fn accept(&mut self, accept: Accept) -> Result<(), UsageError> {
+        let Phase::Connecting(Handshake::ServerDeciding {
+            side,
+            plain: false,
+            announced: true,
+        }) = &self.phase
+        else {
+            return Err(UsageError::WrongHandshakeStep);
+        };
+        let Some(request) = &side.request else {
+            return Err(UsageError::WrongHandshakeStep);
+        };
+        let default_policy;
+        let policy = match &self.policy {
+            Some(p) => &**p,
+            None => {
+                default_policy = ServerPolicy::default();
+                &default_policy
+            }
+        };
+        let prepared = prepare_accept(request, &accept, policy)?;
+        if let Some(side) = self.phase.open()
+            && self.tx.capacity() == 0
+            && let Some(request) = side.request
+        {
+            // Nothing was written yet: the buffer of the request's head, no longer needed,
+            // takes the 101 instead of a new allocation (and grows if the 101 is longer).
+            let mut buf = request.into_buffer();
+            buf.clear();
+            *self.tx.buffer() = buf;
+        }
+        let negotiated = prepared.write(&accept, self.tx.buffer());
+        self.opened(negotiated);
+        Ok(())
+    }
+
+    /// Server: refuse the upgrade request with any response (401, 302 with `Location`, …).
+    /// The response is queued and the transport should be closed once it is written.
+    pub fn reject(&mut self, response: Response) -> Result<(), UsageError> {
+        self.respond(response)
+    }
+
+    /// Server: answer the request with an ordinary HTTP response — the answer to
+    /// [`Event::HttpRequest`], and the same as [`reject`](Self::reject) for an upgrade
+    /// request. The transport should be closed once it is written.
+    pub fn respond(&mut self, response: Response) -> Result<(), UsageError> {
+        if !matches!(
+            self.phase,
+            Phase::Connecting(Handshake::ServerDeciding {
+                announced: true,
+                ..
+            })
+        ) {
+            return Err(UsageError::WrongHandshakeStep);
+        }
+        response.check()?;
+        response.write(self.tx.buffer());
+        self.phase.fail(false);
+        Ok(())
+    }
+
+    // ----- events --------------------------------------------------------------------------
+
+    /// The next event, or `None` when the bytes received so far hold no more. The event borrows
+    /// the connection: finish with it before calling the connection again.
+    pub fn poll_event(&mut self) -> Option<Event<'_>> {
+        if self.msg.is_none() || self.config.delivery == Delivery::Streaming {
+            // What was handed out from it last time (a whole message, or a decoded piece).
+            self.assembled.clear();
+        }
+        let out = loop {
+            match self.step() {
+                Step::Emit(out) => break out,
+                Step::Continue => {}
+                Step::Idle => return None,
+            }
+        };
+        Some(self.event(out))
+    }
+
+    /// The next thing to report: the handshake's news first (in the order it happened), then
+    /// what the received frames hold, then the ending.
+    fn step(&mut self) -> Step {
+        if let Phase::Connecting(Handshake::ServerDeciding {
+            plain, announced, ..
+        }) = &mut self.phase
+        {
+            if *announced {
+                return Step::Idle;
+            }
+            *announced = true;
+            return Step::Emit(if *plain {
+                Out::HttpRequest
+            } else {
+                Out::HandshakeRequest
+            });
+        }
+        if self.announce_open {
+            self.announce_open = false;
+            return Step::Emit(Out::Open);
+        }
+        if matches!(self.phase, Phase::Open | Phase::Closing) {
+            return self.read_frames();
+        }
+        if self.ending.is_some() && !self.ending_reported {
+            self.ending_reported = true;
+            return Step::Emit(Out::Ending);
+        }
+        Step::Idle
+    }
+
+    fn event(&self, out: Out) -> Event<'_> {
+        match out {
+            Out::HandshakeRequest | Out::HttpRequest => {
+                let request = match &self.phase {
+                    Phase::Connecting(Handshake::ServerDeciding { side, .. }) => {
+                        side.request.as_ref()
+                    }
+                    _ => None,
+                };
+                // `step` announces a request only in the deciding phase, whose data holds it.
+                let request = request.expect("a request is announced while it is decided on");
+                if matches!(out, Out::HttpRequest) {
+                    Event::HttpRequest(request)
+                } else {
+                    Event::HandshakeRequest(request)
+                }
+            }
+            Out::Open => Event::Open(
+                self.negotiated
+                    .as_ref()
+                    .expect("the negotiated settings are kept from the handshake on"),
+            ),
+            Out::Ending => match self.ending.as_ref() {
+                Some(Ending::HandshakeFailed(e)) => Event::HandshakeFailed(e.clone()),
+                Some(Ending::Rejected(r)) => Event::Rejected(r),
+                Some(Ending::ProtocolError(e)) => Event::ProtocolError(*e),
+                Some(Ending::Abnormal) | None => Event::Close {
+                    code: crate::close::ABNORMAL,
+                    reason: "",
+                },
+            },
+            other => self.frame_event(other),
+        }
+    }
+
+    // ----- endings -----------------------------------------------------------------------
+
+    /// End the connection without a Close frame from the peer (1006): the transport ended or a
+    /// deadline passed.
+    fn end_abnormally(&mut self) {
+        self.phase.fail(false);
+        self.end(Ending::Abnormal);
+    }
+
+    /// Record what ended the connection, to be reported once.
+    fn end(&mut self, ending: Ending) {
+        debug_assert!(self.ending.is_none(), "a connection ends once");
+        self.ending.get_or_insert(ending);
+    }
+
+    /// Whether the transport should be closed once [`pending_output`](Self::pending_output) is
+    /// written (and the payload of an unbuffered frame, while [`payload_due`](Self::payload_due)
+    /// says one is due, with the output after it). True after a failure (handshake refused,
+    /// protocol error, transport EOF) in either role, and after a completed closing handshake
+    /// on a server; a client waits for the server to close the TCP connection first (§7.1.1),
+    /// i.e. for EOF.
+    pub fn should_close_transport(&self) -> bool {
+        matches!(self.phase, Phase::Closed(_))
+            && (self.phase.failed() || self.eof || self.role == Role::Server)
+    }
+}
