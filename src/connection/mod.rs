@@ -15,6 +15,8 @@
 
 mod recv;
 mod send;
+#[cfg(test)]
+mod tests;
 mod timers;
 
 use std::sync::Arc;
@@ -249,6 +251,14 @@ impl Connection {
         if self.role == Role::Client {
             self.masks = Some(source);
         }
+    }
+
+    /// Put a negotiated extension in the pipeline's extension stage: it sees the RSV bits it
+    /// claims and transforms the payloads of the messages it takes.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn set_extension(&mut self, ext: Box<dyn Extension>) {
+        self.rsv_allowed |= ext.rsv_bits();
+        self.extension = Some(ext);
     }
 
     /// This endpoint's role.

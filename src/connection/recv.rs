@@ -15,7 +15,7 @@ use crate::utf8::{Utf8Validator, ValidText};
 use super::{Connection, Ending, Role};
 
 /// The largest piece a transformed (decoded) message is handed out in, in streaming delivery.
-const DECODED_PIECE: usize = 32 * 1024;
+pub(super) const DECODED_PIECE: usize = 32 * 1024;
 
 /// The frame whose payload is being received.
 #[derive(Debug, Clone, Copy)]
