@@ -19,8 +19,8 @@ fn phase_key(key: [u8; 4], offset: usize) -> [u8; 4] {
 /// the key phase is `offset % 4`).
 ///
 /// Works a block at a time in code the compiler vectorises; equal to [`apply_mask_bytewise`] for
-/// every input. On x86-64 processors with AVX2, payloads of [`AVX2_THRESHOLD`] bytes or more run
-/// the same code compiled for 256-bit registers.
+/// every input. On x86-64 processors with AVX2, payloads of `AVX2_THRESHOLD` (512) bytes or
+/// more run the same code compiled for 256-bit registers.
 #[inline]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     #[cfg(all(target_arch = "x86_64", not(target_feature = "avx2")))]
@@ -90,7 +90,7 @@ fn mask_into_portable(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: usize) {
 }
 
 /// Below this length the AVX2 path does not pay for its dispatch and wider tail.
-pub const AVX2_THRESHOLD: usize = 512;
+const AVX2_THRESHOLD: usize = 512;
 
 /// [`apply_mask_portable`] compiled with AVX2 enabled (the code is the same; the compiler
 /// vectorises it to 256-bit registers).

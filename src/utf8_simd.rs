@@ -15,7 +15,7 @@ use core::arch::x86_64::*;
 /// Whether `bytes` is valid UTF-8 (`core::str::from_utf8(bytes).is_ok()`), computed with
 /// AVX-512; `None` when the processor lacks the instructions.
 #[inline]
-pub(crate) fn is_valid(bytes: &[u8]) -> Option<bool> {
+pub fn is_valid(bytes: &[u8]) -> Option<bool> {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx512f")
         && std::arch::is_x86_feature_detected!("avx512bw")
