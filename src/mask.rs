@@ -132,8 +132,8 @@ fn apply_mask_portable(buf: &mut [u8], key: [u8; 4], offset: usize) {
     }
 }
 
-/// Bytes XORed per iteration of the vectorised loop. Measured (benches/kernels.rs): 32 is the
-/// best all-round choice over 16 and 64 for frames from 16 bytes to 64 KiB.
+/// Bytes XORed per iteration of the vectorised loop (chosen by measurement: `BENCHMARKS.md`,
+/// "Design measurements").
 const BLOCK: usize = 32;
 
 /// XOR `buf` in place with `key` one byte at a time, where `buf[0]` is at position `offset` of

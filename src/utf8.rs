@@ -62,18 +62,8 @@ fn is_continuation(b: u8) -> bool {
     b & 0xC0 == 0x80
 }
 
-/// Below this length text is checked by the automaton below instead of simdutf8, whose fixed
-/// cost per call dominates short inputs and whose tail after the last whole 64-byte block is
-/// slow. Multi-byte text (Cyrillic, CJK, emoji, spaces; x86-64 with AVX2), the automaton alone
-/// against `simdutf8::basic`: 16 B 6.1 ns / 12.6 ns, 31 B 6.7 / 12.8, 48 B 10.6 / 20.0, 63 B
-/// 13.7 / 25.7, but 80 B 17.3 / 16.3 and 125 B 27.4 / 16.4 (64 B, one whole block, takes
-/// simdutf8 3.3 ns); `core::str::from_utf8` takes 12.4 ns at 16 B. ASCII text shorter than
-/// this costs 2 to 3.5 ns either way, as the automaton first skips whole ASCII words.
-/// `benches/kernels.rs` (group `utf8`) compares `as_str` with both at 16, 48 and 125 bytes.
-/// The AVX-512 validator, faster than the automaton in that kernel bench even at 16 bytes
-/// (2.3 against 4.8 ns), made 16-byte multi-byte frames 22 % slower end to end
-/// (`benches/compare.rs`, `decode_text_utf8/wsmachine/16`, two alternated runs each), so short
-/// text stays on the automaton whatever the processor.
+/// Below this length text is checked by the automaton below, not by simdutf8 or the AVX-512
+/// validator, whatever the processor (why: `BENCHMARKS.md`, "Design measurements").
 const SMALL: usize = 64;
 
 // A deterministic automaton over bytes that accepts exactly the UTF-8 of RFC 3629 §4, in the
