@@ -405,8 +405,8 @@ fn short_as_str(bytes: &[u8]) -> Option<&str> {
 }
 
 /// View bytes that the connection has already validated as text. This checks again (with
-/// [`as_str`], a few nanoseconds when short); should the bytes ever be invalid it yields the
-/// empty string rather than panicking.
+/// [`as_str`], a few nanoseconds when short); should the bytes ever be invalid, a release build
+/// yields the empty string rather than panicking (a debug build panics).
 #[inline]
 pub(crate) fn from_validated(bytes: &[u8]) -> &str {
     let checked = as_str(bytes);
