@@ -375,12 +375,15 @@ pub fn as_str(bytes: &[u8]) -> Option<&str> {
         match crate::utf8_simd::is_valid(bytes) {
             #[allow(unsafe_code)]
             // SAFETY: `is_valid` returned `Some(true)`, which it does only when the bytes are
-            // valid UTF-8: its tests compare it with `core::str::from_utf8` on every 1-, 2- and
-            // 3-byte sequence (all of them in release builds), 4-byte sequences around every
-            // boundary of the RFC 3629 table, probe sequences at every offset of inputs up to
-            // 200 bytes (every position in and across 64-byte blocks and the tail), and random
-            // and edited text (proptests); the `utf8_validator` fuzz target compares `as_str`
-            // with `core::str::from_utf8` too.
+            // valid UTF-8. It runs the lookup algorithm of Keiser and Lemire: its tables flag
+            // every pair of bytes that RFC 3629 never allows, the bytes two and three back say
+            // where two continuations in a row are due, and a code point cut by the end is
+            // refused; the
+            // `utf8_simd` module documentation derives the tables from the error classes,
+            // shows that these checks accept exactly UTF-8, and bounds every load. Its tests
+            // check the tables on every pair of bytes and compare the validator with
+            // `core::str::from_utf8` (every sequence of up to three bytes, every offset within
+            // and across 64-byte blocks, proptests), as does the `utf8_validator` fuzz target.
             Some(true) => Some(unsafe { core::str::from_utf8_unchecked(bytes) }),
             Some(false) => None,
             None => simdutf8::basic::from_utf8(bytes).ok(),
@@ -432,10 +435,10 @@ pub(crate) fn validated_pieces(bytes: &[u8]) -> &str {
     // SAFETY: the two callers (a text frame received in pieces, and a reassembled fragmented
     // message, in `Connection`) pass exactly the bytes described above. The validator accepts
     // a sequence of pieces only if their concatenation is valid UTF-8: it runs the RFC 3629
-    // automaton on each short piece and, on each long one, the AVX-512 validator (differential
-    // tests against `core::str::from_utf8` in `utf8_simd`) or simdutf8's std-compatible
-    // validator, and checks every code point split between pieces, or cut by the end of a
-    // piece, byte by byte with the RFC 3629 automaton (proptests and a fuzz target compare it with
+    // automaton on each short piece and, on each long one, the AVX-512 validator (exact by the
+    // argument in `utf8_simd`'s module documentation) or simdutf8's std-compatible validator,
+    // and checks every code point split between pieces, or cut by the end of a piece, byte by
+    // byte with the RFC 3629 automaton (proptests and a fuzz target compare it with
     // `core::str::from_utf8` at arbitrary splits).
     unsafe {
         core::str::from_utf8_unchecked(bytes)
