@@ -6,16 +6,10 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use wsmachine::frame::{MAX_HEADER_LEN, OpCode, decode_header, encode_header};
-use wsmachine::mask::{apply_mask, apply_mask_bytewise, mask_into};
-use wsmachine::utf8::{Utf8Validator, as_str};
-
-// The crate's private AVX-512 validator, built into the benchmark from its source file (it
-// depends on nothing else in the crate). Its tests run with the library's; built here (as under
-// `cargo clippy --all-targets`), their helpers are unused.
-#[path = "../src/utf8_simd.rs"]
-#[allow(dead_code)]
-mod utf8_simd;
+use wsmachine::__private::frame::{MAX_HEADER_LEN, OpCode, decode_header, encode_header};
+use wsmachine::__private::mask::{apply_mask, apply_mask_bytewise, mask_into};
+use wsmachine::__private::utf8::{Utf8Validator, as_str};
+use wsmachine::__private::utf8_simd;
 
 const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 

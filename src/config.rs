@@ -1,7 +1,9 @@
 //! Limits and behaviour switches, with strict defaults.
 //!
-//! Every limit is enforced with the status or close code the RFC calls for: head too large →
-//! HTTP 431, frame or message too large → close 1009.
+//! A limit on what the peer sends is enforced with the status or close code the RFCs call for:
+//! a request head too large or with too many fields → HTTP 431, a frame or message too large →
+//! close 1009. A client fails the handshake on a response head over the limits and cuts a
+//! response body at its limit.
 
 use std::time::Duration;
 

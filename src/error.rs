@@ -53,8 +53,6 @@ pub enum ProtocolError {
         /// The configured limit, in bytes.
         limit: usize,
     },
-    /// A data frame arrived after the peer had already sent Close (§5.5.1).
-    DataAfterClose,
 }
 
 impl ProtocolError {
@@ -84,7 +82,6 @@ impl ProtocolError {
             ProtocolError::InvalidCloseCode(_) => "invalid close code",
             ProtocolError::FrameTooLarge { .. } => "frame too large",
             ProtocolError::MessageTooLarge { .. } => "message too large",
-            ProtocolError::DataAfterClose => "data frame after close",
         }
     }
 }
@@ -129,8 +126,6 @@ pub enum UsageError {
     InvalidCloseCode(u16),
     /// A fragmented message is in progress: finish it before starting another data message.
     MessageInProgress,
-    /// A continuation was sent while no fragmented message was in progress.
-    NoMessageInProgress,
     /// The subprotocol chosen by the application was not offered by the client.
     SubprotocolNotOffered(String),
     /// A header name or value the application supplied is not valid in HTTP/1.1.
@@ -159,7 +154,6 @@ impl fmt::Display for UsageError {
             }
             UsageError::InvalidCloseCode(c) => write!(f, "close code {c} may not be sent"),
             UsageError::MessageInProgress => f.write_str("a fragmented message is in progress"),
-            UsageError::NoMessageInProgress => f.write_str("no fragmented message is in progress"),
             UsageError::SubprotocolNotOffered(p) => {
                 write!(f, "subprotocol {p:?} was not offered by the client")
             }

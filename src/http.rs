@@ -271,8 +271,9 @@ pub(crate) struct Head<F = Vec<Field>> {
 }
 
 /// Text of a validated span: every span but a reason phrase is ASCII or checked UTF-8.
-/// (Unsafe code is denied, so this checks again, which for these short ASCII strings costs
-/// little; should the bytes ever be invalid it yields the empty string.)
+/// [`from_validated`](crate::utf8::from_validated) checks it again, which for these short
+/// strings costs a few nanoseconds, and yields the empty string should the bytes ever be
+/// invalid.
 #[inline]
 pub(crate) fn text(buf: &[u8], span: Span) -> &str {
     crate::utf8::from_validated(&buf[span.range()])
@@ -352,15 +353,6 @@ pub(crate) struct HeadParser<F = Vec<Field>> {
     /// Header fields taken so far.
     count: usize,
     fields: F,
-    /// Bytes searched for a line end, over the parser's life.
-    #[cfg(test)]
-    pub(crate) scanned: usize,
-    /// Bytes of complete lines validated, over the parser's life.
-    #[cfg(test)]
-    pub(crate) validated: usize,
-    /// Bytes looked at by the fast path for lines it then left to the general one.
-    #[cfg(test)]
-    pub(crate) probed: usize,
 }
 
 /// Header fields room is made for at first.
@@ -391,12 +383,6 @@ impl<F: Fields> HeadParser<F> {
             fields_start: 0,
             count: 0,
             fields: F::default(),
-            #[cfg(test)]
-            scanned: 0,
-            #[cfg(test)]
-            validated: 0,
-            #[cfg(test)]
-            probed: 0,
         }
     }
 
@@ -447,11 +433,6 @@ impl<F: Fields> HeadParser<F> {
             {
                 match fast_field(&window[pos..]) {
                     Ok((name, value, len)) => {
-                        #[cfg(test)]
-                        {
-                            self.scanned += len;
-                            self.validated += len;
-                        }
                         let line = &window[pos..];
                         self.count += 1;
                         self.fields.add(
@@ -466,21 +447,10 @@ impl<F: Fields> HeadParser<F> {
                         self.line_start = base + pos;
                         continue;
                     }
-                    Err(clear) => {
-                        #[cfg(test)]
-                        {
-                            self.scanned += clear;
-                            self.probed += clear;
-                        }
-                        from = pos + clear;
-                    }
+                    Err(clear) => from = pos + clear,
                 }
             }
-            let Some(i) = memchr(b'\n', &window[from..]) else {
-                #[cfg(test)]
-                {
-                    self.scanned += window.len() - from;
-                }
+            let Some(i) = find_lf(&window[from..]) else {
                 self.keep(&window[kept..]);
                 if window.len() < data.len() {
                     // The line end is past the limit.
@@ -488,15 +458,7 @@ impl<F: Fields> HeadParser<F> {
                 }
                 return HeadProgress::Partial;
             };
-            #[cfg(test)]
-            {
-                self.scanned += i + 1;
-            }
             let lf = from + i;
-            #[cfg(test)]
-            {
-                self.validated += base + lf + 1 - self.line_start;
-            }
             // The line's bytes are `src[i - src_base]` for a head offset `i`.
             let in_buf = self.line_start < base + pos;
             if in_buf {
@@ -553,6 +515,8 @@ impl<F: Fields> HeadParser<F> {
 
     /// Validate one line (without its LF) that starts at `offset` in the head.
     fn parse_line(&self, offset: usize, line: &[u8]) -> Result<Line, HeadError> {
+        #[cfg(test)]
+        work::count(|w| w.validated += line.len() + 1);
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if self.start.is_none() {
             if line.is_empty() {
@@ -590,6 +554,15 @@ fn parse_version(s: &[u8]) -> Result<(u8, &[u8]), HeadError> {
         ] => Ok((d - b'0', rest)),
         _ => Err(HeadError::Malformed("HTTP version is not HTTP/1.x")),
     }
+}
+
+/// Where the first LF of `s` is. Test builds count the bytes searched: up to the LF, or all.
+#[inline(always)]
+fn find_lf(s: &[u8]) -> Option<usize> {
+    let found = memchr(b'\n', s);
+    #[cfg(test)]
+    work::count(|w| w.scanned += found.map_or(s.len(), |i| i + 1));
+    found
 }
 
 /// The length of the longest prefix of `s` whose bytes all have `class`.
@@ -829,8 +802,29 @@ fn parse_status_line(offset: usize, line: &[u8]) -> Result<(StartLine, u8), Head
 /// result for it. Anything else (a line not complete in `s`, any syntax error, the empty line
 /// ending the head) is `Err(clear)`: the first `clear` bytes of `s` hold no LF, so the search
 /// for the line end resumes there, and the general path validates the line.
+///
+/// Test builds count the bytes it took (searched and validated) or cleared (searched, and
+/// looked at for a line the general path validates).
 #[inline(always)]
 fn fast_field(s: &[u8]) -> Result<(Range<usize>, Range<usize>, usize), usize> {
+    let taken = fast_field_bytes(s);
+    #[cfg(test)]
+    match taken {
+        Ok((_, _, len)) => work::count(|w| {
+            w.scanned += len;
+            w.validated += len;
+        }),
+        Err(clear) => work::count(|w| {
+            w.scanned += clear;
+            w.probed += clear;
+        }),
+    }
+    taken
+}
+
+/// [`fast_field`] without the count.
+#[inline(always)]
+fn fast_field_bytes(s: &[u8]) -> Result<(Range<usize>, Range<usize>, usize), usize> {
     // Name bytes are tchars, so they hold no LF.
     let name_len = name_len(s);
     if name_len == 0 || s.get(name_len) != Some(&b':') {
@@ -895,6 +889,43 @@ fn parse_header_line(offset: usize, line: &[u8]) -> Result<Field, HeadError> {
         name: Span::at(offset, 0..name_len),
         value: Span::at(offset, value_start + start..value_start + end),
     })
+}
+
+/// The parser's work, counted where it is done: by [`find_lf`], [`fast_field`] and
+/// `HeadParser::parse_line`, and only in test builds, for the tests that hold the parser to
+/// linear time. Each thread counts its own.
+#[cfg(test)]
+mod work {
+    use std::cell::Cell;
+
+    /// Bytes handled since the last [`take`].
+    #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+    pub(super) struct Work {
+        /// Bytes searched for a line end.
+        pub(super) scanned: usize,
+        /// Bytes of complete lines validated, line ends included.
+        pub(super) validated: usize,
+        /// Bytes looked at by the fast path for lines it then left to the general one.
+        pub(super) probed: usize,
+    }
+
+    thread_local! {
+        static WORK: Cell<Work> = Cell::default();
+    }
+
+    /// Add to this thread's counts.
+    pub(super) fn count(add: impl FnOnce(&mut Work)) {
+        WORK.with(|cell| {
+            let mut work = cell.get();
+            add(&mut work);
+            cell.set(work);
+        });
+    }
+
+    /// This thread's counts, which start again from zero.
+    pub(super) fn take() -> Work {
+        WORK.with(Cell::take)
+    }
 }
 
 #[cfg(test)]
@@ -1288,6 +1319,7 @@ mod tests {
         head.extend_from_slice(b"\r\n\r\n");
         assert_eq!(head.len(), limit);
         let mut p = HeadParser::new(HeadKind::Request, limit, 1000);
+        work::take();
         for (n, b) in head.iter().enumerate() {
             let r = p.receive(std::slice::from_ref(b));
             if n + 1 < head.len() {
@@ -1296,9 +1328,10 @@ mod tests {
                 assert!(matches!(r, HeadProgress::Complete { consumed: 1, .. }));
             }
         }
-        assert_eq!(p.scanned, head.len());
-        assert_eq!(p.validated, head.len());
-        assert!(p.probed <= head.len());
+        let work = work::take();
+        assert_eq!(work.scanned, head.len());
+        assert_eq!(work.validated, head.len());
+        assert!(work.probed <= head.len());
     }
 
     /// Fed in one call, or in chunks that cut every line, the same counts hold.
@@ -1308,6 +1341,7 @@ mod tests {
         for size in 1..=head.len() {
             let mut p = HeadParser::new(HeadKind::Request, 8192, 64);
             let mut complete = false;
+            work::take();
             for chunk in head.chunks(size) {
                 if let HeadProgress::Complete { head: h, .. } = p.receive(chunk) {
                     assert_eq!(h.buf, head);
@@ -1315,8 +1349,13 @@ mod tests {
                 }
             }
             assert!(complete);
-            assert_eq!((p.scanned, p.validated), (head.len(), head.len()), "{size}");
-            assert!(p.probed <= head.len(), "{size}");
+            let work = work::take();
+            assert_eq!(
+                (work.scanned, work.validated),
+                (head.len(), head.len()),
+                "{size}"
+            );
+            assert!(work.probed <= head.len(), "{size}");
         }
     }
 }

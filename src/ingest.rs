@@ -17,13 +17,8 @@ use crate::frame::{MAX_HEADER_LEN, decode_header};
 use crate::mask::{apply_mask, mask_into};
 
 /// Frames with a payload below this size end fused unmasking: the parser unmasks them in
-/// place, which costs less than following their boundaries during the copy.
-///
-/// Measured (benches/compare.rs, decode in 64 KiB reads, time per MiB of payload, fused vs
-/// not): 1 KiB frames 42.0 vs 34.9 us (fusing loses 20%), 2 to 16 KiB frames within a few
-/// percent either way (the payload is still in L1 when the parser unmasks it), 64 KiB frames
-/// 23.7 vs 29.3 us and 1 MiB frames 41.2 vs 50.7 us (binary; ASCII text 31.5 vs 38.3 and
-/// 60.5 vs 66.2).
+/// place, which costs less than following their boundaries during the copy (figures:
+/// `BENCHMARKS.md`, "Design measurements").
 pub(crate) const FUSE_MIN_FRAME: u64 = 32 * 1024;
 
 /// Follows the frame sequence of a server's input while it is copied into the buffer.

@@ -110,18 +110,36 @@
 //! }
 //! ```
 //!
+//! # What is public
+//!
+//! At the crate root: the machine, [`Connection`], with its [`Role`] and [`MessageKind`]; its
+//! [`Config`] and [`Delivery`]; the [`Event`]s it reports; its lifecycle [`State`]; the two
+//! error families [`ProtocolError`] and [`UsageError`]; and [`MaskSource`], where a client's
+//! masking keys come from ([`Connection::set_mask_source`]). Beside them, four modules:
+//!
+//! | module | what |
+//! |---|---|
+//! | [`handshake`] | the opening handshake (§4) on its own, its requests, responses and errors |
+//! | [`extension`] | the `Sec-WebSocket-Extensions` grammar (§9.1) |
+//! | [`close`] | close codes and Close payloads (§5.5.1, §7.4) |
+//! | [`admission`] | per-address limits in front of the handshake |
+//!
+//! Frame headers, masking and UTF-8 validation are internal: the connection applies them to
+//! every frame, and nothing in the API takes or returns them.
+//!
 //! # Layers, one file per RFC section
 //!
-//! | module | RFC 6455 |
-//! |---|---|
-//! | [`handshake`] (with the private `http` head parser, the private `sha1` accept-key digest, and [`extension`]) | §4 opening handshake, §9.1 extension grammar |
-//! | [`frame`] | §5.2 frame header codec |
-//! | [`mask`] | §5.3 masking |
-//! | [`utf8`] (with the private `utf8_simd` AVX-512 validator) | §8.1 UTF-8 validation |
-//! | [`close`] | §5.5.1, §7.4 close codes |
-//! | [`state`] | §4.1, §7 the lifecycle |
-//! | [`connection`] | §5.4–§7 the machine |
-//! | [`admission`] | per-address limits in front of the handshake |
+//! | file | RFC 6455 | public as |
+//! |---|---|---|
+//! | `handshake.rs` (with the `http.rs` head parser and the `sha1.rs` accept-key digest), `extension.rs` | §4 opening handshake, §9.1 extension grammar | [`handshake`], [`extension`] |
+//! | `frame.rs` | §5.2 frame header codec | internal |
+//! | `mask.rs`, `ingest.rs`, `rng.rs` | §5.3 masking; unmasking while received bytes are copied in; masking keys | [`MaskSource`] |
+//! | `utf8.rs` (with the `utf8_simd.rs` AVX-512 validator) | §8.1 UTF-8 validation | internal |
+//! | `close.rs` | §5.5.1, §7.4 close codes | [`close`] |
+//! | `state.rs` | §4.1, §7 the lifecycle | [`State`] |
+//! | `connection.rs` | §5.4–§7 the machine | [`Connection`], [`Role`], [`MessageKind`] |
+//! | `event.rs`, `error.rs`, `config.rs` | | [`Event`], [`ProtocolError`], [`UsageError`], [`Config`], [`Delivery`] |
+//! | `admission.rs` | | [`admission`] |
 //!
 //! # Errors
 //!
@@ -138,24 +156,63 @@
 
 pub mod admission;
 pub mod close;
-pub mod config;
-pub mod connection;
-pub mod error;
-pub mod event;
+mod config;
+mod connection;
+mod error;
+mod event;
 pub mod extension;
-pub mod frame;
+mod frame;
 pub mod handshake;
 mod http;
 mod ingest;
-pub mod mask;
-pub mod rng;
+mod mask;
+mod rng;
 mod sha1;
-pub mod state;
-pub mod utf8;
+mod state;
+mod utf8;
 mod utf8_simd;
 
 pub use config::{Config, Delivery};
 pub use connection::{Connection, MessageKind, Role};
 pub use error::{ProtocolError, UsageError};
 pub use event::Event;
+pub use rng::MaskSource;
 pub use state::State;
+
+// The building blocks under the connection (the frame header codec, the masking kernels, the
+// UTF-8 validators, a fixed sequence of masking keys) are not part of the API. The crate's own
+// kernel benchmark (`benches/kernels.rs`), the frame-level integration tests (`tests/frames.rs`,
+// `tests/connection.rs`) and the fuzz targets (`fuzz/`, a crate of its own) test and measure
+// them through `__private`: hidden from the documentation, with no stability promise, and
+// holding only what those targets use.
+//
+// A cargo feature (say `internals`, off by default) would keep these items out of ordinary
+// builds, but a package cannot turn on one of its own features for its tests and benchmarks:
+// they would need `required-features`, and a plain `cargo test` or `cargo bench` would then
+// skip them without a failure. The hidden module keeps every target building with the plain
+// commands, at the cost of a few functions that ordinary builds compile anyway.
+#[doc(hidden)]
+pub mod __private {
+    /// The frame header codec (RFC 6455 §5.2).
+    pub mod frame {
+        pub use crate::frame::{
+            FrameHeader, MAX_HEADER_LEN, OpCode, decode_header, encode_header, write_frame,
+        };
+    }
+    /// The masking kernels (§5.3) and their bytewise reference.
+    pub mod mask {
+        pub use crate::mask::{apply_mask, apply_mask_bytewise, mask_into};
+    }
+    /// Masking keys from a fixed list, for reproducible transcripts.
+    pub mod rng {
+        pub use crate::rng::FixedMasks;
+    }
+    /// The incremental UTF-8 validator and the whole-text check (§8.1).
+    pub mod utf8 {
+        pub use crate::utf8::{Utf8Validator, as_str};
+    }
+    /// The AVX-512 UTF-8 validator alone.
+    pub mod utf8_simd {
+        pub use crate::utf8_simd::is_valid;
+    }
+}

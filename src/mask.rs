@@ -19,8 +19,8 @@ fn phase_key(key: [u8; 4], offset: usize) -> [u8; 4] {
 /// the key phase is `offset % 4`).
 ///
 /// Works a block at a time in code the compiler vectorises; equal to [`apply_mask_bytewise`] for
-/// every input. On x86-64 processors with AVX2, payloads of [`AVX2_THRESHOLD`] bytes or more run
-/// the same code compiled for 256-bit registers.
+/// every input. On x86-64 processors with AVX2, payloads of `AVX2_THRESHOLD` (512) bytes or
+/// more run the same code compiled for 256-bit registers.
 #[inline]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     #[cfg(all(target_arch = "x86_64", not(target_feature = "avx2")))]
@@ -37,15 +37,20 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     apply_mask_portable(buf, key, offset);
 }
 
-/// Append `src` to `dst`, XORed with `key`, where `src[0]` is at position `offset` of the frame
-/// payload: a copy and an unmask in one pass over the bytes, for payload that arrives in a
-/// caller's buffer and must be copied anyway. Equal to copying, then [`apply_mask`].
+/// Write `src` into `dst`, XORed with `key`, where `src[0]` is at position `offset` of the
+/// frame payload: a copy and an unmask in one pass over the bytes, for payload that arrives in
+/// a caller's buffer and must be copied anyway. Equal to `dst.copy_from_slice(src)`, then
+/// [`apply_mask`].
+///
+/// # Panics
+///
+/// If `dst` and `src` differ in length, as `copy_from_slice` does: a shorter one would
+/// otherwise leave payload bytes unwritten or unread without a sign.
 #[inline]
 pub fn mask_into(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: usize) {
-    let n = dst.len().min(src.len());
-    let (dst, src) = (&mut dst[..n], &src[..n]);
+    assert_eq!(dst.len(), src.len(), "mask_into: lengths differ");
     #[cfg(all(target_arch = "x86_64", not(target_feature = "avx2")))]
-    if n >= AVX2_THRESHOLD && std::arch::is_x86_feature_detected!("avx2") {
+    if src.len() >= AVX2_THRESHOLD && std::arch::is_x86_feature_detected!("avx2") {
         #[allow(unsafe_code)]
         // SAFETY: as in `apply_mask`: the AVX2 build of safe code, called after run-time
         // detection confirmed the processor has AVX2.
@@ -85,7 +90,7 @@ fn mask_into_portable(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: usize) {
 }
 
 /// Below this length the AVX2 path does not pay for its dispatch and wider tail.
-pub const AVX2_THRESHOLD: usize = 512;
+const AVX2_THRESHOLD: usize = 512;
 
 /// [`apply_mask_portable`] compiled with AVX2 enabled (the code is the same; the compiler
 /// vectorises it to 256-bit registers).
@@ -127,8 +132,8 @@ fn apply_mask_portable(buf: &mut [u8], key: [u8; 4], offset: usize) {
     }
 }
 
-/// Bytes XORed per iteration of the vectorised loop. Measured (benches/kernels.rs): 32 is the
-/// best all-round choice over 16 and 64 for frames from 16 bytes to 64 KiB.
+/// Bytes XORed per iteration of the vectorised loop (chosen by measurement: `BENCHMARKS.md`,
+/// "Design measurements").
 const BLOCK: usize = 32;
 
 /// XOR `buf` in place with `key` one byte at a time, where `buf[0]` is at position `offset` of
@@ -194,6 +199,12 @@ mod tests {
                 assert_eq!(got, want, "len {len} offset {offset}");
             }
         }
+    }
+
+    #[test]
+    #[should_panic(expected = "lengths differ")]
+    fn mask_into_refuses_slices_of_different_lengths() {
+        mask_into(&mut [0u8; 8], &[0u8; 9], [1, 2, 3, 4], 0);
     }
 
     #[test]

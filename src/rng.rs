@@ -1,10 +1,38 @@
 //! Randomness for client masking keys and handshake nonces.
 //!
 //! RFC 6455 §5.3 requires masking keys that the application cannot predict, and §4.1 a random
-//! 16-byte key nonce. By default both come from the operating system's CSPRNG, read in blocks so
-//! that a frame costs no system call. Tests and fuzzers supply their own [`MaskSource`].
+//! 16-byte key nonce. Both come from the operating system's CSPRNG: the keys through
+//! [`OsRandom`], read in blocks so that a frame costs no system call, unless the application
+//! supplies its own [`MaskSource`]; the nonce through [`fill_random`]. Tests and fuzzers use
+//! [`FixedMasks`].
 
-/// A source of 4-byte masking keys for client frames.
+/// A source of 4-byte masking keys for a client's frames (RFC 6455 §5.3).
+///
+/// A client connection takes one key per frame it sends. By default the keys come from the
+/// operating system's CSPRNG; [`Connection::set_mask_source`](crate::Connection::set_mask_source)
+/// replaces that source, for instance with fixed keys so that a test's output is the same on
+/// every run. Outside tests, keys must stay unpredictable to the application and to whoever
+/// sees the traffic (§10.3): masking is what keeps a payload chosen by a script from reading
+/// as another protocol to a proxy on the way.
+///
+/// ```
+/// use wsmachine::{Config, Connection, MaskSource, Role};
+///
+/// /// One key for every frame: reproducible output for a test, never for real traffic.
+/// struct SameKey([u8; 4]);
+///
+/// impl MaskSource for SameKey {
+///     fn next_mask(&mut self) -> [u8; 4] {
+///         self.0
+///     }
+/// }
+///
+/// let mut client = Connection::from_upgraded(Role::Client, Config::default());
+/// client.set_mask_source(Box::new(SameKey([1, 2, 3, 4])));
+/// client.send_text("hi").unwrap();
+/// // FIN + text, MASK + length 2, the key, "hi" XOR the key.
+/// assert_eq!(client.pending_output(), [0x81, 0x82, 1, 2, 3, 4, b'h' ^ 1, b'i' ^ 2]);
+/// ```
 pub trait MaskSource: Send {
     /// The next masking key.
     fn next_mask(&mut self) -> [u8; 4];

@@ -4,9 +4,7 @@
 //! `sha1_smol` computes it on any processor. A valid key is always 24 bytes (the base64 of a
 //! 16-byte nonce), so the message is always 60 bytes: two blocks, the second of them padding
 //! alone. On x86-64 processors with the SHA extensions those two blocks run on the SHA
-//! instructions instead. `benches/kernels.rs` (group `accept_key`: digest, base64 and the
-//! `String`) measured 108.9 ns against 180.9 ns for `sha1_smol` and the `base64` crate on the
-//! machine of `BENCHMARKS.md`; the SHA-1 had been a quarter of a server handshake.
+//! instructions instead (figures: `BENCHMARKS.md`, "Design measurements").
 
 /// The GUID appended to the key before hashing (§1.3).
 pub(crate) const GUID: &[u8; 36] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";

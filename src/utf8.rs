@@ -65,18 +65,8 @@ fn is_continuation(b: u8) -> bool {
     b & 0xC0 == 0x80
 }
 
-/// Below this length text is checked by the automaton below instead of simdutf8, whose fixed
-/// cost per call dominates short inputs and whose tail after the last whole 64-byte block is
-/// slow. Multi-byte text (Cyrillic, CJK, emoji, spaces; x86-64 with AVX2), the automaton alone
-/// against `simdutf8::basic`: 16 B 6.1 ns / 12.6 ns, 31 B 6.7 / 12.8, 48 B 10.6 / 20.0, 63 B
-/// 13.7 / 25.7, but 80 B 17.3 / 16.3 and 125 B 27.4 / 16.4 (64 B, one whole block, takes
-/// simdutf8 3.3 ns); `core::str::from_utf8` takes 12.4 ns at 16 B. ASCII text shorter than
-/// this costs 2 to 3.5 ns either way, as the automaton first skips whole ASCII words.
-/// `benches/kernels.rs` (group `utf8`) compares `as_str` with both at 16, 48 and 125 bytes.
-/// The AVX-512 validator, faster than the automaton in that kernel bench even at 16 bytes
-/// (2.3 against 4.8 ns), made 16-byte multi-byte frames 22 % slower end to end
-/// (`benches/compare.rs`, `decode_text_utf8/wsmachine/16`, two alternated runs each), so short
-/// text stays on the automaton whatever the processor.
+/// Below this length text is checked by the automaton below, not by simdutf8 or the AVX-512
+/// validator, whatever the processor (why: `BENCHMARKS.md`, "Design measurements").
 const SMALL: usize = 64;
 
 // A deterministic automaton over bytes that accepts exactly the UTF-8 of RFC 3629 §4, in the
@@ -396,12 +386,15 @@ pub fn as_str(bytes: &[u8]) -> Option<&str> {
         match crate::utf8_simd::is_valid(bytes) {
             #[allow(unsafe_code)]
             // SAFETY: `is_valid` returned `Some(true)`, which it does only when the bytes are
-            // valid UTF-8: its tests compare it with `core::str::from_utf8` on every 1-, 2- and
-            // 3-byte sequence (all of them in release builds), 4-byte sequences around every
-            // boundary of the RFC 3629 table, probe sequences at every offset of inputs up to
-            // 200 bytes (every position in and across 64-byte blocks and the tail), and random
-            // and edited text (proptests); the `utf8_validator` fuzz target compares `as_str`
-            // with `core::str::from_utf8` too.
+            // valid UTF-8. It runs the lookup algorithm of Keiser and Lemire: its tables flag
+            // every pair of bytes that RFC 3629 never allows, the bytes two and three back say
+            // where two continuations in a row are due, and a code point cut by the end is
+            // refused; the
+            // `utf8_simd` module documentation derives the tables from the error classes,
+            // shows that these checks accept exactly UTF-8, and bounds every load. Its tests
+            // check the tables on every pair of bytes and compare the validator with
+            // `core::str::from_utf8` (every sequence of up to three bytes, every offset within
+            // and across 64-byte blocks, proptests), as does the `utf8_validator` fuzz target.
             Some(true) => Some(unsafe { core::str::from_utf8_unchecked(bytes) }),
             Some(false) => None,
             None => simdutf8::basic::from_utf8(bytes).ok(),
@@ -426,8 +419,8 @@ fn short_as_str(bytes: &[u8]) -> Option<&str> {
 }
 
 /// View bytes that the connection has already validated as text. This checks again (with
-/// [`as_str`], a few nanoseconds when short); should the bytes ever be invalid it yields the
-/// empty string rather than panicking.
+/// [`as_str`], a few nanoseconds when short); should the bytes ever be invalid, a release build
+/// yields the empty string rather than panicking (a debug build panics).
 #[inline]
 pub(crate) fn from_validated(bytes: &[u8]) -> &str {
     let checked = as_str(bytes);
@@ -472,7 +465,7 @@ impl ValidText {
         // `Utf8Validator` fed every byte in order from the text's first, which `finish`
         // found complete. The validator accepts a sequence of pieces only if their
         // concatenation is valid UTF-8: short pieces run the RFC 3629 automaton, long ones the
-        // AVX-512 validator (`utf8_simd`) or simdutf8's std-compatible validator, and every code
+        // AVX-512 validator (exact by the argument in `utf8_simd`'s module documentation) or simdutf8's std-compatible validator, and every code
         // point split between pieces or cut by a piece's end is stepped through the RFC 3629
         // automaton byte by byte. The caller passes the bytes it fed (the length is asserted
         // above), which only the receive path writes, before validation.

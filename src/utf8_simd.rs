@@ -1,21 +1,113 @@
 //! UTF-8 validation with AVX-512 (RFC 3629 §4), 64 bytes at a time.
 //!
-//! The method is the "lookup" algorithm of Keiser and Lemire ("Validating UTF-8 in less than
-//! one instruction per byte", 2021). Every byte is looked at together with the byte before it:
-//! three 16-entry tables, indexed by the high and the low nibble of the previous byte and by the
-//! high nibble of the current one, give one bit per kind of error a pair of bytes can show, and
-//! their AND keeps the bits all three agree on. What a pair cannot show — that the third and
-//! fourth bytes of a 3- or 4-byte code point are continuations, and only those — comes from the
-//! bytes two and three back. A block of ASCII only needs the check that the block before it did
-//! not end inside a code point; so does the end of the input.
+//! The method is the "lookup" algorithm of Keiser and Lemire ("Validating UTF-8 In Less Than
+//! One Instruction Per Byte", Software: Practice and Experience, 2021). Every byte is looked at
+//! together with the byte before it: three 16-entry tables, indexed by the high and the low
+//! nibble of the previous byte and by the high nibble of the current one, give one bit per
+//! class of error a pair of bytes can show, and their AND keeps the bits all three agree on.
+//! What a pair cannot show — that the third and fourth bytes of a 3- or 4-byte code point are
+//! continuations, and only those — comes from the bytes two and three back. A block of ASCII
+//! only needs the check that the block before it did not end inside a code point; so does the
+//! end of the input.
+//!
+//! # Why `Some(true)` means valid UTF-8
+//!
+//! `utf8.rs` hands out text as `&str` on [`is_valid`]'s word alone, so the argument is written
+//! out here. Tests check each step: `the_tables_are_the_pair_classes` the tables against the
+//! classes on every pair of bytes, and `the_model_accepts_exactly_utf8` the checks below against
+//! `core::str::from_utf8`, on any processor; the remaining tests compare the vector code itself
+//! with `core::str::from_utf8` where the processor has AVX-512.
+//!
+//! **What is computed.** Let `b[0..n]` be the input, with zeros before it (the `prev` block
+//! before the first) and after it (the zeros of the masked tail load, and past the last block
+//! the `fits` check of `State::finish`, which is the check of one more block of zeros). Zeros
+//! are ASCII, so this padded sequence is valid UTF-8 exactly when the input is. At every
+//! position `i` of it the validator ORs `pair(i) ^ must(i)` into `errors` (in effect, for the
+//! blocks of ASCII it skips: see below), and accepts the input when `errors` is zero in the
+//! end, where
+//!
+//! * `pair(i) = PREV_HIGH[b[i-1] >> 4] & PREV_LOW[b[i-1] & 0xF] & CUR_HIGH[b[i] >> 4]`, and
+//! * `must(i)` is `0x80` when `b[i-2] >= 0xE0` or `b[i-3] >= 0xF0` (byte `i` is then the
+//!   third or the fourth of the code point led there), and 0 otherwise.
+//!
+//! **The classes and the tables.** Each bit of `pair` stands for one class of pairs
+//! (`b[i-1]`, `b[i]`), and each class is a product: a set of high nibbles of `b[i-1]`, a set of
+//! its low nibbles and a set of high nibbles of `b[i]`. Bit 6 holds the paper's `OVERLONG_4`
+//! and `TOO_LARGE_1000`, which share a bit there too: their union is still a product.
+//!
+//! | bit | class | `b[i-1]` | `b[i]` | high of `b[i-1]` | low of `b[i-1]` | high of `b[i]` |
+//! |---|---|---|---|---|---|---|
+//! | 0 | `TOO_SHORT` | `C0..=FF` | `00..=7F`, `C0..=FF` | C–F | any | 0–7, C–F |
+//! | 1 | `TOO_LONG` | `00..=7F` | `80..=BF` | 0–7 | any | 8–B |
+//! | 2 | `OVERLONG_3` | `E0` | `80..=9F` | E | 0 | 8, 9 |
+//! | 3 | `TOO_LARGE` | `F4..=FF` | `90..=BF` | F | 4–F | 9–B |
+//! | 4 | `SURROGATE` | `ED` | `A0..=BF` | E | D | A, B |
+//! | 5 | `OVERLONG_2` | `C0`, `C1` | `80..=BF` | C | 0, 1 | 8–B |
+//! | 6 | `OVERLONG_4`, `TOO_LARGE_1000` | `F0`, `F5..=FF` | `80..=8F` | F | 0, 5–F | 8 |
+//! | 7 | `TWO_CONTINUATIONS` | `80..=BF` | `80..=BF` | 8–B | any | 8–B |
+//!
+//! Entry `x` of `PREV_HIGH` holds the bits of the classes whose column "high of `b[i-1]`"
+//! contains `x`; likewise `PREV_LOW` and `CUR_HIGH` (`ANY_LOW` is bits 0, 1 and 7, in
+//! every entry of `PREV_LOW`). A bit survives the AND of the three lookups exactly when each
+//! nibble is in its set, that is when the pair is in the class: `pair(i)` is the set of the
+//! classes of the pair. Bits 0 to 6 are the pairs that RFC 3629 §4 never allows: a lead byte
+//! (`C0..=FF`) not followed by a continuation; a continuation after ASCII; and, after each lead
+//! byte, the continuations its row of the table refuses (`C0`, `C1` and `F5..=FF` refuse all;
+//! `E0` all but `A0..=BF`; `ED` all but `80..=9F`; `F0` all but `90..=BF`; `F4` all but
+//! `80..=8F`). Bit 7, two continuations, is allowed exactly at the third and fourth bytes of a
+//! code point, which is where `must(i)` is `0x80`.
+//!
+//! **Accepted exactly when valid.** If the input is valid, at each `i` either a code point
+//! starts at `i` (`b[i-1]` is ASCII or a continuation, or padding, and `b[i]` ASCII or a lead
+//! `C2..=F4`: no class), or `b[i]` is the second byte of one (a pair its lead allows, and no
+//! continuation before it, so not bit 7), or its third or fourth (two continuations: bit 7
+//! alone); and `must(i)` is `0x80` in the third case only. So `pair(i) ^ must(i)` is 0
+//! everywhere. Conversely, suppose it is 0 everywhere, and that the bytes before some
+//! position `k` are whole code points (at first `k = 0`). Then no lead byte among the three
+//! before `k` still expects bytes, so `must(k)` and `must(k+1)` are 0, and `b[k-1]` is ASCII
+//! or a continuation. If `b[k]` is a continuation, `pair(k)` has bit 1 (after ASCII) or bit 7
+//! (after a continuation) with `must(k)` 0: impossible. If it is ASCII, it is a whole code
+//! point. If it is a lead, `pair(k+1)` must be 0: `b[k+1]` is a continuation its lead allows,
+//! so `b[k]` is in `C2..=F4` (and `b[k+1]` is not padding). A lead `C2..=DF` ends there:
+//! `must(k+2)` is 0, so `b[k+2]` is no continuation (bit 7). A lead `E0..=EF` gives
+//! `must(k+2) = 0x80`, so `pair(k+2)` is bit 7 alone and `b[k+2]` a continuation, then
+//! `must(k+3) = 0` ends the code point. A lead `F0..=F4` likewise takes continuations at `k+2`
+//! and `k+3` (`must` from `b[k] >= 0xE0`, then `b[k] >= 0xF0`) and none at `k+4`. Either way a
+//! whole code point follows `k`, and induction covers the padded sequence: the input is
+//! valid.
+//!
+//! **The vector code computes it.** `step` builds `prev1`, `prev2` and `prev3` (the bytes 1,
+//! 2 and 3 back, across block and lane boundaries) by aligning each 128-bit lane of the block
+//! with the lane before it (`alignr_epi64` by six words puts the previous lane under each lane,
+//! the last lane of `prev` under the first). Nibbles come from a 16-bit shift and a mask of
+//! `0x0F` in each byte, so the lookups (`vpshufb`, within each lane, of the tables repeated in
+//! every lane) have indices 0 to 15; the ternary `0x80` is their AND. `must` is a saturating
+//! subtraction: `b - 0x60` reaches `0x80` exactly for `b >= 0xE0`, `b - 0x70` exactly for
+//! `b >= 0xF0`, and the ternary `0xA8`, `(third | fourth) & 0x80`, keeps that bit alone; the
+//! ternary `0xF6` is `errors | (pair ^ must)`.
+//!
+//! **Blocks of ASCII.** A block that is all ASCII skips `step`: in it `pair ^ must` can only
+//! be nonzero at its first three bytes, and only when the block before holds a lead byte among
+//! its last three bytes whose code point does not end in it (`C0` and up at byte 63, `E0` and
+//! up at 62, `F0` and up at 61). `fits` (`FF` but `BF`, `DF`, `EF` at bytes 63, 62, 61),
+//! subtracted with saturation from that block, is nonzero exactly there, so `ascii` records an
+//! error exactly when `step` would. Two blocks of ASCII in a row are the same check on the
+//! block before them, as the first of the two ends inside no code point; and `finish` is that
+//! check on the last block, as if a block of zeros followed.
+//!
+//! **Every load is in bounds.** The loop over pairs of blocks reads 64 bytes at offsets 0 and
+//! 64 of a 128-byte chunk, the loop over blocks 64 bytes of a 64-byte chunk, and the tail is a
+//! masked load of fewer than 64 bytes whose mask has exactly `tail.len()` bits set: AVX-512
+//! neither reads the masked-off bytes nor faults on them.
 
 #[cfg(target_arch = "x86_64")]
 use core::arch::x86_64::*;
 
 /// Whether `bytes` is valid UTF-8 (`core::str::from_utf8(bytes).is_ok()`), computed with
-/// AVX-512; `None` when the processor lacks the instructions.
+/// AVX-512; `None` when the processor lacks the instructions. The module documentation says
+/// why the answer is exact.
 #[inline]
-pub(crate) fn is_valid(bytes: &[u8]) -> Option<bool> {
+pub fn is_valid(bytes: &[u8]) -> Option<bool> {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx512f")
         && std::arch::is_x86_feature_detected!("avx512bw")
@@ -31,10 +123,11 @@ pub(crate) fn is_valid(bytes: &[u8]) -> Option<bool> {
     None
 }
 
-// One bit per error a byte and the byte before it can show together. Each is a product of a
-// condition on the previous byte's high nibble, one on its low nibble and one on the current
-// byte's high nibble, so that the AND of three table lookups yields it; two errors share a bit
-// where the union of their products is still a product on each nibble.
+// One bit per class of error a byte and the byte before it can show together, with the
+// paper's bit numbers. Each class is a product of a condition on the previous byte's high
+// nibble, one on its low nibble and one on the current byte's high nibble, so that the AND of
+// three table lookups yields it (the module documentation has the table of classes); two
+// errors share a bit where the union of their products is still a product on each nibble.
 
 /// A lead byte (`11xxxxxx`) followed by a byte that is not a continuation.
 #[cfg(target_arch = "x86_64")]
@@ -55,11 +148,13 @@ const SURROGATE: u8 = 1 << 4;
 #[cfg(target_arch = "x86_64")]
 const OVERLONG_2: u8 = 1 << 5;
 /// `F0` followed by `80..=8F` (a 4-byte form of a code point below U+10000), or `F5..=FF`
-/// followed by `80..=8F` (above U+10FFFF, the part `TOO_LARGE` leaves out).
+/// followed by `80..=8F` (above U+10FFFF, the part `TOO_LARGE` leaves out): the paper's
+/// `OVERLONG_4` and `TOO_LARGE_1000`.
 #[cfg(target_arch = "x86_64")]
 const OVERLONG_4_OR_TOO_LARGE_80: u8 = 1 << 6;
-/// A continuation followed by a continuation: an error unless the current byte is the third
-/// or fourth of a 3- or 4-byte code point, which the bytes further back decide.
+/// A continuation followed by a continuation (the paper's `TWO_CONTS`): an error unless the
+/// current byte is the third or fourth of a 3- or 4-byte code point, which the bytes further
+/// back decide.
 #[cfg(target_arch = "x86_64")]
 const TWO_CONTINUATIONS: u8 = 1 << 7;
 
@@ -308,6 +403,102 @@ mod tests {
 
     /// Second bytes on and around every boundary of the RFC 3629 table, and others.
     const BOUNDARY: [u8; 10] = [0x00, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xFF];
+
+    /// The AND of the three tables is, for every pair of bytes, the set of the classes of the
+    /// pair as the module documentation defines them on the bytes themselves.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_tables_are_the_pair_classes() {
+        use super::*;
+        let cont = |b: u8| (0x80..=0xBF).contains(&b);
+        for prev in 0..=255u8 {
+            for cur in 0..=255u8 {
+                let classes = [
+                    (TOO_SHORT, prev >= 0xC0 && !cont(cur)),
+                    (TOO_LONG, prev < 0x80 && cont(cur)),
+                    (OVERLONG_3, prev == 0xE0 && (0x80..=0x9F).contains(&cur)),
+                    (TOO_LARGE, prev >= 0xF4 && (0x90..=0xBF).contains(&cur)),
+                    (SURROGATE, prev == 0xED && (0xA0..=0xBF).contains(&cur)),
+                    (OVERLONG_2, (prev == 0xC0 || prev == 0xC1) && cont(cur)),
+                    (
+                        OVERLONG_4_OR_TOO_LARGE_80,
+                        (prev == 0xF0 || prev >= 0xF5) && (0x80..=0x8F).contains(&cur),
+                    ),
+                    (TWO_CONTINUATIONS, cont(prev) && cont(cur)),
+                ];
+                let want = classes
+                    .iter()
+                    .filter(|(_, holds)| *holds)
+                    .fold(0, |bits, (bit, _)| bits | bit);
+                let got = PREV_HIGH[usize::from(prev >> 4)]
+                    & PREV_LOW[usize::from(prev & 0xF)]
+                    & CUR_HIGH[usize::from(cur >> 4)];
+                assert_eq!(got, want, "{prev:02x} {cur:02x}");
+            }
+        }
+    }
+
+    /// The checks of the module documentation, one byte at a time: `pair(i) ^ must(i)` is zero
+    /// at every position of the input between zeros.
+    #[cfg(target_arch = "x86_64")]
+    fn model_accepts(bytes: &[u8]) -> bool {
+        use super::{CUR_HIGH, PREV_HIGH, PREV_LOW};
+        let padded: Vec<u8> = [0u8; 3]
+            .iter()
+            .chain(bytes)
+            .chain(&[0u8; 3])
+            .copied()
+            .collect();
+        (3..padded.len()).all(|i| {
+            let (prev, cur) = (padded[i - 1], padded[i]);
+            let pair = PREV_HIGH[usize::from(prev >> 4)]
+                & PREV_LOW[usize::from(prev & 0xF)]
+                & CUR_HIGH[usize::from(cur >> 4)];
+            let must = if padded[i - 2] >= 0xE0 || padded[i - 3] >= 0xF0 {
+                0x80
+            } else {
+                0
+            };
+            pair ^ must == 0
+        })
+    }
+
+    /// The checks accept exactly UTF-8, on every sequence of up to three bytes (in optimised
+    /// builds; third bytes on the boundaries in debug builds) and on four-byte sequences around
+    /// every boundary, whatever the processor.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_model_accepts_exactly_utf8() {
+        let check = |bytes: &[u8]| {
+            assert_eq!(
+                model_accepts(bytes),
+                core::str::from_utf8(bytes).is_ok(),
+                "{bytes:x?}"
+            );
+        };
+        let thirds: Vec<u8> = if cfg!(debug_assertions) {
+            BOUNDARY.to_vec()
+        } else {
+            (0..=255).collect()
+        };
+        check(&[]);
+        for a in 0..=255u8 {
+            check(&[a]);
+            for b in 0..=255u8 {
+                check(&[a, b]);
+                for &c in &thirds {
+                    check(&[a, b, c]);
+                }
+            }
+            for &b in &BOUNDARY {
+                for &c in &BOUNDARY {
+                    for &d in &BOUNDARY {
+                        check(&[a, b, c, d]);
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn every_one_and_two_byte_sequence() {

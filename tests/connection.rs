@@ -5,7 +5,7 @@ mod common;
 use common::*;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
-use wsmachine::rng::FixedMasks;
+use wsmachine::__private::rng::FixedMasks;
 use wsmachine::{
     Config, Connection, Delivery, MessageKind, ProtocolError, Role, State, UsageError,
 };

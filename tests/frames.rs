@@ -2,13 +2,13 @@
 //! validation and close codes.
 
 use proptest::prelude::*;
-use wsmachine::ProtocolError;
-use wsmachine::close::{self, is_sendable_code, is_valid_received_code, parse_close_payload};
-use wsmachine::frame::{
+use wsmachine::__private::frame::{
     FrameHeader, MAX_HEADER_LEN, OpCode, decode_header, encode_header, write_frame,
 };
-use wsmachine::mask::{apply_mask, apply_mask_bytewise};
-use wsmachine::utf8::Utf8Validator;
+use wsmachine::__private::mask::{apply_mask, apply_mask_bytewise};
+use wsmachine::__private::utf8::Utf8Validator;
+use wsmachine::ProtocolError;
+use wsmachine::close::{self, is_sendable_code, is_valid_received_code, parse_close_payload};
 
 const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 

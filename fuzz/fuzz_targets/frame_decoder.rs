@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wsmachine::frame::{MAX_HEADER_LEN, decode_header, encode_header};
+use wsmachine::__private::frame::{MAX_HEADER_LEN, decode_header, encode_header};
 
 fuzz_target!(|input: &[u8]| {
     // First byte: decoder options; the rest: the wire bytes.

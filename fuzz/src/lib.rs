@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use wsmachine::handshake::{Accept, ClientRequest, Response};
-use wsmachine::rng::FixedMasks;
+use wsmachine::__private::rng::FixedMasks;
 use wsmachine::{Config, Connection, Delivery, Event, MessageKind, Role, State};
 
 const MAX_FRAME: usize = 4096;
