@@ -31,7 +31,7 @@ pub enum Delivery {
 ///
 /// | timer | default | expired → |
 /// |---|---|---|
-/// | `handshake_timeout` | 10 s | server: 408 and close; client: handshake error |
+/// | `handshake_timeout` | 10 s | head not read in time → server: 408 and close; client: handshake error |
 /// | `close_timeout` | 5 s | close the transport; [`crate::Event::Close`] with 1006 if unfinished |
 /// | `keepalive_interval` | off | Ping after this long without input |
 /// | `keepalive_timeout` | 10 s | no input since the keep-alive Ping: 1006 and close |
@@ -56,7 +56,10 @@ pub struct Config {
     pub delivery: Delivery,
     /// Whether a Pong is queued automatically for every Ping received (§5.5.2).
     pub auto_pong: bool,
-    /// How long the opening handshake may take, from the first reported time.
+    /// How long reading the opening handshake's head may take (the request on a server, the
+    /// response on a client), from the first reported time. A server's application deciding
+    /// on a request it was given is not timed: a request read in time is reported and can be
+    /// accepted however late the next poll comes.
     pub handshake_timeout: Option<Duration>,
     /// How long to wait for the peer's Close (and, for a client, the server's EOF) after this
     /// side sent or answered one.

@@ -40,8 +40,8 @@
 //!   the transport to be closed, and has reported exactly one terminal event (none after its
 //!   own `reject` / `respond`).
 //!
-//! The plain tests after the property are its failures on the machine as it stands, shrunk
-//! and written out by hand.
+//! The plain tests after the property are failures it found in an earlier version of the
+//! machine, shrunk and written out by hand.
 
 mod common;
 
@@ -51,8 +51,8 @@ use std::time::{Duration, Instant};
 use common::*;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
+use wsmachine::__private::rng::FixedMasks;
 use wsmachine::handshake::{Accept, ClientRequest, Response, ServerPolicy};
-use wsmachine::rng::FixedMasks;
 use wsmachine::{Config, Connection, Delivery, MessageKind, Role, State, UsageError};
 
 // ----- the peer's bytes ---------------------------------------------------------------------
@@ -925,7 +925,7 @@ proptest! {
     }
 }
 
-// ----- the property's failures on the machine as it stands, shrunk ----------------------------
+// ----- failures the property found in an earlier machine, shrunk ----------------------------
 
 /// The property's configuration with every switch on.
 fn all_timers() -> Config {
@@ -944,43 +944,35 @@ fn all_timers() -> Config {
 
 /// Shrunk: the request arrives and the application accepts it before polling — the request is
 /// in hand through `handshake_request()`. The machine reported neither; the poll then looked
-/// for the request in a handshake that `accept` had already finished: a debug assertion
-/// (`unreachable_event`) in debug builds, and a spurious `Close { code: 1006 }` in place of
-/// `HandshakeRequest` in release, followed by `Open` — an open connection whose first event
-/// says it ended.
+/// for the request in a handshake that `accept` had already finished: a debug assertion in
+/// debug builds, and a spurious `Close { code: 1006 }` in release.
 ///
-/// Events report what happened in order: the request arrived, then the application accepted
-/// it, so `HandshakeRequest` then `Open`, and the 101 is queued.
+/// The application answers a request it was told about: before the event, `accept` and
+/// `reject` are usage errors that change nothing; after it, they work.
 #[test]
-fn accept_before_the_request_is_polled_reports_request_then_open() {
+fn answering_before_the_request_is_polled_is_refused() {
     let mut s = Connection::server(Config::default());
     s.receive(upgrade_request());
+    assert_eq!(s.accept(Accept::new()), Err(UsageError::WrongHandshakeStep));
+    assert_eq!(
+        s.reject(Response::new(403)),
+        Err(UsageError::WrongHandshakeStep)
+    );
+    assert!(s.pending_output().is_empty());
+    assert_eq!(drain(&mut s), vec![Ev::HandshakeRequest]);
     s.accept(Accept::new()).unwrap();
-    assert_eq!(drain(&mut s), vec![Ev::HandshakeRequest, Ev::Open]);
+    assert_eq!(drain(&mut s), vec![Ev::Open]);
     assert!(take_output(&mut s).starts_with(b"HTTP/1.1 101 "));
     assert_eq!(s.state(), State::Open);
 }
 
-/// The same with `reject`: the request is reported, and the rejection itself reports nothing.
-#[test]
-fn reject_before_the_request_is_polled_reports_the_request_only() {
-    let mut s = Connection::server(Config::default());
-    s.receive(upgrade_request());
-    s.reject(Response::new(403)).unwrap();
-    assert_eq!(drain(&mut s), vec![Ev::HandshakeRequest]);
-    assert!(take_output(&mut s).starts_with(b"HTTP/1.1 403 "));
-    assert!(s.should_close_transport());
-}
-
 /// Shrunk: the request, then reports of the time up to the 3 s handshake deadline, with no
 /// poll in between. `handle_timeout` failed the handshake (408) while `HandshakeRequest` was
-/// still to be reported, and dropped the request it refers to: the poll then hit the same
-/// debug assertion, and in release reported `Close { code: 1006 }` before
-/// `HandshakeFailed(RequestTimeout)` — two terminal events, the first one false.
+/// still to be reported, and dropped the request it refers to: two terminal events in
+/// release, the first one false.
 ///
-/// The request did arrive before the deadline, and the handshake is not complete until the
-/// application accepts: `HandshakeRequest`, then `HandshakeFailed` with its 408 (see
-/// `tests/lifecycle.rs` for the whole case).
+/// The head was read before the deadline, which bounds only the reading: the request is
+/// reported and accepted (see `tests/lifecycle.rs`).
 #[test]
 fn request_then_handshake_deadline_before_poll() {
     let t0 = Instant::now();
@@ -988,31 +980,30 @@ fn request_then_handshake_deadline_before_poll() {
     s.receive(upgrade_request());
     s.handle_timeout(t0);
     s.handle_timeout(t0 + 3000 * MS);
-    assert_eq!(
-        drain(&mut s),
-        vec![Ev::HandshakeRequest, Ev::HandshakeFailed(Some(408))]
-    );
-    assert!(s.accept(Accept::new()).is_err());
-    assert!(take_output(&mut s).starts_with(b"HTTP/1.1 408 "));
+    assert_eq!(drain(&mut s), vec![Ev::HandshakeRequest]);
+    s.accept(Accept::new()).unwrap();
+    assert_eq!(drain(&mut s), vec![Ev::Open]);
+    assert!(take_output(&mut s).starts_with(b"HTTP/1.1 101 "));
 }
 
 /// Shrunk: the request, then EOF, then a poll whose application accepts the request it is
-/// told about. EOF failed the connection (`Closed`, 1006 queued as an event) but left the
-/// handshake waiting for the decision, so `accept` succeeded on the closed connection: a 101
-/// queued for a transport that has ended, and `Open` reported after `Close { code: 1006 }`.
+/// told about. EOF failed the connection but left the handshake waiting for the decision, so
+/// `accept` succeeded on the closed connection: a 101 queued for a transport that has ended,
+/// and `Open` reported after `Close { code: 1006 }`.
 ///
 /// EOF ends the handshake: the request is still reported (it arrived first), then the
-/// abnormal end; answering it afterwards is a usage error that queues nothing.
+/// abnormal end; answering it in between or afterwards is a usage error that queues nothing.
 #[test]
 fn request_then_eof_then_accept_on_the_closed_connection_is_refused() {
     let mut s = Connection::server(all_timers());
     s.receive(upgrade_request());
     s.receive_eof();
     assert_eq!(s.poll_event().map(owned), Some(Ev::HandshakeRequest));
-    assert_eq!(s.state(), State::Closed);
     assert!(s.accept(Accept::new()).is_err());
     assert!(s.pending_output().is_empty());
     assert_eq!(drain(&mut s), vec![Ev::Close(1006, String::new())]);
+    assert!(s.accept(Accept::new()).is_err());
+    assert_eq!(s.state(), State::Closed);
     assert!(s.should_close_transport());
 }
 
@@ -1076,28 +1067,23 @@ fn close_read_before_the_keepalive_deadline_is_reported_instead_of_1006() {
     );
 }
 
-/// Behind the debug assertion of the first case: the machine keeps two undelivered
-/// state-change events, and a third overwrites the second. A request not yet polled
-/// (`HandshakeRequest`), an accept (`Open`), a close and its deadline (`Close { 1006 }`)
-/// are three; `Open` would be lost, and the connection that was open never says so.
-///
-/// All three are reported, in order.
+/// Behind the debug assertion of the first case: the machine kept two undelivered
+/// state-change events, and a third overwrote the second. The request's event comes from the
+/// deciding phase now, the Open from a flag and the ending from its own slot: after the
+/// request, an accept, a close and its deadline, both remaining events are reported, in order.
 #[test]
-fn accept_close_and_close_deadline_before_poll_report_all_three_events() {
+fn accept_close_and_close_deadline_before_poll_report_every_event() {
     let t0 = Instant::now();
     let mut s = Connection::server(all_timers());
     s.receive(upgrade_request());
+    assert_eq!(drain(&mut s), vec![Ev::HandshakeRequest]);
     s.accept(Accept::new()).unwrap();
     s.close(1000, "").unwrap();
     s.handle_timeout(t0);
     s.handle_timeout(t0 + 1000 * MS);
     assert_eq!(
         drain(&mut s),
-        vec![
-            Ev::HandshakeRequest,
-            Ev::Open,
-            Ev::Close(1006, String::new())
-        ]
+        vec![Ev::Open, Ev::Close(1006, String::new())]
     );
     assert!(s.should_close_transport());
 }

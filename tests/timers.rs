@@ -144,86 +144,6 @@ fn accepted_connection_has_no_handshake_deadline() {
     assert_eq!(s.poll_timeout(), None);
 }
 
-const UPGRADE: &[u8] =
-    b"GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
-
-/// The loop order of the crate docs (read, report the time, poll): a request that arrived
-/// before the deadline is reported and can be accepted, however late the poll comes. The
-/// deadline bounds the reading of the head, not the application's decision.
-#[test]
-fn a_request_read_before_the_deadline_is_reported_and_accepted() {
-    let t0 = Instant::now();
-    let mut s = Connection::server(Config::default().handshake_timeout(Some(10 * S)));
-    s.handle_timeout(t0);
-    s.receive(UPGRADE);
-    s.handle_timeout(t0 + 11 * S);
-    assert_eq!(s.state(), State::Connecting);
-    assert_eq!(
-        s.poll_timeout(),
-        None,
-        "no deadline while the application decides"
-    );
-    assert!(matches!(
-        s.poll_event(),
-        Some(wsmachine::Event::HandshakeRequest(_))
-    ));
-    s.accept(Accept::new()).unwrap();
-    assert_eq!(drain(&mut s), vec![Ev::Open]);
-    assert!(take_output(&mut s).starts_with(b"HTTP/1.1 101 "));
-    assert_eq!(s.state(), State::Open);
-}
-
-/// A client's 101 read before the deadline opens the connection, polled late or not.
-#[test]
-fn a_response_read_before_the_deadline_opens_the_connection() {
-    let t0 = Instant::now();
-    let mut server = Connection::server(Config::default());
-    let mut c = Connection::client(
-        &ClientRequest::new("h", "/"),
-        Config::default().handshake_timeout(Some(3 * S)),
-    );
-    c.handle_timeout(t0);
-    server.receive(&take_output(&mut c));
-    assert_eq!(drain(&mut server), vec![Ev::HandshakeRequest]);
-    server.accept(Accept::new()).unwrap();
-    c.receive(&take_output(&mut server));
-    c.handle_timeout(t0 + 4 * S);
-    assert_eq!(drain(&mut c), vec![Ev::Open]);
-    assert_eq!(c.state(), State::Open);
-}
-
-/// The end of the transport after a request: the request is still reported and may be
-/// answered; the connection then ends with 1006 once the early input is processed.
-#[test]
-fn eof_after_a_request_reports_the_request_first() {
-    let mut s = Connection::server(Config::default());
-    s.receive(UPGRADE);
-    s.receive_eof();
-    assert_eq!(drain(&mut s), vec![Ev::HandshakeRequest]);
-    s.accept(Accept::new()).unwrap();
-    assert_eq!(
-        drain(&mut s),
-        vec![Ev::Open, Ev::Close(1006, String::new())]
-    );
-    assert!(s.should_close_transport());
-}
-
-/// The application decides on a request it was told about: not before the event.
-#[test]
-fn accepting_before_the_request_event_is_a_usage_error() {
-    let mut s = Connection::server(Config::default());
-    s.receive(UPGRADE);
-    assert!(s.handshake_request().is_some());
-    assert_eq!(
-        s.accept(Accept::new()),
-        Err(wsmachine::UsageError::WrongHandshakeStep)
-    );
-    assert!(s.pending_output().is_empty());
-    assert_eq!(drain(&mut s), vec![Ev::HandshakeRequest]);
-    s.accept(Accept::new()).unwrap();
-}
-
 /// Frames received before a keep-alive deadline passed are delivered before the 1006.
 #[test]
 fn frames_received_before_a_deadline_are_delivered_first() {
@@ -239,7 +159,6 @@ fn frames_received_before_a_deadline_are_delivered_first() {
         "keep-alive Ping"
     );
     s.handle_timeout(t0 + 16 * S);
-    s.receive(&masked_text(b"after the deadline"));
     assert_eq!(
         drain(&mut s),
         vec![Ev::Text("early".into()), Ev::Close(1006, String::new())]

@@ -122,8 +122,8 @@ pub struct Connection {
     ending_reported: bool,
     /// The transport reached end of stream.
     eof: bool,
-    /// A deadline passed that ends the connection (1006) once the input received before it
-    /// has been processed.
+    /// A deadline passed that ends the connection (1006) once the input received before the
+    /// next poll has been processed.
     expired: bool,
 
     /// Received bytes not yet consumed by the frame parser.
@@ -350,7 +350,8 @@ impl Connection {
 
     /// The transport reached end of stream. Events for bytes already received are still
     /// delivered; a connection that had not closed then reports [`Event::Close`] with code
-    /// 1006. A server that has read a request still hears of it and may answer it.
+    /// 1006. A server that has read a request still hears of it, then of the end; the request
+    /// can no longer be answered.
     pub fn receive_eof(&mut self) {
         if self.eof {
             return;
@@ -362,10 +363,9 @@ impl Connection {
         }
     }
 
-    /// Input is no longer taken: the transport ended, a deadline that ends the connection
-    /// passed, or the connection closed.
+    /// Input is no longer taken: the transport ended, or the connection closed.
     fn input_closed(&self) -> bool {
-        self.eof || self.expired || matches!(self.phase, Phase::Closed(_))
+        self.eof || matches!(self.phase, Phase::Closed(_))
     }
 
     /// Whether the handshake is reading a head (the request, or the response).
@@ -486,7 +486,8 @@ impl Connection {
 
     /// Server: accept the upgrade request reported by [`Event::HandshakeRequest`]. The 101
     /// response is queued, [`Event::Open`] follows, and frames that arrived early are
-    /// processed.
+    /// processed. [`UsageError::WrongHandshakeStep`] before the request was reported, after it
+    /// was answered, and once the transport has ended.
     pub fn accept(&mut self, accept: Accept) -> Result<(), UsageError> {
         let Phase::Connecting(Handshake::ServerDeciding {
             side,
@@ -496,6 +497,9 @@ impl Connection {
         else {
             return Err(UsageError::WrongHandshakeStep);
         };
+        if self.eof {
+            return Err(UsageError::WrongHandshakeStep);
+        }
         let Some(request) = &side.request else {
             return Err(UsageError::WrongHandshakeStep);
         };
@@ -539,7 +543,8 @@ impl Connection {
                 announced: true,
                 ..
             })
-        ) {
+        ) || self.eof
+        {
             return Err(UsageError::WrongHandshakeStep);
         }
         response.check()?;
@@ -574,15 +579,21 @@ impl Connection {
             plain, announced, ..
         }) = &mut self.phase
         {
-            if *announced {
+            if !*announced {
+                *announced = true;
+                return Step::Emit(if *plain {
+                    Out::HttpRequest
+                } else {
+                    Out::HandshakeRequest
+                });
+            }
+            if !self.eof {
                 return Step::Idle;
             }
-            *announced = true;
-            return Step::Emit(if *plain {
-                Out::HttpRequest
-            } else {
-                Out::HandshakeRequest
-            });
+            // The transport ended after the request: once the request is reported, so is
+            // the end.
+            self.end_abnormally();
+            return Step::Continue;
         }
         if self.announce_open {
             self.announce_open = false;
