@@ -14,7 +14,8 @@ use crate::event::Event;
 use crate::frame::{self, OpCode};
 use crate::handshake::{
     Accept, ClientHandshake, ClientRequest, HandshakeError, HandshakeRequest, Negotiated, Received,
-    RequestParser, Response, ResponseProgress, ServerPolicy, Validated, prepare_accept,
+    RequestError, RequestParser, Response, ResponseError, ResponseProgress, ServerPolicy,
+    Validated, prepare_accept,
 };
 use crate::ingest::{Fuse, FusedUnmask};
 use crate::mask;
@@ -1321,8 +1322,8 @@ impl Connection {
                     let deadline = *self.timers.handshake.get_or_insert(now + limit);
                     if now >= deadline {
                         self.handshake_failed(match self.role {
-                            Role::Server => HandshakeError::RequestTimeout,
-                            Role::Client => HandshakeError::ResponseTimeout,
+                            Role::Server => HandshakeError::Request(RequestError::Timeout),
+                            Role::Client => HandshakeError::Response(ResponseError::Timeout),
                         });
                     }
                 }

@@ -4,7 +4,7 @@
 use core::fmt;
 use std::sync::Arc;
 
-use super::error::HandshakeError;
+use super::error::{HandshakeError, RequestError};
 use super::headers::{check_header, write_header};
 use super::key::accept_key_bytes;
 use super::negotiated::Negotiated;
@@ -127,7 +127,7 @@ impl ServerPolicy {
     }
 
     /// Check the request's `Origin` against the policy (see the type's documentation).
-    /// Refusal is [`HandshakeError::OriginRefused`] (403).
+    /// Refusal is a [`HandshakeError::Request`] holding [`RequestError::OriginRefused`] (403).
     pub fn check_origin(&self, req: &HandshakeRequest) -> Result<(), HandshakeError> {
         if self.origins.is_empty() && self.origin_predicate.is_none() {
             return Ok(());
@@ -137,7 +137,7 @@ impl ServerPolicy {
         if listed || self.origin_predicate.as_ref().is_some_and(|p| p(origin)) {
             Ok(())
         } else {
-            Err(HandshakeError::OriginRefused(origin.map(str::to_owned)))
+            Err(RequestError::OriginRefused(origin.map(str::to_owned)).into())
         }
     }
 

@@ -6,7 +6,7 @@ use core::fmt;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
-use super::error::HandshakeError;
+use super::error::{HandshakeError, ResponseError};
 use super::headers::{check_header, write_header};
 use super::key::accept_key;
 use super::negotiated::Negotiated;
@@ -356,7 +356,8 @@ impl ClientHandshake {
         }
     }
 
-    fn fail(&mut self, e: HandshakeError) -> ResponseProgress {
+    fn fail(&mut self, e: impl Into<HandshakeError>) -> ResponseProgress {
+        let e = e.into();
         self.state = ClientState::Failed(e.clone());
         ResponseProgress::Failed(e)
     }
@@ -388,19 +389,19 @@ impl ClientHandshake {
             HeadProgress::Complete { head, consumed } => (head, consumed),
             HeadProgress::Failed(e) => {
                 let e = match e {
-                    HeadError::TooLarge => HandshakeError::ResponseTooLarge {
+                    HeadError::TooLarge => ResponseError::TooLarge {
                         limit: self.config.max_header_bytes,
                     },
-                    HeadError::TooManyHeaders => HandshakeError::TooManyResponseHeaders {
+                    HeadError::TooManyHeaders => ResponseError::TooManyHeaders {
                         limit: self.config.max_headers,
                     },
-                    HeadError::Malformed(r) => HandshakeError::MalformedResponse(r),
+                    HeadError::Malformed(r) => ResponseError::Malformed(r),
                 };
                 return self.fail(e);
             }
         };
         let StartLine::Response { status, reason } = head.start else {
-            return self.fail(HandshakeError::MalformedResponse("not a response"));
+            return self.fail(ResponseError::Malformed("not a response"));
         };
         if status == 101 {
             return match self.validate_101(&head) {
@@ -420,10 +421,10 @@ impl ClientHandshake {
             };
             match (n, length) {
                 (None, _) => {
-                    return self.fail(HandshakeError::MalformedResponse("invalid Content-Length"));
+                    return self.fail(ResponseError::Malformed("invalid Content-Length"));
                 }
                 (Some(n), Some(l)) if n != l => {
-                    return self.fail(HandshakeError::MalformedResponse("invalid Content-Length"));
+                    return self.fail(ResponseError::Malformed("invalid Content-Length"));
                 }
                 (Some(n), _) => length = Some(n),
             }
@@ -442,40 +443,38 @@ impl ClientHandshake {
         self.finish_body(response, remaining - take, consumed + take)
     }
 
-    fn validate_101(&self, head: &Head) -> Result<Negotiated, HandshakeError> {
+    fn validate_101(&self, head: &Head) -> Result<Negotiated, ResponseError> {
         if head.minor_version < 1 {
-            return Err(HandshakeError::MalformedResponse(
-                "101 response is not HTTP/1.1",
-            ));
+            return Err(ResponseError::Malformed("101 response is not HTTP/1.1"));
         }
         if !has_token(head, "upgrade", "websocket") {
-            return Err(HandshakeError::ResponseMissingUpgrade);
+            return Err(ResponseError::MissingUpgrade);
         }
         if !has_token(head, "connection", "upgrade") {
-            return Err(HandshakeError::ResponseMissingConnection);
+            return Err(ResponseError::MissingConnectionUpgrade);
         }
         let mut accepts = head.values("sec-websocket-accept");
-        let accept = accepts.next().ok_or(HandshakeError::MissingAccept)?;
+        let accept = accepts.next().ok_or(ResponseError::MissingAccept)?;
         if accepts.next().is_some() || accept != self.expected_accept {
-            return Err(HandshakeError::WrongAccept);
+            return Err(ResponseError::WrongAccept);
         }
         let mut selected = head.values("sec-websocket-protocol").flat_map(list_items);
         let protocol = selected.next();
         if selected.next().is_some() {
-            return Err(HandshakeError::MultipleProtocols);
+            return Err(ResponseError::MultipleProtocols);
         }
         if let Some(p) = protocol
             && !self.protocols.iter().any(|o| o == p)
         {
-            return Err(HandshakeError::ProtocolNotOffered(p.to_owned()));
+            return Err(ResponseError::ProtocolNotOffered(p.to_owned()));
         }
         let mut extensions = Vec::new();
         for v in head.values("sec-websocket-extensions") {
             let list = parse_extensions(trim_ows(v))
-                .map_err(|e| HandshakeError::InvalidResponseExtensions(e.reason()))?;
+                .map_err(|e| ResponseError::InvalidExtensions(e.reason()))?;
             for e in list {
                 if !self.extensions.contains(&e.name) {
-                    return Err(HandshakeError::ExtensionNotOffered(e.name));
+                    return Err(ResponseError::ExtensionNotOffered(e.name));
                 }
                 extensions.push(AcceptedExtension {
                     name: e.name,

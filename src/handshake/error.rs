@@ -1,4 +1,6 @@
-//! Why an opening handshake failed, and the HTTP answer a server gives.
+//! Why an opening handshake failed: a request the server refused ([`RequestError`], with the
+//! HTTP status it answers), a response the client refused ([`ResponseError`]), and
+//! [`HandshakeError`], which holds either and the failures that belong to neither side's peer.
 
 use core::fmt;
 
@@ -7,16 +9,100 @@ use crate::error::UsageError;
 
 /// Why an opening handshake failed.
 ///
-/// Server-side variants (the peer's request is invalid) have an HTTP [`status`](Self::status)
-/// and [`write_response`](Self::write_response) produces the answer. Client-side variants (the
-/// server's response is invalid) have no status: the client simply closes the connection
-/// (§4.1: "_Fail the WebSocket Connection_").
+/// What went wrong is described by the type of the side that noticed it:
+///
+/// * [`Request`](Self::Request): a **server** refused the client's request (or its origin, or
+///   the request did not arrive in time). It has an HTTP [`status`](Self::status), and
+///   [`write_response`](Self::write_response) produces the answer.
+/// * [`Response`](Self::Response): a **client** refused the server's response. It has no
+///   status: the client simply closes the connection (§4.1: "_Fail the WebSocket
+///   Connection_").
+///
+/// The other two variants are not the peer's doing: the client's own request was invalid, or a
+/// finished handshake was fed again.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HandshakeError {
-    // ---- server side ----
+    /// Server side: the client's request is refused, with an HTTP status.
+    Request(RequestError),
+    /// Client side: the server's response is refused.
+    Response(ResponseError),
+    /// Client side: the [`ClientRequest`](super::ClientRequest) itself is invalid (bad host,
+    /// path or header); nothing was sent.
+    InvalidClientRequest(UsageError),
+    /// Either side: the parser was fed again after the handshake had completed.
+    AlreadyComplete,
+}
+
+impl HandshakeError {
+    /// The HTTP status a server answers this error with: that of a [`RequestError`], `None`
+    /// for the others.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            HandshakeError::Request(e) => Some(e.status()),
+            _ => None,
+        }
+    }
+
+    /// The response a server sends for this error ([`RequestError::response`]), or `None` for
+    /// the others.
+    pub fn response(&self) -> Option<Response> {
+        match self {
+            HandshakeError::Request(e) => Some(e.response()),
+            _ => None,
+        }
+    }
+
+    /// Append the complete HTTP/1.1 response a server sends for this error
+    /// ([`RequestError::write_response`]). Appends nothing for the others.
+    pub fn write_response(&self, out: &mut Vec<u8>) {
+        if let HandshakeError::Request(e) = self {
+            e.write_response(out);
+        }
+    }
+}
+
+impl From<RequestError> for HandshakeError {
+    fn from(e: RequestError) -> Self {
+        HandshakeError::Request(e)
+    }
+}
+
+impl From<ResponseError> for HandshakeError {
+    fn from(e: ResponseError) -> Self {
+        HandshakeError::Response(e)
+    }
+}
+
+impl fmt::Display for HandshakeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HandshakeError::Request(e) => fmt::Display::fmt(e, f),
+            HandshakeError::Response(e) => fmt::Display::fmt(e, f),
+            HandshakeError::InvalidClientRequest(e) => write!(f, "invalid client request: {e}"),
+            HandshakeError::AlreadyComplete => f.write_str("the handshake was already complete"),
+        }
+    }
+}
+
+impl std::error::Error for HandshakeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            HandshakeError::InvalidClientRequest(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Why a server refused a client's opening handshake request (§4.2.1). Each has the HTTP
+/// [`status`](Self::status) the server answers with, and
+/// [`write_response`](Self::write_response) produces that answer.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestError {
+    // ---- the head as HTTP ----
     /// The request head is larger than `max_header_bytes` (431).
-    RequestTooLarge {
+    TooLarge {
         /// The configured limit, in bytes.
         limit: usize,
     },
@@ -28,13 +114,17 @@ pub enum HandshakeError {
     /// The request breaks the HTTP/1.1 syntax, or announces a body (`Transfer-Encoding`, or a
     /// `Content-Length` other than 0), which a handshake request may not have (400). The text
     /// says what is wrong.
-    MalformedRequest(&'static str),
+    Malformed(&'static str),
+
+    // ---- the request line ----
     /// The request is HTTP/1.0; §4.1 requires HTTP/1.1 or later (400).
     HttpVersionTooLow,
     /// The method is not GET (405, with `Allow: GET`).
     MethodNotAllowed(String),
     /// The request-target is neither origin-form nor absolute-form (400).
     InvalidTarget,
+
+    // ---- the header fields ----
     /// No `Host` header (400).
     MissingHost,
     /// More than one `Host` header, or a value that is not `host[:port]` (400).
@@ -51,59 +141,23 @@ pub enum HandshakeError {
     InvalidProtocols,
     /// `Sec-WebSocket-Extensions` breaks the §9.1 grammar (400); the text says where.
     InvalidExtensions(&'static str),
+
+    // ---- the server's policy ----
     /// The server's policy refused the `Origin` (403). Holds the origin, if one was sent.
     OriginRefused(Option<String>),
 
-    // ---- client side ----
-    /// The response head is larger than `max_header_bytes`.
-    ResponseTooLarge {
-        /// The configured limit, in bytes.
-        limit: usize,
-    },
-    /// The response has more header fields than `max_headers`.
-    TooManyResponseHeaders {
-        /// The configured limit.
-        limit: usize,
-    },
-    /// The response breaks the HTTP/1.1 syntax (bad status line, bad header, bad
-    /// Content-Length, a 101 that is not HTTP/1.1); the text says where.
-    MalformedResponse(&'static str),
-    /// The 101 has no `Sec-WebSocket-Accept`.
-    MissingAccept,
-    /// The 101's `Sec-WebSocket-Accept` does not match the key sent (or is repeated).
-    WrongAccept,
-    /// The 101 has no `Upgrade` header listing `websocket`.
-    ResponseMissingUpgrade,
-    /// The 101 has no `Connection` header listing `Upgrade`.
-    ResponseMissingConnection,
-    /// The 101 selects a subprotocol the client did not offer.
-    ProtocolNotOffered(String),
-    /// The 101 lists more than one subprotocol.
-    MultipleProtocols,
-    /// The 101 uses an extension the client did not offer.
-    ExtensionNotOffered(String),
-    /// The 101's `Sec-WebSocket-Extensions` breaks the §9.1 grammar.
-    InvalidResponseExtensions(&'static str),
-    /// The [`ClientRequest`](super::ClientRequest) itself is invalid (bad host, path or header); nothing was sent.
-    InvalidClientRequest(UsageError),
-
-    /// The server's response did not complete before the handshake deadline.
-    ResponseTimeout,
-
-    // ---- either side ----
-    /// The parser was fed again after the handshake had completed.
-    AlreadyComplete,
+    // ---- time ----
     /// The request did not complete before the handshake deadline (408).
-    RequestTimeout,
+    Timeout,
 }
 
-impl HandshakeError {
-    /// The HTTP status a server answers this error with; `None` for client-side errors.
-    pub fn status(&self) -> Option<u16> {
-        use HandshakeError::*;
+impl RequestError {
+    /// The HTTP status a server answers this error with.
+    pub fn status(&self) -> u16 {
+        use RequestError::*;
         match self {
-            RequestTooLarge { .. } | TooManyHeaders { .. } => Some(431),
-            MalformedRequest(_)
+            TooLarge { .. } | TooManyHeaders { .. } => 431,
+            Malformed(_)
             | HttpVersionTooLow
             | InvalidTarget
             | MissingHost
@@ -112,62 +166,44 @@ impl HandshakeError {
             | MissingConnectionUpgrade
             | InvalidKey
             | InvalidProtocols
-            | InvalidExtensions(_) => Some(400),
-            MethodNotAllowed(_) => Some(405),
-            UnsupportedVersion => Some(426),
-            OriginRefused(_) => Some(403),
-            RequestTimeout => Some(408),
-            ResponseTooLarge { .. }
-            | TooManyResponseHeaders { .. }
-            | MalformedResponse(_)
-            | MissingAccept
-            | WrongAccept
-            | ResponseMissingUpgrade
-            | ResponseMissingConnection
-            | ProtocolNotOffered(_)
-            | MultipleProtocols
-            | ExtensionNotOffered(_)
-            | InvalidResponseExtensions(_)
-            | InvalidClientRequest(_)
-            | ResponseTimeout
-            | AlreadyComplete => None,
+            | InvalidExtensions(_) => 400,
+            MethodNotAllowed(_) => 405,
+            UnsupportedVersion => 426,
+            OriginRefused(_) => 403,
+            Timeout => 408,
         }
     }
 
-    /// The response a server sends for this error, or `None` for client-side errors.
+    /// The response a server sends for this error.
     ///
     /// It carries `Content-Type: text/plain; charset=utf-8`, the error's text as body, `Allow:
     /// GET` for 405 and `Sec-WebSocket-Version: 13` for 426; [`Response::write`] adds
     /// `Content-Length` and `Connection: close`.
-    pub fn response(&self) -> Option<Response> {
-        let status = self.status()?;
+    pub fn response(&self) -> Response {
+        let status = self.status();
         let mut r = Response::new(status).header("Content-Type", "text/plain; charset=utf-8");
         match status {
             405 => r = r.header("Allow", "GET"),
             426 => r = r.header("Sec-WebSocket-Version", "13"),
             _ => {}
         }
-        Some(r.body(format!("{self}\n")))
+        r.body(format!("{self}\n"))
     }
 
     /// Append the complete HTTP/1.1 response a server sends for this error (see
-    /// [`response`](Self::response)). Appends nothing for client-side errors.
+    /// [`response`](Self::response)).
     pub fn write_response(&self, out: &mut Vec<u8>) {
-        if let Some(r) = self.response() {
-            r.write(out);
-        }
+        self.response().write(out);
     }
 }
 
-impl fmt::Display for HandshakeError {
+impl fmt::Display for RequestError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use HandshakeError::*;
+        use RequestError::*;
         match self {
-            RequestTooLarge { limit } => {
-                write!(f, "request head larger than {limit} bytes")
-            }
+            TooLarge { limit } => write!(f, "request head larger than {limit} bytes"),
             TooManyHeaders { limit } => write!(f, "more than {limit} request header fields"),
-            MalformedRequest(r) => write!(f, "malformed request: {r}"),
+            Malformed(r) => write!(f, "malformed request: {r}"),
             HttpVersionTooLow => f.write_str("HTTP/1.1 or later required"),
             MethodNotAllowed(m) => write!(f, "method {m} not allowed; use GET"),
             InvalidTarget => f.write_str("invalid request target"),
@@ -180,36 +216,76 @@ impl fmt::Display for HandshakeError {
             InvalidProtocols => f.write_str("invalid Sec-WebSocket-Protocol header"),
             InvalidExtensions(r) => write!(f, "invalid Sec-WebSocket-Extensions header: {r}"),
             OriginRefused(_) => f.write_str("origin not allowed"),
-            ResponseTooLarge { limit } => {
-                write!(f, "response head larger than {limit} bytes")
-            }
-            TooManyResponseHeaders { limit } => {
-                write!(f, "more than {limit} response header fields")
-            }
-            MalformedResponse(r) => write!(f, "malformed response: {r}"),
-            MissingAccept => f.write_str("101 response without Sec-WebSocket-Accept"),
-            WrongAccept => f.write_str("Sec-WebSocket-Accept does not match the key sent"),
-            ResponseMissingUpgrade => f.write_str("101 response without Upgrade: websocket"),
-            ResponseMissingConnection => f.write_str("101 response without Connection: Upgrade"),
-            ProtocolNotOffered(p) => write!(f, "server selected subprotocol {p:?}, not offered"),
-            MultipleProtocols => f.write_str("server selected more than one subprotocol"),
-            ExtensionNotOffered(e) => write!(f, "server used extension {e:?}, not offered"),
-            InvalidResponseExtensions(r) => {
-                write!(f, "invalid Sec-WebSocket-Extensions in response: {r}")
-            }
-            InvalidClientRequest(e) => write!(f, "invalid client request: {e}"),
-            AlreadyComplete => f.write_str("the handshake was already complete"),
-            RequestTimeout => f.write_str("request not complete before the handshake deadline"),
-            ResponseTimeout => f.write_str("response not complete before the handshake deadline"),
+            Timeout => f.write_str("request not complete before the handshake deadline"),
         }
     }
 }
 
-impl std::error::Error for HandshakeError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+impl std::error::Error for RequestError {}
+
+/// Why a client refused the server's answer to its opening handshake (§4.1). There is no
+/// status to answer with: the client closes the connection.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResponseError {
+    // ---- the head as HTTP ----
+    /// The response head is larger than `max_header_bytes`.
+    TooLarge {
+        /// The configured limit, in bytes.
+        limit: usize,
+    },
+    /// The response has more header fields than `max_headers`.
+    TooManyHeaders {
+        /// The configured limit.
+        limit: usize,
+    },
+    /// The response breaks the HTTP/1.1 syntax (bad status line, bad header, bad
+    /// Content-Length, a 101 that is not HTTP/1.1); the text says where.
+    Malformed(&'static str),
+
+    // ---- the 101 ----
+    /// The 101 has no `Upgrade` header listing `websocket`.
+    MissingUpgrade,
+    /// The 101 has no `Connection` header listing `Upgrade`.
+    MissingConnectionUpgrade,
+    /// The 101 has no `Sec-WebSocket-Accept`.
+    MissingAccept,
+    /// The 101's `Sec-WebSocket-Accept` does not match the key sent (or is repeated).
+    WrongAccept,
+    /// The 101 selects a subprotocol the client did not offer.
+    ProtocolNotOffered(String),
+    /// The 101 lists more than one subprotocol.
+    MultipleProtocols,
+    /// The 101 uses an extension the client did not offer.
+    ExtensionNotOffered(String),
+    /// The 101's `Sec-WebSocket-Extensions` breaks the §9.1 grammar.
+    InvalidExtensions(&'static str),
+
+    // ---- time ----
+    /// The server's response did not complete before the handshake deadline.
+    Timeout,
+}
+
+impl fmt::Display for ResponseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use ResponseError::*;
         match self {
-            HandshakeError::InvalidClientRequest(e) => Some(e),
-            _ => None,
+            TooLarge { limit } => write!(f, "response head larger than {limit} bytes"),
+            TooManyHeaders { limit } => write!(f, "more than {limit} response header fields"),
+            Malformed(r) => write!(f, "malformed response: {r}"),
+            MissingUpgrade => f.write_str("101 response without Upgrade: websocket"),
+            MissingConnectionUpgrade => f.write_str("101 response without Connection: Upgrade"),
+            MissingAccept => f.write_str("101 response without Sec-WebSocket-Accept"),
+            WrongAccept => f.write_str("Sec-WebSocket-Accept does not match the key sent"),
+            ProtocolNotOffered(p) => write!(f, "server selected subprotocol {p:?}, not offered"),
+            MultipleProtocols => f.write_str("server selected more than one subprotocol"),
+            ExtensionNotOffered(e) => write!(f, "server used extension {e:?}, not offered"),
+            InvalidExtensions(r) => {
+                write!(f, "invalid Sec-WebSocket-Extensions in response: {r}")
+            }
+            Timeout => f.write_str("response not complete before the handshake deadline"),
         }
     }
 }
+
+impl std::error::Error for ResponseError {}

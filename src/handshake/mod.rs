@@ -16,6 +16,10 @@
 //! In both roles, bytes that follow the head in the same read (the first frames) are not part of
 //! the handshake: `consumed` says where the head ended, and the caller keeps the rest.
 //!
+//! **Errors.** A failure is a [`HandshakeError`] holding the type of the side that saw it: a
+//! [`RequestError`] when a server refuses a request (each with the HTTP status it answers), a
+//! [`ResponseError`] when a client refuses a response (no status: the client just closes).
+//!
 //! ```
 //! use wsmachine::Config;
 //! use wsmachine::handshake::*;
@@ -51,7 +55,7 @@
 // client.rs      ClientRequest, ClientHandshake: the request written, the response checked (§4.1)
 // accept.rs      ServerPolicy, Accept: the server's decision and its 101 (§4.2.2)
 // server.rs      RequestParser, HandshakeRequest: the request read and checked (§4.2.1)
-// error.rs       HandshakeError and the response a server answers it with
+// error.rs       HandshakeError, RequestError (with the status a server answers), ResponseError
 // negotiated.rs  Negotiated: what both sides end with
 // response.rs    Response and reason phrases: any answer other than 101
 // headers.rs     the header lines the handshake writes
@@ -70,7 +74,7 @@ mod url;
 pub(crate) use accept::prepare_accept;
 pub use accept::{Accept, ServerPolicy, write_accept};
 pub use client::{ClientHandshake, ClientRequest, ResponseProgress};
-pub use error::HandshakeError;
+pub use error::{HandshakeError, RequestError, ResponseError};
 pub use key::accept_key;
 pub use negotiated::Negotiated;
 pub use response::{Response, reason_phrase};

@@ -4,7 +4,7 @@
 use core::fmt;
 use std::sync::OnceLock;
 
-use super::error::HandshakeError;
+use super::error::{HandshakeError, RequestError};
 use super::key::valid_key;
 use super::url::{valid_host_header, valid_target};
 use crate::config::Config;
@@ -230,17 +230,17 @@ impl DoubleEndedIterator for HeaderLines<'_> {
 impl ExactSizeIterator for HeaderLines<'_> {}
 
 /// Check the request line alone: version, then method. Done as soon as the line arrives.
-fn check_request_line(method: &[u8], target: &[u8], minor: u8) -> Result<(), HandshakeError> {
+fn check_request_line(method: &[u8], target: &[u8], minor: u8) -> Result<(), RequestError> {
     if minor < 1 {
-        return Err(HandshakeError::HttpVersionTooLow);
+        return Err(RequestError::HttpVersionTooLow);
     }
     if method != b"GET" {
         // A token: ASCII.
         let method = String::from_utf8_lossy(method).into_owned();
-        return Err(HandshakeError::MethodNotAllowed(method));
+        return Err(RequestError::MethodNotAllowed(method));
     }
     if !valid_target(target) {
-        return Err(HandshakeError::InvalidTarget);
+        return Err(RequestError::InvalidTarget);
     }
     Ok(())
 }
@@ -377,9 +377,9 @@ fn validate_request(
     mut head: Head<RequestFields>,
     plain_http: bool,
     slot: &mut Option<HandshakeRequest>,
-) -> Result<Validated, HandshakeError> {
+) -> Result<Validated, RequestError> {
     let StartLine::Request { method, target } = head.start else {
-        return Err(HandshakeError::MalformedRequest("not a request"));
+        return Err(RequestError::Malformed("not a request"));
     };
     check_request_line(head.bytes(method), head.bytes(target), head.minor_version)?;
 
@@ -397,16 +397,14 @@ fn validate_request(
     } = std::mem::take(&mut head.fields);
 
     let host = match host.first() {
-        None => return Err(HandshakeError::MissingHost),
+        None => return Err(RequestError::MissingHost),
         Some(h) if host.count == 1 && valid_host_header(head.bytes(h)) => h,
-        Some(_) => return Err(HandshakeError::InvalidHost),
+        Some(_) => return Err(RequestError::InvalidHost),
     };
     // Bytes after the head are frames: a body would be misread as frames (or, behind a proxy,
     // smuggled), so a request announcing one is refused.
     if body {
-        return Err(HandshakeError::MalformedRequest(
-            "a handshake request has no body",
-        ));
+        return Err(RequestError::Malformed("a handshake request has no body"));
     }
     let request =
         |key: Span, protocols: Vec<String>, extension_count: usize, head: Head<RequestFields>| {
@@ -432,22 +430,22 @@ fn validate_request(
             *slot = Some(request(Span::default(), Vec::new(), 0, head));
             return Ok(Validated::Plain);
         }
-        return Err(HandshakeError::MissingUpgrade);
+        return Err(RequestError::MissingUpgrade);
     }
     if !connection {
-        return Err(HandshakeError::MissingConnectionUpgrade);
+        return Err(RequestError::MissingConnectionUpgrade);
     }
     if version.count != 1 || head.bytes(version.value) != b"13" {
-        return Err(HandshakeError::UnsupportedVersion);
+        return Err(RequestError::UnsupportedVersion);
     }
     let key = match key.first() {
         Some(k) if key.count == 1 && valid_key(head.bytes(k)) => k,
-        _ => return Err(HandshakeError::InvalidKey),
+        _ => return Err(RequestError::InvalidKey),
     };
     if !protocols.iter().all(|p| is_token(p)) {
-        return Err(HandshakeError::InvalidProtocols);
+        return Err(RequestError::InvalidProtocols);
     }
-    let extension_count = extensions.map_err(|e| HandshakeError::InvalidExtensions(e.reason()))?;
+    let extension_count = extensions.map_err(|e| RequestError::InvalidExtensions(e.reason()))?;
     *slot = Some(request(key, protocols, extension_count, head));
     Ok(Validated::Upgrade)
 }
@@ -611,13 +609,13 @@ impl RequestParser {
                 {
                     Some(Err(line_error)) => Err(line_error),
                     _ => Err(match e {
-                        HeadError::TooLarge => HandshakeError::RequestTooLarge {
+                        HeadError::TooLarge => RequestError::TooLarge {
                             limit: self.max_header_bytes,
                         },
-                        HeadError::TooManyHeaders => HandshakeError::TooManyHeaders {
+                        HeadError::TooManyHeaders => RequestError::TooManyHeaders {
                             limit: self.max_headers,
                         },
-                        HeadError::Malformed(r) => HandshakeError::MalformedRequest(r),
+                        HeadError::Malformed(r) => RequestError::Malformed(r),
                     }),
                 }
             }
@@ -631,7 +629,8 @@ impl RequestParser {
         }
     }
 
-    fn fail(&mut self, e: HandshakeError) -> Received {
+    fn fail(&mut self, e: RequestError) -> Received {
+        let e = HandshakeError::Request(e);
         self.state = ParseState::Failed(e.clone());
         Received::Failed(e)
     }
