@@ -6,7 +6,7 @@ use core::fmt;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
-use super::error::{HandshakeError, ResponseError};
+use super::error::{HandshakeError, ResponseError, head_error};
 use super::headers::{check_header, write_header};
 use super::key::accept_key;
 use super::negotiated::Negotiated;
@@ -16,8 +16,8 @@ use crate::config::Config;
 use crate::error::UsageError;
 use crate::extension::{AcceptedExtension, ExtensionOffer, parse_extensions};
 use crate::http::{
-    Head, HeadError, HeadKind, HeadParser, HeadProgress, StartLine, is_field_value, is_token,
-    list_has, list_items, trim_ows,
+    Head, HeadKind, HeadParser, HeadProgress, StartLine, is_field_value, is_token, list_has,
+    list_items, trim_ows,
 };
 
 /// Whether some header named `name` lists `token` (comma list, ASCII case-insensitive).
@@ -388,16 +388,12 @@ impl ClientHandshake {
             }
             HeadProgress::Complete { head, consumed } => (head, consumed),
             HeadProgress::Failed(e) => {
-                let e = match e {
-                    HeadError::TooLarge => ResponseError::TooLarge {
-                        limit: self.config.max_header_bytes,
-                    },
-                    HeadError::TooManyHeaders => ResponseError::TooManyHeaders {
-                        limit: self.config.max_headers,
-                    },
-                    HeadError::Malformed(r) => ResponseError::Malformed(r),
-                };
-                return self.fail(e);
+                return self.fail(head_error(
+                    e,
+                    HeadKind::Response,
+                    self.config.max_header_bytes,
+                    self.config.max_headers,
+                ));
             }
         };
         let StartLine::Response { status, reason } = head.start else {

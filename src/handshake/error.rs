@@ -6,6 +6,7 @@ use core::fmt;
 
 use super::response::Response;
 use crate::error::UsageError;
+use crate::http::{HeadError, HeadKind};
 
 /// Why an opening handshake failed.
 ///
@@ -59,6 +60,33 @@ impl HandshakeError {
         if let HandshakeError::Request(e) = self {
             e.write_response(out);
         }
+    }
+}
+
+/// The error for a head the parser refused, reported by the side that was reading it: a server
+/// reads a request ([`HeadKind::Request`]), a client a response. `max_header_bytes` and
+/// `max_headers` are the limits the parser was given.
+pub(super) fn head_error(
+    e: HeadError,
+    kind: HeadKind,
+    max_header_bytes: usize,
+    max_headers: usize,
+) -> HandshakeError {
+    match kind {
+        HeadKind::Request => HandshakeError::Request(match e {
+            HeadError::TooLarge => RequestError::TooLarge {
+                limit: max_header_bytes,
+            },
+            HeadError::TooManyHeaders => RequestError::TooManyHeaders { limit: max_headers },
+            HeadError::Malformed(r) => RequestError::Malformed(r),
+        }),
+        HeadKind::Response => HandshakeError::Response(match e {
+            HeadError::TooLarge => ResponseError::TooLarge {
+                limit: max_header_bytes,
+            },
+            HeadError::TooManyHeaders => ResponseError::TooManyHeaders { limit: max_headers },
+            HeadError::Malformed(r) => ResponseError::Malformed(r),
+        }),
     }
 }
 
@@ -289,3 +317,39 @@ impl fmt::Display for ResponseError {
 }
 
 impl std::error::Error for ResponseError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A head the parser refused is the reading side's error, with the limit it broke.
+    #[test]
+    fn head_errors_belong_to_the_side_reading_the_head() {
+        let server = |e| head_error(e, HeadKind::Request, 100, 5);
+        let client = |e| head_error(e, HeadKind::Response, 100, 5);
+        assert_eq!(
+            server(HeadError::TooLarge),
+            RequestError::TooLarge { limit: 100 }.into()
+        );
+        assert_eq!(
+            server(HeadError::TooManyHeaders),
+            RequestError::TooManyHeaders { limit: 5 }.into()
+        );
+        assert_eq!(
+            server(HeadError::Malformed("x")),
+            RequestError::Malformed("x").into()
+        );
+        assert_eq!(
+            client(HeadError::TooLarge),
+            ResponseError::TooLarge { limit: 100 }.into()
+        );
+        assert_eq!(
+            client(HeadError::TooManyHeaders),
+            ResponseError::TooManyHeaders { limit: 5 }.into()
+        );
+        assert_eq!(
+            client(HeadError::Malformed("x")),
+            ResponseError::Malformed("x").into()
+        );
+    }
+}

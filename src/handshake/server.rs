@@ -4,14 +4,14 @@
 use core::fmt;
 use std::sync::OnceLock;
 
-use super::error::{HandshakeError, RequestError};
+use super::error::{HandshakeError, RequestError, head_error};
 use super::key::valid_key;
 use super::url::{valid_host_header, valid_target};
 use crate::config::Config;
 use crate::extension::{ExtensionError, ExtensionOffer, check_extensions, parse_extensions};
 use crate::http::{
-    Field, Fields, Head, HeadError, HeadKind, HeadParser, HeadProgress, Span, StartLine, eq_lower,
-    is_token, list_has, list_items, text, trim_ows_bytes,
+    Field, Fields, Head, HeadKind, HeadParser, HeadProgress, Span, StartLine, eq_lower, is_token,
+    list_has, list_items, text, trim_ows_bytes,
 };
 use crate::utf8::from_validated;
 
@@ -598,6 +598,7 @@ impl RequestParser {
             HeadProgress::Complete { head, consumed } => {
                 validate_request(head, self.plain_http, slot)
                     .map(|kind| Received::Complete { kind, consumed })
+                    .map_err(HandshakeError::Request)
             }
             HeadProgress::Failed(e) => {
                 // A request line already received decides first (405 before a later 400 or
@@ -607,16 +608,13 @@ impl RequestParser {
                     .request_line()
                     .map(|(m, t, v)| check_request_line(m.as_bytes(), t.as_bytes(), v))
                 {
-                    Some(Err(line_error)) => Err(line_error),
-                    _ => Err(match e {
-                        HeadError::TooLarge => RequestError::TooLarge {
-                            limit: self.max_header_bytes,
-                        },
-                        HeadError::TooManyHeaders => RequestError::TooManyHeaders {
-                            limit: self.max_headers,
-                        },
-                        HeadError::Malformed(r) => RequestError::Malformed(r),
-                    }),
+                    Some(Err(line_error)) => Err(line_error.into()),
+                    _ => Err(head_error(
+                        e,
+                        HeadKind::Request,
+                        self.max_header_bytes,
+                        self.max_headers,
+                    )),
                 }
             }
         };
@@ -629,8 +627,8 @@ impl RequestParser {
         }
     }
 
-    fn fail(&mut self, e: RequestError) -> Received {
-        let e = HandshakeError::Request(e);
+    fn fail(&mut self, e: impl Into<HandshakeError>) -> Received {
+        let e = e.into();
         self.state = ParseState::Failed(e.clone());
         Received::Failed(e)
     }
