@@ -13,9 +13,9 @@ use crate::error::{ProtocolError, UsageError};
 use crate::event::Event;
 use crate::frame::{self, OpCode};
 use crate::handshake::{
-    Accept, ClientHandshake, ClientRequest, HandshakeError, HandshakeRequest, Negotiated, Received,
-    RequestError, RequestParser, Response, ResponseError, ResponseProgress, ServerPolicy,
-    Validated, prepare_accept,
+    Accept, ClientHandshake, ClientRequest, HandshakeError, HandshakeRequest, Negotiated,
+    RequestError, RequestParser, RequestProgress, Response, ResponseError, ResponseProgress,
+    ServerPolicy, prepare_accept,
 };
 use crate::ingest::{Fuse, FusedUnmask};
 use crate::mask;
@@ -551,11 +551,8 @@ impl Connection {
         match &mut self.handshake {
             Handshake::ServerReading(side) => {
                 match side.parser.receive_into(data, &mut side.request) {
-                    Received::Partial => data.len(),
-                    Received::Complete {
-                        kind: Validated::Upgrade,
-                        consumed,
-                    } => {
+                    RequestProgress::Partial => data.len(),
+                    RequestProgress::Complete { consumed, .. } => {
                         let origin_ok = match (&self.policy, &side.request) {
                             (Some(p), Some(request)) => p.check_origin(request),
                             _ => Ok(()),
@@ -569,15 +566,12 @@ impl Connection {
                         }
                         consumed
                     }
-                    Received::Complete {
-                        kind: Validated::Plain,
-                        consumed,
-                    } => {
+                    RequestProgress::Plain { consumed, .. } => {
                         self.server_request(true);
                         self.push_pending(Pending::HttpRequest);
                         consumed
                     }
-                    Received::Failed(e) => {
+                    RequestProgress::Failed(e) => {
                         self.handshake_failed(e);
                         0
                     }

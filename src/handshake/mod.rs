@@ -79,7 +79,6 @@ pub use key::accept_key;
 pub use negotiated::Negotiated;
 pub use response::{Response, reason_phrase};
 pub use server::{HandshakeRequest, RequestParser, RequestProgress};
-pub(crate) use server::{Received, Validated};
 pub use url::UrlError;
 
 pub use crate::extension::{AcceptedExtension, ExtensionOffer};

@@ -372,12 +372,14 @@ impl Fields for RequestFields {
 /// The fields that matter were found as the head was parsed; the checks run in a fixed order,
 /// so that a request with several faults always gets the same answer.
 ///
-/// The request is stored in `slot`, where its owner keeps it, rather than moved there.
+/// The request is stored in `slot`, where its owner keeps it, rather than moved there; the
+/// outcome reports `consumed` as the bytes of the head.
 fn validate_request(
     mut head: Head<RequestFields>,
     plain_http: bool,
     slot: &mut Option<HandshakeRequest>,
-) -> Result<Validated, RequestError> {
+    consumed: usize,
+) -> Result<RequestProgress<()>, RequestError> {
     let StartLine::Request { method, target } = head.start else {
         return Err(RequestError::Malformed("not a request"));
     };
@@ -428,7 +430,10 @@ fn validate_request(
         // application when it opted in; a broken upgrade attempt is always a 400.
         if plain_http && key.count == 0 {
             *slot = Some(request(Span::default(), Vec::new(), 0, head));
-            return Ok(Validated::Plain);
+            return Ok(RequestProgress::Plain {
+                request: (),
+                consumed,
+            });
         }
         return Err(RequestError::MissingUpgrade);
     }
@@ -447,34 +452,25 @@ fn validate_request(
     }
     let extension_count = extensions.map_err(|e| RequestError::InvalidExtensions(e.reason()))?;
     *slot = Some(request(key, protocols, extension_count, head));
-    Ok(Validated::Upgrade)
-}
-
-/// What a valid request is.
-pub(crate) enum Validated {
-    /// An upgrade request.
-    Upgrade,
-    /// An ordinary HTTP request.
-    Plain,
-}
-
-/// The outcome of [`RequestParser::receive_into`]: a [`RequestProgress`] whose request is
-/// already in the caller's slot.
-pub(crate) enum Received {
-    Partial,
-    Complete { kind: Validated, consumed: usize },
-    Failed(HandshakeError),
+    Ok(RequestProgress::Complete {
+        request: (),
+        consumed,
+    })
 }
 
 /// The outcome of feeding bytes to a [`RequestParser`].
+///
+/// `R` is how a complete request is handed over: [`RequestParser::receive`] returns the
+/// [`HandshakeRequest`] itself (the default). A [`Connection`](crate::Connection) has the
+/// parser store the request where the connection keeps it, and gets `()` here instead.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RequestProgress {
+pub enum RequestProgress<R = HandshakeRequest> {
     /// All the bytes given were consumed; the head is not complete yet.
     Partial,
     /// The head is complete and valid per §4.2.1.
     Complete {
         /// The request.
-        request: HandshakeRequest,
+        request: R,
         /// How many bytes of the last call's data belonged to the head. The bytes after them
         /// are the client's first frames: keep them.
         consumed: usize,
@@ -485,7 +481,7 @@ pub enum RequestProgress {
     /// extensions are empty.
     Plain {
         /// The request.
-        request: HandshakeRequest,
+        request: R,
         /// How many bytes of the last call's data belonged to the head.
         consumed: usize,
     },
@@ -552,31 +548,34 @@ impl RequestParser {
     pub fn receive(&mut self, data: &[u8]) -> RequestProgress {
         let mut slot = None;
         match (self.receive_into(data, &mut slot), slot) {
-            (Received::Partial, _) => RequestProgress::Partial,
-            (Received::Complete { kind, consumed }, Some(request)) => match kind {
-                Validated::Upgrade => RequestProgress::Complete { request, consumed },
-                Validated::Plain => RequestProgress::Plain { request, consumed },
-            },
-            (Received::Failed(e), _) => RequestProgress::Failed(e),
+            (RequestProgress::Partial, _) => RequestProgress::Partial,
+            (RequestProgress::Complete { consumed, .. }, Some(request)) => {
+                RequestProgress::Complete { request, consumed }
+            }
+            (RequestProgress::Plain { consumed, .. }, Some(request)) => {
+                RequestProgress::Plain { request, consumed }
+            }
+            (RequestProgress::Failed(e), _) => RequestProgress::Failed(e),
             // `receive_into` fills the slot whenever it completes; kept total without a panic.
-            (Received::Complete { .. }, None) => {
+            (RequestProgress::Complete { .. } | RequestProgress::Plain { .. }, None) => {
                 RequestProgress::Failed(HandshakeError::AlreadyComplete)
             }
         }
     }
 
-    /// [`receive`](Self::receive), storing a completed request in `slot`.
+    /// [`receive`](Self::receive), storing a completed request in `slot` rather than
+    /// returning it.
     pub(crate) fn receive_into(
         &mut self,
         data: &[u8],
         slot: &mut Option<HandshakeRequest>,
-    ) -> Received {
+    ) -> RequestProgress<()> {
         let line_checked = match &self.state {
             ParseState::Reading { line_checked } => *line_checked,
             ParseState::Complete => {
-                return Received::Failed(HandshakeError::AlreadyComplete);
+                return RequestProgress::Failed(HandshakeError::AlreadyComplete);
             }
-            ParseState::Failed(e) => return Received::Failed(e.clone()),
+            ParseState::Failed(e) => return RequestProgress::Failed(e.clone()),
         };
         let result = match self.head.receive(data) {
             HeadProgress::Partial => {
@@ -593,11 +592,10 @@ impl RequestParser {
                         Some(Err(e)) => return self.fail(e),
                     }
                 }
-                return Received::Partial;
+                return RequestProgress::Partial;
             }
             HeadProgress::Complete { head, consumed } => {
-                validate_request(head, self.plain_http, slot)
-                    .map(|kind| Received::Complete { kind, consumed })
+                validate_request(head, self.plain_http, slot, consumed)
                     .map_err(HandshakeError::Request)
             }
             HeadProgress::Failed(e) => {
@@ -627,9 +625,9 @@ impl RequestParser {
         }
     }
 
-    fn fail(&mut self, e: impl Into<HandshakeError>) -> Received {
+    fn fail(&mut self, e: impl Into<HandshakeError>) -> RequestProgress<()> {
         let e = e.into();
         self.state = ParseState::Failed(e.clone());
-        Received::Failed(e)
+        RequestProgress::Failed(e)
     }
 }
