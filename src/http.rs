@@ -271,12 +271,11 @@ pub(crate) struct Head<F = Vec<Field>> {
 }
 
 /// Text of a validated span: every span but a reason phrase is ASCII or checked UTF-8.
-/// [`from_validated`](crate::utf8::from_validated) checks it again, which for these short
-/// strings costs a few nanoseconds, and yields the empty string should the bytes ever be
-/// invalid.
+/// [`expect_text`](crate::utf8::expect_text) checks it again, which for these short strings
+/// costs a few nanoseconds.
 #[inline]
 pub(crate) fn text(buf: &[u8], span: Span) -> &str {
-    crate::utf8::from_validated(&buf[span.range()])
+    crate::utf8::expect_text(&buf[span.range()])
 }
 
 impl<F> Head<F> {

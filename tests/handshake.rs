@@ -407,7 +407,7 @@ struct Case {
     error: HandshakeError,
 }
 
-fn case(name: &'static str, input: Vec<u8>, status: u16, error: HandshakeError) -> Case {
+fn case(name: &'static str, input: Vec<u8>, status: u16, error: RequestError) -> Case {
     Case {
         name,
         input,
@@ -415,13 +415,13 @@ fn case(name: &'static str, input: Vec<u8>, status: u16, error: HandshakeError) 
         policy: ServerPolicy::default(),
         status,
         extra_headers: &[],
-        error,
+        error: HandshakeError::Request(error),
     }
 }
 
 #[test]
 fn malformed_requests_get_the_exact_response() {
-    use HandshakeError as E;
+    use RequestError as E;
     let many_headers: Vec<String> = (0..70).map(|i| format!("X-H{i}: v")).collect();
     let mut many: Vec<&str> = GOOD.to_vec();
     many.extend(many_headers.iter().map(String::as_str));
@@ -522,49 +522,49 @@ fn malformed_requests_get_the_exact_response() {
             "whitespace before colon",
             good_but("Host", "Host : example.com"),
             400,
-            E::MalformedRequest("whitespace before colon"),
+            E::Malformed("whitespace before colon"),
         ),
         case(
             "obs-fold",
             good_but("", "X-A: 1\r\n  2"),
             400,
-            E::MalformedRequest("obsolete line folding"),
+            E::Malformed("obsolete line folding"),
         ),
         case(
             "bare CR in value",
             good_but("", "X-A: 1\r2"),
             400,
-            E::MalformedRequest("invalid character in header value"),
+            E::Malformed("invalid character in header value"),
         ),
         case(
             "NUL in value",
             good_but("", "X-A: 1\x002"),
             400,
-            E::MalformedRequest("invalid character in header value"),
+            E::Malformed("invalid character in header value"),
         ),
         case(
             "request line with two spaces",
             request_with("GET  /chat HTTP/1.1", GOOD),
             400,
-            E::MalformedRequest("invalid request target"),
+            E::Malformed("invalid request target"),
         ),
         case(
             "HTTP/2.0 request line",
             request_with("GET /chat HTTP/2.0", GOOD),
             400,
-            E::MalformedRequest("HTTP version is not HTTP/1.x"),
+            E::Malformed("HTTP version is not HTTP/1.x"),
         ),
         case(
             "request with a body",
             good_but("", "Content-Length: 5"),
             400,
-            E::MalformedRequest("a handshake request has no body"),
+            E::Malformed("a handshake request has no body"),
         ),
         case(
             "request with chunked body",
             good_but("", "Transfer-Encoding: chunked"),
             400,
-            E::MalformedRequest("a handshake request has no body"),
+            E::Malformed("a handshake request has no body"),
         ),
         case(
             "bad extension header",
@@ -624,7 +624,7 @@ fn malformed_requests_get_the_exact_response() {
                 "head over max_header_bytes",
                 good_but("", "Cookie: a=1"),
                 431,
-                E::RequestTooLarge { limit: 100 },
+                E::TooLarge { limit: 100 },
             )
         },
         Case {
@@ -633,7 +633,7 @@ fn malformed_requests_get_the_exact_response() {
                 "endless header line",
                 [b"GET / HTTP/1.1\r\nX: ".as_slice(), &[b'a'; 9000]].concat(),
                 431,
-                E::RequestTooLarge { limit: 8192 },
+                E::TooLarge { limit: 8192 },
             )
         },
         case(
@@ -756,7 +756,9 @@ fn head_exactly_at_the_limit_is_accepted_one_byte_more_is_431() {
     );
     assert_eq!(
         headers.result,
-        Some(Err(HandshakeError::TooManyHeaders { limit: 5 }))
+        Some(Err(HandshakeError::Request(RequestError::TooManyHeaders {
+            limit: 5
+        })))
     );
 }
 
@@ -768,6 +770,8 @@ fn handshake_types_can_move_between_threads() {
     send_sync::<ServerPolicy>();
     send_sync::<HandshakeRequest>();
     send_sync::<HandshakeError>();
+    send_sync::<RequestError>();
+    send_sync::<ResponseError>();
     send_sync::<Response>();
     send_sync::<Negotiated>();
 }
@@ -1125,9 +1129,9 @@ fn client_101(extra: &[&str]) -> Vec<u8> {
 
 #[test]
 fn client_rejects_invalid_101s() {
-    use HandshakeError as E;
+    use ResponseError as E;
     let req = rfc_client_request().extension(ExtensionOffer::new("x-a"));
-    let cases: Vec<(Vec<u8>, HandshakeError)> = vec![
+    let cases: Vec<(Vec<u8>, ResponseError)> = vec![
         (
             b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
                 .to_vec(),
@@ -1143,11 +1147,11 @@ fn client_rejects_invalid_101s() {
         ),
         (
             b"HTTP/1.1 101 OK\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n".to_vec(),
-            E::ResponseMissingUpgrade,
+            E::MissingUpgrade,
         ),
         (
             b"HTTP/1.1 101 OK\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n".to_vec(),
-            E::ResponseMissingConnection,
+            E::MissingConnectionUpgrade,
         ),
         (client_101(&["Sec-WebSocket-Protocol: mqtt"]), E::ProtocolNotOffered("mqtt".into())),
         (client_101(&["Sec-WebSocket-Protocol: chat, superchat"]), E::MultipleProtocols),
@@ -1158,31 +1162,31 @@ fn client_rejects_invalid_101s() {
         (client_101(&["Sec-WebSocket-Extensions: x-b"]), E::ExtensionNotOffered("x-b".into())),
         (
             client_101(&["Sec-WebSocket-Extensions: x-a;"]),
-            E::InvalidResponseExtensions("expected a parameter name"),
+            E::InvalidExtensions("expected a parameter name"),
         ),
         (
             b"HTTP/1.0 101 Switching Protocols\r\n\r\n".to_vec(),
-            E::MalformedResponse("101 response is not HTTP/1.1"),
+            E::Malformed("101 response is not HTTP/1.1"),
         ),
-        (b"HTTP/1.1 10 OK\r\n\r\n".to_vec(), E::MalformedResponse("invalid status line")),
-        (b"ICY 200 OK\r\n\r\n".to_vec(), E::MalformedResponse("HTTP version is not HTTP/1.x")),
+        (b"HTTP/1.1 10 OK\r\n\r\n".to_vec(), E::Malformed("invalid status line")),
+        (b"ICY 200 OK\r\n\r\n".to_vec(), E::Malformed("HTTP version is not HTTP/1.x")),
         (
             b"HTTP/1.1 200 OK\r\nContent-Length: 1, 2\r\n\r\n".to_vec(),
-            E::MalformedResponse("invalid Content-Length"),
+            E::Malformed("invalid Content-Length"),
         ),
         (
             [b"HTTP/1.1 200 OK\r\nX: ".as_slice(), &[b'a'; 9000]].concat(),
-            E::ResponseTooLarge { limit: 8192 },
+            E::TooLarge { limit: 8192 },
         ),
         (
             client_101(&["X: 1"; 64]),
-            E::TooManyResponseHeaders { limit: 64 },
+            E::TooManyHeaders { limit: 64 },
         ),
     ];
     for (input, error) in cases {
         assert_eq!(
             client(&req, &Config::default(), &input),
-            ClientOutcome::Failed(error),
+            ClientOutcome::Failed(HandshakeError::Response(error)),
             "{}",
             String::from_utf8_lossy(&input)
         );
@@ -1442,7 +1446,9 @@ proptest! {
         } else {
             prop_assert_eq!(
                 ours.result,
-                Some(Err(HandshakeError::MethodNotAllowed(reference.method.unwrap().to_string())))
+                Some(Err(HandshakeError::Request(RequestError::MethodNotAllowed(
+                    reference.method.unwrap().to_string()
+                ))))
             );
         }
     }

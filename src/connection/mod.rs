@@ -26,8 +26,8 @@ use crate::error::{ProtocolError, UsageError};
 use crate::event::Event;
 use crate::extension::Extension;
 use crate::handshake::{
-    Accept, ClientHandshake, ClientRequest, HandshakeError, HandshakeRequest, Negotiated, Received,
-    RequestParser, Response, ResponseProgress, ServerPolicy, Validated, prepare_accept,
+    Accept, ClientHandshake, ClientRequest, HandshakeError, HandshakeRequest, Negotiated,
+    RequestParser, RequestProgress, Response, ResponseProgress, ServerPolicy, prepare_accept,
 };
 use crate::ingest::{ParserAt, RecvBuf};
 use crate::rng::{MaskSource, OsRandom};
@@ -424,25 +424,24 @@ impl Connection {
         };
         match hs {
             Handshake::ServerReading(side) => {
-                match side.parser.receive_into(data, &mut side.request) {
-                    Received::Partial => data.len(),
-                    Received::Complete { kind, consumed } => {
-                        let plain = matches!(kind, Validated::Plain);
-                        let origin = match (&self.policy, &side.request) {
-                            (Some(p), Some(request)) if !plain => p.check_origin(request),
-                            _ => Ok(()),
-                        };
-                        match origin {
-                            Ok(()) => self.phase.request_read(plain),
-                            Err(e) => self.handshake_failed(e),
-                        }
-                        consumed
-                    }
-                    Received::Failed(e) => {
+                let (plain, consumed) = match side.parser.receive_into(data, &mut side.request) {
+                    RequestProgress::Partial => return data.len(),
+                    RequestProgress::Complete { consumed, .. } => (false, consumed),
+                    RequestProgress::Plain { consumed, .. } => (true, consumed),
+                    RequestProgress::Failed(e) => {
                         self.handshake_failed(e);
-                        0
+                        return 0;
                     }
+                };
+                let origin = match (&self.policy, &side.request) {
+                    (Some(p), Some(request)) if !plain => p.check_origin(request),
+                    _ => Ok(()),
+                };
+                match origin {
+                    Ok(()) => self.phase.request_read(plain),
+                    Err(e) => self.handshake_failed(e),
                 }
+                consumed
             }
             Handshake::ClientReading(hs) => match hs.receive(data) {
                 ResponseProgress::Partial => data.len(),

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use crate::close;
 use crate::frame::OpCode;
-use crate::handshake::HandshakeError;
+use crate::handshake::{HandshakeError, RequestError, ResponseError};
 use crate::state::{Handshake, Phase};
 
 use super::{Connection, Role};
@@ -69,8 +69,8 @@ impl Connection {
                     let deadline = *self.timers.handshake.get_or_insert(now + limit);
                     if now >= deadline {
                         self.handshake_failed(match self.role {
-                            Role::Server => HandshakeError::RequestTimeout,
-                            Role::Client => HandshakeError::ResponseTimeout,
+                            Role::Server => HandshakeError::Request(RequestError::Timeout),
+                            Role::Client => HandshakeError::Response(ResponseError::Timeout),
                         });
                     }
                 }
