@@ -140,6 +140,8 @@ pub mod admission;
 pub mod close;
 pub mod config;
 pub mod connection;
+#[cfg(feature = "deflate")]
+pub mod deflate;
 pub mod error;
 pub mod event;
 pub mod extension;
