@@ -55,6 +55,9 @@ pub enum ProtocolError {
     },
     /// A data frame arrived after the peer had already sent Close (§5.5.1).
     DataAfterClose,
+    /// A compressed message's data does not inflate (RFC 7692 §8: the connection fails). Close
+    /// code 1002: the extension's framing is broken, not the message's type.
+    InvalidCompressedData,
 }
 
 impl ProtocolError {
@@ -85,6 +88,7 @@ impl ProtocolError {
             ProtocolError::FrameTooLarge { .. } => "frame too large",
             ProtocolError::MessageTooLarge { .. } => "message too large",
             ProtocolError::DataAfterClose => "data frame after close",
+            ProtocolError::InvalidCompressedData => "invalid compressed data",
         }
     }
 }
