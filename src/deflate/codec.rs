@@ -21,7 +21,8 @@ pub(super) const INFLATE_STEP: usize = 16 * 1024;
 /// Heap bytes of one zlib-rs compressor: its state, a window of twice the window size, the
 /// chain of previous positions (two bytes per window position), a hash table of 65,536
 /// two-byte heads whatever the memLevel, and seven bytes per symbol of the literal buffer
-/// (`1 << (mem_level + 6)` symbols), as a counting allocator measures it.
+/// (`1 << (mem_level + 6)` symbols): what a counting allocator measures in
+/// `tests/deflate_memory.rs`, which checks this against it for every window and four memLevels.
 pub(super) fn deflate_heap_bytes(window_bits: u8, mem_level: u8) -> usize {
     const STATE_AND_ALIGNMENT: usize = 3200;
     let window = 1usize << stream_window_bits(window_bits);
@@ -29,7 +30,7 @@ pub(super) fn deflate_heap_bytes(window_bits: u8, mem_level: u8) -> usize {
 }
 
 /// Heap bytes of one zlib-rs inflater: its state and a 32 KiB window whatever the window size
-/// (measured with a counting allocator).
+/// (measured in `tests/deflate_memory.rs`).
 pub(super) const INFLATE_HEAP_BYTES: usize = 47_552;
 
 /// The window size the compressor is created with: zlib refuses a raw stream of 8 bits, so a

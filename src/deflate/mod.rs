@@ -35,8 +35,8 @@
 //! The backend is zlib-rs. Its compressor holds a 65,536-entry hash table (128 KiB) whatever
 //! the memLevel, two window-sized arrays (the window twice over, and two bytes of chain per
 //! position) and a literal buffer of seven bytes per symbol, `1 << (mem_level + 6)` symbols; its
-//! inflater holds a 32 KiB window whatever the window size. Measured with a counting allocator,
-//! in bytes:
+//! inflater holds a 32 KiB window whatever the window size. Measured with a counting allocator
+//! (`tests/deflate_memory.rs`, which prints the whole table with `--nocapture`), in bytes:
 //!
 //! | window bits | compressor, memLevel 1 | memLevel 4 | memLevel 5 | memLevel 8 | inflater |
 //! |---|---|---|---|---|---|
@@ -49,10 +49,10 @@
 //! message holds **212,544 bytes** (207.6 KiB) of zlib-rs state, the compressor 78% of it. By
 //! zlib's own formula (2^(windowBits+2) + 2^(memLevel+9) bytes plus its state) C zlib's
 //! compressor at the same settings is under 40 KiB, its hash table following the memLevel; no
-//! memLevel shrinks zlib-rs's. Both streams are created on first use,
-//! so a connection that never sends (receives) a compressed message never holds the
-//! compressor (inflater); and a direction without context takeover gives its stream back between
-//! messages with `release_buffers`.
+//! memLevel shrinks zlib-rs's. Both streams are created on first use, so a connection that
+//! never sends (receives) a compressed message never holds the compressor (inflater); and a
+//! direction without context takeover gives its stream back between messages with
+//! `release_buffers`.
 //!
 //! Window size and level, measured on 4 KiB JSON-like messages with context takeover (release
 //! build, zlib-rs 0.6): at window 12, compressed size 14.8% of the input at level 6 (24 µs per
