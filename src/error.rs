@@ -53,6 +53,9 @@ pub enum ProtocolError {
         /// The configured limit, in bytes.
         limit: usize,
     },
+    /// A compressed message's data does not inflate (RFC 7692 §8: the connection fails). Close
+    /// code 1002: the extension's framing is broken, not the message's type.
+    InvalidCompressedData,
 }
 
 impl ProtocolError {
@@ -82,6 +85,7 @@ impl ProtocolError {
             ProtocolError::InvalidCloseCode(_) => "invalid close code",
             ProtocolError::FrameTooLarge { .. } => "frame too large",
             ProtocolError::MessageTooLarge { .. } => "message too large",
+            ProtocolError::InvalidCompressedData => "invalid compressed data",
         }
     }
 }

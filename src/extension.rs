@@ -354,9 +354,13 @@ pub(crate) fn check_extensions(value: &[u8]) -> Result<usize, ExtensionError> {
 // The extension stage of the frame pipeline (RFC 6455 §9)
 // ---------------------------------------------------------------------------------------------
 
-/// What one call of [`Extension::decode`] did.
+/// What one call of an extension's `decode` did.
+///
+/// Public (hidden) for the permessage-deflate tests and fuzz targets, which call the transform
+/// as the connection does.
+#[doc(hidden)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Decoded {
+pub struct Decoded {
     /// Bytes of the input taken.
     pub consumed: usize,
     /// The message is complete: the input ended the message and every byte it decodes to

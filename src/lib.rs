@@ -158,6 +158,8 @@ pub mod admission;
 pub mod close;
 mod config;
 mod connection;
+#[cfg(feature = "deflate")]
+pub mod deflate;
 mod error;
 mod event;
 pub mod extension;
