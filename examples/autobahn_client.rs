@@ -14,6 +14,7 @@ use std::net::TcpStream;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use wsmachine::deflate::DeflateConfig;
 use wsmachine::handshake::ClientRequest;
 use wsmachine::{Config, Connection, Event};
 
@@ -22,10 +23,13 @@ const READ_TIMEOUT: Duration = Duration::from_secs(30);
 const READ_CHUNK: usize = 64 * 1024;
 
 fn config() -> Config {
-    // Autobahn 9.* sends messages of up to 16 MiB, in one frame or many.
+    // Autobahn 9.* sends messages of up to 16 MiB, in one frame or many. permessage-deflate is
+    // offered unless `--no-deflate` is given (cases 12.* and 13.* need it).
+    let deflate = !std::env::args().any(|a| a == "--no-deflate");
     Config::default()
         .max_frame_size(16 << 20)
         .max_message_size(16 << 20)
+        .deflate(deflate.then(DeflateConfig::default))
 }
 
 /// What a connection left behind: the first text message, and the close code seen.
@@ -121,9 +125,12 @@ fn is_reset(e: &io::Error) -> bool {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--no-deflate")
+        .collect();
     let [base, agent] = args.as_slice() else {
-        eprintln!("usage: autobahn_client ws://HOST:PORT AGENT");
+        eprintln!("usage: autobahn_client ws://HOST:PORT AGENT [--no-deflate]");
         return ExitCode::from(2);
     };
     let base = base.trim_end_matches('/');

@@ -16,15 +16,17 @@ use std::process::ExitCode;
 use std::sync::mpsc::{self, TryRecvError};
 use std::time::Duration;
 
+use wsmachine::deflate::DeflateConfig;
 use wsmachine::handshake::ClientRequest;
 use wsmachine::{Config, Connection, Event};
 
 fn main() -> ExitCode {
-    let Some(url) = std::env::args().nth(1) else {
-        eprintln!("usage: client ws://HOST[:PORT]/PATH");
+    let deflate = !std::env::args().any(|a| a == "--no-deflate");
+    let Some(url) = std::env::args().skip(1).find(|a| a != "--no-deflate") else {
+        eprintln!("usage: client ws://HOST[:PORT]/PATH [--no-deflate]");
         return ExitCode::from(2);
     };
-    match run(&url) {
+    match run(&url, deflate) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("client: {e}");
@@ -33,12 +35,14 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(url: &str) -> io::Result<()> {
+fn run(url: &str, deflate: bool) -> io::Result<()> {
     let request =
         ClientRequest::from_url(url).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let mut stream = TcpStream::connect((request.host(), request.effective_port()))?;
     stream.set_read_timeout(Some(Duration::from_millis(50)))?;
-    let mut conn = Connection::client(&request, Config::default());
+    // permessage-deflate is offered unless `--no-deflate` is given.
+    let config = Config::default().deflate(deflate.then(DeflateConfig::default));
+    let mut conn = Connection::client(&request, config);
 
     // `None` marks the end of input.
     let (lines_tx, lines) = mpsc::channel::<Option<String>>();

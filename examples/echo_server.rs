@@ -4,7 +4,7 @@
 //! cargo run --release --example echo_server -- --addr 127.0.0.1:9001 \
 //!     [--allow-origin ORIGIN]... [--protocol NAME]... \
 //!     [--max-conns-per-ip N] [--max-conns N] [--rate PER_SECOND] [--burst N] \
-//!     [--handshake-timeout SECONDS] [--idle-timeout SECONDS]
+//!     [--handshake-timeout SECONDS] [--idle-timeout SECONDS] [--no-deflate]
 //! ```
 //!
 //! Every text and binary message is sent back as it came; Pings are answered automatically.
@@ -17,7 +17,9 @@
 //!   `--max-conns` in all: beyond them a client gets 503 with `Retry-After`;
 //! - `--rate` and `--burst` limit new connections and handshakes per address (429);
 //! - `--handshake-timeout` (default 10 s) drops a client whose request is not complete in time
-//!   with 408; `--idle-timeout` closes (1001) a connection that sent nothing for that long.
+//!   with 408; `--idle-timeout` closes (1001) a connection that sent nothing for that long;
+//! - permessage-deflate (RFC 7692) is accepted when a client offers it (every browser does);
+//!   `--no-deflate` declines it.
 //!
 //! Without the admission flags there are no per-address limits.
 //!
@@ -35,6 +37,7 @@ use std::time::{Duration, Instant};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use wsmachine::admission::{Admission, AdmissionConfig, Ticket};
+use wsmachine::deflate::DeflateConfig;
 use wsmachine::handshake::{Accept, HandshakeRequest, Response, ServerPolicy};
 use wsmachine::{Config, Connection, Event};
 
@@ -80,6 +83,7 @@ struct Options {
     admission: AdmissionConfig,
     handshake_timeout: Duration,
     idle_timeout: Option<Duration>,
+    deflate: bool,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -96,6 +100,7 @@ fn parse_args() -> Result<Options, String> {
             .max_tracked(4096),
         handshake_timeout: Duration::from_secs(10),
         idle_timeout: None,
+        deflate: true,
     };
     let mut rate: Option<f64> = None;
     let mut burst: Option<u32> = None;
@@ -119,6 +124,7 @@ fn parse_args() -> Result<Options, String> {
             "--idle-timeout" => {
                 opts.idle_timeout = Some(Duration::from_secs_f64(number(&arg, &value()?)?));
             }
+            "--no-deflate" => opts.deflate = false,
             _ => return Err(format!("unknown argument {arg}")),
         }
     }
@@ -324,7 +330,7 @@ fn main() -> ExitCode {
             eprintln!(
                 "usage: echo_server [--addr HOST:PORT] [--allow-origin ORIGIN]... [--protocol NAME]... \
                  [--max-conns-per-ip N] [--max-conns N] [--rate PER_SECOND] [--burst N] \
-                 [--handshake-timeout SECONDS] [--idle-timeout SECONDS]"
+                 [--handshake-timeout SECONDS] [--idle-timeout SECONDS] [--no-deflate]"
             );
             return ExitCode::from(2);
         }
@@ -351,7 +357,8 @@ fn run(opts: Options) -> io::Result<()> {
         .max_frame_size(16 << 20)
         .max_message_size(16 << 20)
         .handshake_timeout(Some(opts.handshake_timeout))
-        .idle_timeout(opts.idle_timeout);
+        .idle_timeout(opts.idle_timeout)
+        .deflate(opts.deflate.then(DeflateConfig::default));
 
     let mut poll = Poll::new()?;
     let mut listener = TcpListener::bind(opts.addr)?;

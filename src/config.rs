@@ -70,6 +70,12 @@ pub struct Config {
     pub keepalive_timeout: Duration,
     /// Start the closing handshake (1001) after this long without receiving anything.
     pub idle_timeout: Option<Duration>,
+    /// permessage-deflate (RFC 7692): a client offers it, a server accepts an offer, with
+    /// these settings. Off (`None`) by default: a compressing connection holds the
+    /// compressor's and the inflater's state (about 210 KB at the defaults of
+    /// [`DeflateConfig`](crate::deflate::DeflateConfig), see its documentation).
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<crate::deflate::DeflateConfig>,
 }
 
 impl Default for Config {
@@ -87,6 +93,8 @@ impl Default for Config {
             keepalive_interval: None,
             keepalive_timeout: Duration::from_secs(10),
             idle_timeout: None,
+            #[cfg(feature = "deflate")]
+            deflate: None,
         }
     }
 }
@@ -147,6 +155,12 @@ impl Config {
     /// Set (or turn off with `None`) the idle timeout.
     pub fn idle_timeout(mut self, d: Option<Duration>) -> Self {
         self.idle_timeout = d;
+        self
+    }
+    /// Negotiate permessage-deflate with these settings (or not, with `None`).
+    #[cfg(feature = "deflate")]
+    pub fn deflate(mut self, d: Option<crate::deflate::DeflateConfig>) -> Self {
+        self.deflate = d;
         self
     }
 }

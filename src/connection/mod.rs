@@ -229,6 +229,16 @@ impl Connection {
     /// A client: the upgrade request is queued at once in [`pending_output`](Self::pending_output).
     pub fn client(request: &ClientRequest, config: Config) -> Self {
         let mut out = Vec::new();
+        #[cfg(feature = "deflate")]
+        let offered;
+        #[cfg(feature = "deflate")]
+        let request = match config.deflate.as_ref().and_then(crate::deflate::offer) {
+            Some(offer) => {
+                offered = request.clone().extension(offer);
+                &offered
+            }
+            None => request,
+        };
         let hs = ClientHandshake::new(request, &config, &mut out);
         let mut conn = Self::new(
             Role::Client,
@@ -255,7 +265,7 @@ impl Connection {
 
     /// Put a negotiated extension in the pipeline's extension stage: it sees the RSV bits it
     /// claims and transforms the payloads of the messages it takes.
-    #[cfg_attr(not(test), allow(dead_code))]
+    #[cfg_attr(not(any(test, feature = "deflate")), allow(dead_code))]
     pub(crate) fn set_extension(&mut self, ext: Box<dyn Extension>) {
         self.rsv_allowed |= ext.rsv_bits();
         self.extension = Some(ext);
@@ -449,6 +459,13 @@ impl Connection {
                     negotiated,
                     consumed,
                 } => {
+                    #[cfg(feature = "deflate")]
+                    let mut negotiated = negotiated;
+                    #[cfg(feature = "deflate")]
+                    if let Err(e) = self.client_deflate(&mut negotiated) {
+                        self.handshake_failed(e);
+                        return 0;
+                    }
                     self.phase.open();
                     self.opened(negotiated);
                     consumed
@@ -510,7 +527,15 @@ impl Connection {
                 &default_policy
             }
         };
-        let prepared = prepare_accept(request, &accept, policy)?;
+        #[allow(unused_mut)] // permessage-deflate adds to it
+        let mut prepared = prepare_accept(request, &accept, policy)?;
+        #[cfg(feature = "deflate")]
+        let deflate = self.config.deflate.and_then(|config| {
+            let (accepted, params) = crate::deflate::accept_offers(&config, request.extensions())?;
+            prepared
+                .add_extension(accepted)
+                .then(|| crate::deflate::PerMessageDeflate::new(Role::Server, &params, &config))
+        });
         if let Some(side) = self.phase.open()
             && self.tx.capacity() == 0
             && let Some(request) = side.request
@@ -523,6 +548,38 @@ impl Connection {
         }
         let negotiated = prepared.write(&accept, self.tx.buffer());
         self.opened(negotiated);
+        #[cfg(feature = "deflate")]
+        if let Some(stage) = deflate {
+            self.set_extension(Box::new(stage));
+        }
+        Ok(())
+    }
+
+    /// Client: take the server's permessage-deflate answer, if it gave one, into the extension
+    /// stage; its RSV bit is RSV1.
+    #[cfg(feature = "deflate")]
+    fn client_deflate(&mut self, negotiated: &mut Negotiated) -> Result<(), HandshakeError> {
+        use crate::handshake::ResponseError;
+        let Some(config) = self.config.deflate else {
+            return Ok(());
+        };
+        let mut answers = negotiated
+            .extensions_mut()
+            .iter_mut()
+            .filter(|e| e.name.eq_ignore_ascii_case(crate::deflate::NAME));
+        let Some(answer) = answers.next() else {
+            return Ok(());
+        };
+        let params = crate::deflate::accept_response(&config, answer)
+            .map_err(|e| HandshakeError::Response(ResponseError::ExtensionParams(e.to_string())))?;
+        answer.rsv_bits = 0b100;
+        if answers.next().is_some() {
+            return Err(HandshakeError::Response(ResponseError::ExtensionParams(
+                "permessage-deflate accepted twice".into(),
+            )));
+        }
+        let stage = crate::deflate::PerMessageDeflate::new(Role::Client, &params, &config);
+        self.set_extension(Box::new(stage));
         Ok(())
     }
 

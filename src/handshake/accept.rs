@@ -292,6 +292,27 @@ pub(crate) fn prepare_accept(
 }
 
 impl PreparedAccept {
+    /// Add an extension the machine itself negotiated (permessage-deflate) after those of the
+    /// policy's hook; refused (false) when one of those has its name or one of its RSV bits.
+    #[cfg_attr(not(feature = "deflate"), allow(dead_code))]
+    pub(crate) fn add_extension(&mut self, ext: AcceptedExtension) -> bool {
+        let taken = self
+            .negotiated
+            .extensions()
+            .iter()
+            .any(|e| e.name.eq_ignore_ascii_case(&ext.name) || e.rsv_bits & ext.rsv_bits != 0);
+        if taken {
+            return false;
+        }
+        let item = ext.to_string();
+        self.extension_list = Some(match self.extension_list.take() {
+            Some(list) => format!("{list}, {item}"),
+            None => item,
+        });
+        self.negotiated.push_extension(ext);
+        true
+    }
+
     /// Append the 101, with the extra headers of `accept` (already checked), and return what
     /// was negotiated.
     pub(crate) fn write(self, accept: &Accept, out: &mut Vec<u8>) -> Negotiated {

@@ -288,6 +288,10 @@ pub enum ResponseError {
     ExtensionNotOffered(String),
     /// The 101's `Sec-WebSocket-Extensions` breaks the §9.1 grammar.
     InvalidExtensions(&'static str),
+    /// The 101 accepts an offered extension with parameters the client cannot take (a
+    /// parameter not offered, repeated, or out of range; RFC 7692 §7.1 for
+    /// permessage-deflate); the text says which.
+    ExtensionParams(String),
 
     // ---- time ----
     /// The server's response did not complete before the handshake deadline.
@@ -311,6 +315,7 @@ impl fmt::Display for ResponseError {
             InvalidExtensions(r) => {
                 write!(f, "invalid Sec-WebSocket-Extensions in response: {r}")
             }
+            ExtensionParams(r) => write!(f, "extension parameters refused: {r}"),
             Timeout => f.write_str("response not complete before the handshake deadline"),
         }
     }

@@ -17,6 +17,19 @@ impl Negotiated {
         }
     }
 
+    /// Add an extension the machine negotiated itself.
+    #[cfg_attr(not(feature = "deflate"), allow(dead_code))]
+    pub(crate) fn push_extension(&mut self, ext: AcceptedExtension) {
+        self.extensions.push(ext);
+    }
+
+    /// The extensions in use, to complete what the 101 alone does not say (the RSV bits of
+    /// an extension the machine implements).
+    #[cfg_attr(not(feature = "deflate"), allow(dead_code))]
+    pub(crate) fn extensions_mut(&mut self) -> &mut [AcceptedExtension] {
+        &mut self.extensions
+    }
+
     /// The selected subprotocol, if any.
     pub fn protocol(&self) -> Option<&str> {
         self.protocol.as_deref()
