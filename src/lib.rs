@@ -131,13 +131,14 @@
 //!
 //! | file | RFC 6455 | public as |
 //! |---|---|---|
-//! | `handshake.rs` (with the `http.rs` head parser and the `sha1.rs` accept-key digest), `extension.rs` | §4 opening handshake, §9.1 extension grammar | [`handshake`], [`extension`] |
+//! | `handshake/` (server, accept, client, response, url, key, error; with the `http.rs` head parser and the `sha1.rs` accept-key digest), `extension.rs` | §4 opening handshake, §9 extension grammar and the extension stage's interface | [`handshake`], [`extension`] |
 //! | `frame.rs` | §5.2 frame header codec | internal |
-//! | `mask.rs`, `ingest.rs`, `rng.rs` | §5.3 masking; unmasking while received bytes are copied in; masking keys | [`MaskSource`] |
+//! | `mask.rs`, `ingest.rs`, `rng.rs` | §5.3 masking; the receive buffer, unmasking while received bytes are copied in; masking keys | [`MaskSource`] |
 //! | `utf8.rs` (with the `utf8_simd.rs` AVX-512 validator) | §8.1 UTF-8 validation | internal |
 //! | `close.rs` | §5.5.1, §7.4 close codes | [`close`] |
-//! | `state.rs` | §4.1, §7 the lifecycle | [`State`] |
-//! | `connection.rs` | §5.4–§7 the machine | [`Connection`], [`Role`], [`MessageKind`] |
+//! | `state.rs` | §4.1, §7 the lifecycle: one enum, every transition | [`State`] |
+//! | `connection/` (mod, recv, send, timers) | §5.4–§7 the machine: receive and send pipelines with the extension stage, deadlines | [`Connection`], [`Role`], [`MessageKind`] |
+//! | `deflate/` (feature `deflate`) | RFC 7692 permessage-deflate | `deflate` |
 //! | `event.rs`, `error.rs`, `config.rs` | | [`Event`], [`ProtocolError`], [`UsageError`], [`Config`], [`Delivery`] |
 //! | `admission.rs` | | [`admission`] |
 //!
