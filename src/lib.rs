@@ -170,6 +170,7 @@ mod http;
 mod ingest;
 mod mask;
 mod rng;
+mod role;
 mod sha1;
 mod state;
 mod utf8;

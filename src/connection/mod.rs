@@ -31,20 +31,12 @@ use crate::handshake::{
 };
 use crate::ingest::{ParserAt, RecvBuf};
 use crate::rng::{MaskSource, OsRandom};
+pub use crate::role::Role;
 use crate::state::{Handshake, Phase, ServerSide, State};
 
 use recv::{InFrame, InMessage, Out, Step};
 use send::Output;
 use timers::Timers;
-
-/// Which end of the connection this machine is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    /// The end that sent the upgrade request; its frames are masked.
-    Client,
-    /// The end that answered it; its frames are never masked.
-    Server,
-}
 
 /// The kind of a data message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

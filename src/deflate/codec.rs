@@ -7,8 +7,8 @@ use zlib_rs::{Deflate, DeflateFlush, Inflate, InflateFlush, Method, Status, Stra
 
 use super::{DeflateConfig, DeflateParams, MAX_WINDOW_BITS, MIN_WINDOW_BITS, RSV1};
 use crate::ProtocolError;
-use crate::connection::Role;
 use crate::extension::{Decoded, Extension};
+use crate::role::Role;
 
 /// The end of a sync flush (an empty stored block's LEN and NLEN): removed from the end of a
 /// compressed message by the sender and appended by the receiver (§7.2.1, §7.2.2).

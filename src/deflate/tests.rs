@@ -1,8 +1,8 @@
 use super::negotiate::{Params, answer, check_response, offered_params, parse_params};
 use super::*;
 use crate::ProtocolError;
-use crate::connection::Role;
 use crate::extension::{AcceptedExtension, ExtensionOffer, parse_extensions};
+use crate::role::Role;
 
 // ---- negotiation ------------------------------------------------------------------------------
 
