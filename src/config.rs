@@ -14,8 +14,9 @@ pub enum Delivery {
     /// [`crate::Event::Text`] or [`crate::Event::Binary`]. Bounded by `max_message_size`.
     #[default]
     Whole,
-    /// Payload is delivered as it arrives, as [`crate::Event::Data`] chunks, so a message of any
-    /// size needs no buffer of that size. `max_message_size` still applies.
+    /// Payload is delivered as it arrives, as [`crate::Event::Data`] chunks, so a message
+    /// needs no buffer of its size. `max_message_size` still caps a streamed message (1009
+    /// past it); raise it for large uploads.
     Streaming,
 }
 

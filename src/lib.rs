@@ -53,8 +53,14 @@
 //!             let n = sock.write(conn.pending_output())?;
 //!             conn.advance_output(n);
 //!         }
-//!         // 4. Close the transport when told.
+//!         // 4. Close the transport when told: shut down the write side first and drain
+//!         //    what the peer still sends, so that the kernel does not answer unread input
+//!         //    with a reset that destroys the Close frame just written.
 //!         if conn.should_close_transport() {
+//!             sock.shutdown(std::net::Shutdown::Write)?;
+//!             sock.set_read_timeout(Some(std::time::Duration::from_secs(1)))?;
+//!             let mut sink = [0u8; 4096];
+//!             while matches!(sock.read(&mut sink), Ok(n) if n > 0) {}
 //!             return Ok(());
 //!         }
 //!     }

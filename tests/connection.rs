@@ -223,11 +223,11 @@ fn close_handshake_initiated_by_client() {
     assert_eq!(drain(&mut s), vec![Ev::Close(1000, "bye".into())]);
     assert_eq!(s.state(), State::Closed);
     assert!(s.should_close_transport());
-    // The echo carries the same code.
+    // The echo carries the same code and reason.
     let echo = take_output(&mut s);
-    assert_eq!(echo, vec![0x88, 0x02, 0x03, 0xe8]);
+    assert_eq!(echo, vec![0x88, 0x05, 0x03, 0xe8, b'b', b'y', b'e']);
     c.receive(&echo);
-    assert_eq!(drain(&mut c), vec![Ev::Close(1000, String::new())]);
+    assert_eq!(drain(&mut c), vec![Ev::Close(1000, "bye".into())]);
     assert_eq!(c.state(), State::Closed);
     // The client waits for the server to close the TCP connection.
     assert!(!c.should_close_transport());
@@ -897,4 +897,36 @@ proptest! {
         }
         prop_assert_eq!(wire, take_output(&mut b));
     }
+}
+
+/// A request that cannot be sent is reported at the first poll, not when (or if) server bytes
+/// arrive: nothing is queued and the transport is to be closed.
+#[test]
+fn an_invalid_client_request_is_reported_at_once() {
+    let mut c = Connection::client(
+        &wsmachine::handshake::ClientRequest::new("bad host", "/"),
+        Config::default(),
+    );
+    assert!(c.pending_output().is_empty());
+    assert_eq!(c.state(), State::Closed);
+    assert!(c.should_close_transport());
+    let got: Vec<String> =
+        std::iter::from_fn(|| c.poll_event().map(|e| format!("{e:?}"))).collect();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(
+        got[0].starts_with("HandshakeFailed(InvalidClientRequest("),
+        "{got:?}"
+    );
+}
+
+/// Nothing goes out after this side's Close: data, Pings and Pongs are usage errors.
+#[test]
+fn nothing_is_sent_after_close() {
+    let mut s = server();
+    s.close(1000, "").unwrap();
+    let queued = s.pending_output().to_vec();
+    assert_eq!(s.send_ping(b"x"), Err(UsageError::AlreadyClosing));
+    assert_eq!(s.send_pong(b"x"), Err(UsageError::AlreadyClosing));
+    assert_eq!(s.send_binary(b"x"), Err(UsageError::AlreadyClosing));
+    assert_eq!(s.pending_output(), &queued[..]);
 }

@@ -54,7 +54,7 @@ fn handshake_messages_and_close_from_the_client() {
     c.close(1000, "done").unwrap();
     let (ce, se) = pump(&mut c, &mut s);
     assert_eq!(se, vec![Ev::Close(1000, "done".into())]);
-    assert_eq!(ce, vec![Ev::Close(1000, String::new())]);
+    assert_eq!(ce, vec![Ev::Close(1000, "done".into())]);
     assert!(s.should_close_transport());
     c.receive_eof();
     assert!(c.should_close_transport());

@@ -219,6 +219,9 @@ impl Connection {
     }
 
     /// A client: the upgrade request is queued at once in [`pending_output`](Self::pending_output).
+    /// A request that fails validation (a host or path that cannot be sent) queues nothing:
+    /// the first [`poll_event`](Self::poll_event) reports [`Event::HandshakeFailed`] with
+    /// [`HandshakeError::InvalidClientRequest`], and the transport is to be closed.
     pub fn client(request: &ClientRequest, config: Config) -> Self {
         let mut out = Vec::new();
         #[cfg(feature = "deflate")]
@@ -232,12 +235,17 @@ impl Connection {
             None => request,
         };
         let hs = ClientHandshake::new(request, &config, &mut out);
+        let invalid = hs.failure().cloned();
         let mut conn = Self::new(
             Role::Client,
             config,
             Phase::Connecting(Handshake::ClientReading(Box::new(hs))),
         );
         *conn.tx.buffer() = out;
+        if let Some(e) = invalid {
+            // Nothing was queued: the first poll reports why, and the transport is done with.
+            conn.handshake_failed(e);
+        }
         conn
     }
 
@@ -333,18 +341,23 @@ impl Connection {
 
     /// Lend the receive buffer: at least `min` bytes of spare room to read into directly,
     /// followed by [`commit_received`](Self::commit_received). Saves the copy that
-    /// [`receive`](Self::receive) makes.
+    /// [`receive`](Self::receive) makes. The slice may be longer than `min` (the buffer's
+    /// whole spare room, after it grew); a caller that wants reads of a fixed size reads into
+    /// `&mut receive_buffer(n)[..n]`.
     pub fn receive_buffer(&mut self, min: usize) -> &mut [u8] {
         self.rx.lend(min)
     }
 
-    /// Say how many bytes were read into the [`receive_buffer`](Self::receive_buffer).
-    /// A count larger than the lent buffer is clamped to it.
+    /// Say how many bytes were read into the [`receive_buffer`](Self::receive_buffer): the
+    /// first `n` bytes of the slice it lent. A count larger than that slice is a caller's
+    /// mistake and is clamped to it (debug builds assert).
     pub fn commit_received(&mut self, n: usize) {
         if self.input_closed() {
             return;
         }
-        if self.rx.commit(n) > 0 {
+        let taken = self.rx.commit(n);
+        debug_assert_eq!(taken, n, "committed more bytes than receive_buffer lent");
+        if taken > 0 {
             self.timers.input_seen();
             self.after_input();
         }

@@ -227,13 +227,10 @@ impl Connection {
             return self.fail(ProtocolError::InvalidUtf8);
         };
         if !self.phase.close_sent() {
-            // Echo the peer's code (§5.5.1); no code received → empty Close.
+            // Echo the peer's code and reason (§5.5.1: "typically echos the status code it
+            // received"); no code received → empty Close. The payload was checked above.
             let mask = self.next_mask();
-            let payload = code.map(u16::to_be_bytes);
-            let payload: &[u8] = match &payload {
-                Some(b) => b,
-                None => &[],
-            };
+            let payload = self.rx.bytes(s, e);
             frame::write_frame(self.tx.buffer(), true, 0, OpCode::Close, mask, payload);
         }
         self.phase.close_received();

@@ -132,12 +132,10 @@ impl Connection {
         }
     }
 
+    /// Pings and Pongs go out while open; once this side sent Close nothing more does (the
+    /// automatic Pong stops then too).
     fn check_control_allowed(&self) -> Result<(), UsageError> {
-        match &self.phase {
-            Phase::Open | Phase::Closing => Ok(()),
-            Phase::Connecting(_) => Err(UsageError::NotOpen),
-            Phase::Closed(_) => Err(UsageError::Closed),
-        }
+        self.check_data_allowed()
     }
 
     /// Queue a frame with `payload` as it is.
@@ -308,7 +306,8 @@ impl Connection {
         Ok(())
     }
 
-    /// Queue a Ping (payload at most 125 bytes).
+    /// Queue a Ping (payload at most 125 bytes). [`UsageError::AlreadyClosing`] once this side
+    /// sent Close.
     pub fn send_ping(&mut self, data: &[u8]) -> Result<(), UsageError> {
         self.send_control(OpCode::Ping, data)
     }
