@@ -38,8 +38,6 @@ pub enum DeflateError {
     /// The offer limited the server's window and the response does not say
     /// `server_max_window_bits` with the same or a smaller value (§7.1.2.1).
     ServerWindowRefused,
-    /// The response sets `client_max_window_bits` above the value in the offer (§7.1.2.2).
-    ClientWindowTooLarge,
 }
 
 impl fmt::Display for DeflateError {
@@ -65,9 +63,6 @@ impl fmt::Display for DeflateError {
             }
             DeflateError::ServerWindowRefused => {
                 f.write_str("server_max_window_bits offered but not granted in the response")
-            }
-            DeflateError::ClientWindowTooLarge => {
-                f.write_str("client_max_window_bits in the response larger than offered")
             }
         }
     }
@@ -213,7 +208,8 @@ pub fn offer(config: &DeflateConfig) -> Option<ExtensionOffer> {
 ///
 /// Refused: another extension's name; a parameter RFC 7692 does not define, or given twice; a
 /// flag with a value; a window size that is missing or not 8 to 15 in digits without a leading
-/// zero; `client_max_window_bits` when the offer had none, or above the value offered;
+/// zero; `client_max_window_bits` when the offer had none (a value above the one offered is
+/// taken: the offer's value is a hint the server may ignore, §7.1.2.2);
 /// `server_no_context_takeover` or `server_max_window_bits` (the same or smaller) missing when the
 /// offer asked for them. Granted without being asked: `server_no_context_takeover`,
 /// `client_no_context_takeover` and `server_max_window_bits`.
@@ -249,9 +245,8 @@ pub(super) fn check_response(
         answered.client_max_window_bits,
     ) {
         (None, Some(_)) => return Err(DeflateError::ClientWindowNotOffered),
-        (Some(Some(asked)), Some(Some(bits))) if bits > asked => {
-            return Err(DeflateError::ClientWindowTooLarge);
-        }
+        // A value above the one offered is the server ignoring the offer's hint, which
+        // §7.1.2.2 allows: this side compresses with the smaller of the two anyway.
         (_, Some(Some(bits))) => bits,
         _ => MAX_WINDOW_BITS,
     };

@@ -419,11 +419,6 @@ fn client_checks_responses() {
             invalid("server_max_window_bits", Some("16")),
         ),
         (
-            &d,
-            "permessage-deflate; client_max_window_bits=13",
-            DeflateError::ClientWindowTooLarge,
-        ),
-        (
             &strict,
             "permessage-deflate; server_max_window_bits=10",
             DeflateError::ServerNoContextTakeoverRefused,
@@ -1163,4 +1158,22 @@ fn truncated_and_noise_never_panic() {
         let junk = noise(1 + seed as usize * 7 % 500, seed);
         let _ = inflate_one(&junk, 1 + seed as usize % 50, 1000);
     }
+}
+
+/// The offer's `client_max_window_bits=12` is a hint the server may ignore (RFC 7692
+/// §7.1.2.2): a larger answer is taken, and this side still compresses with 12 at most; a
+/// smaller one lowers it.
+#[test]
+fn a_client_window_answered_above_the_offer_is_taken_as_a_limit_of_the_offer() {
+    let d = DeflateConfig::default();
+    let larger = accept_response(
+        &d,
+        &response("permessage-deflate; client_max_window_bits=15"),
+    );
+    assert_eq!(larger, Ok(params(false, false, 15, 12)));
+    let smaller = accept_response(
+        &d,
+        &response("permessage-deflate; client_max_window_bits=9"),
+    );
+    assert_eq!(smaller, Ok(params(false, false, 15, 9)));
 }
