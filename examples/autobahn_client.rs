@@ -27,12 +27,17 @@ fn config() -> Config {
     // offered unless `--no-deflate` is given (cases 12.* and 13.* need it). The offer says
     // `client_no_context_takeover` so that a server may answer with every combination the 13.*
     // cases try (the suite's server grants that parameter only when it was offered); this
-    // client then compresses each message with an empty window.
+    // client then compresses each message with an empty window. Short messages are compressed
+    // too (threshold 0), as the echo server does.
     let deflate = !std::env::args().any(|a| a == "--no-deflate");
     Config::default()
         .max_frame_size(16 << 20)
         .max_message_size(16 << 20)
-        .deflate(deflate.then(|| DeflateConfig::default().no_context_takeover(true)))
+        .deflate(deflate.then(|| {
+            DeflateConfig::default()
+                .no_context_takeover(true)
+                .threshold(0)
+        }))
 }
 
 /// What a connection left behind: the first text message, and the close code seen.

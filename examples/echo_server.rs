@@ -358,7 +358,10 @@ fn run(opts: Options) -> io::Result<()> {
         .max_message_size(16 << 20)
         .handshake_timeout(Some(opts.handshake_timeout))
         .idle_timeout(opts.idle_timeout)
-        .deflate(opts.deflate.then(DeflateConfig::default));
+        // Every message compressed, the short ones too (the library's default leaves messages
+        // under 64 bytes uncompressed): what browsers do, and what the Autobahn runner's case
+        // code handles (it hashes an uncompressed text echo as a string, and errors).
+        .deflate(opts.deflate.then(|| DeflateConfig::default().threshold(0)));
 
     let mut poll = Poll::new()?;
     let mut listener = TcpListener::bind(opts.addr)?;
