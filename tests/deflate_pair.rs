@@ -211,3 +211,29 @@ fn a_client_refuses_a_response_with_parameters_it_did_not_offer() {
     assert!(matches!(got[..], [Ev::HandshakeFailed(None)]), "{got:?}");
     assert!(c.should_close_transport());
 }
+
+#[test]
+fn a_message_can_be_sent_uncompressed_on_a_compressing_connection() {
+    let (mut c, mut s) = open(
+        deflating(DeflateConfig::default()),
+        deflating(DeflateConfig::default()),
+    );
+    let secret = json(20);
+    c.send_uncompressed(MessageKind::Text, secret.as_bytes())
+        .unwrap();
+    let wire = take_output(&mut c);
+    assert_eq!(wire[0], 0x81, "no RSV1: sent as it is");
+    assert!(wire.len() > secret.len());
+    s.receive(&wire);
+    assert_eq!(drain(&mut s), vec![Ev::Text(secret.clone())]);
+    // The next compressed message is unaffected.
+    c.send_text(&secret).unwrap();
+    let wire = take_output(&mut c);
+    assert_eq!(wire[0], 0xC1);
+    s.receive(&wire);
+    assert_eq!(drain(&mut s), vec![Ev::Text(secret)]);
+    assert_eq!(
+        c.send_uncompressed(MessageKind::Text, &[0xff]),
+        Err(wsmachine::UsageError::InvalidUtf8)
+    );
+}

@@ -175,6 +175,29 @@ impl Connection {
         self.send_message(OpCode::Binary, data)
     }
 
+    /// Queue a whole message that does not pass through the extension stage, whatever it
+    /// would choose: with permessage-deflate, a message sent uncompressed. For a secret sent
+    /// next to data an attacker controls (compression leaks how alike they are: the CRIME and
+    /// BREACH attacks) and for payloads already compressed. Text must be valid UTF-8
+    /// ([`UsageError::InvalidUtf8`] otherwise).
+    pub fn send_uncompressed(&mut self, kind: MessageKind, data: &[u8]) -> Result<(), UsageError> {
+        let opcode = match kind {
+            MessageKind::Text => {
+                if crate::utf8::as_str(data).is_none() {
+                    return Err(UsageError::InvalidUtf8);
+                }
+                OpCode::Text
+            }
+            MessageKind::Binary => OpCode::Binary,
+        };
+        self.check_data_allowed()?;
+        if self.tx.sending.is_some() {
+            return Err(UsageError::MessageInProgress);
+        }
+        self.write(true, opcode, data);
+        Ok(())
+    }
+
     fn send_message(&mut self, opcode: OpCode, data: &[u8]) -> Result<(), UsageError> {
         self.check_data_allowed()?;
         if self.tx.sending.is_some() {
