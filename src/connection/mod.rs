@@ -109,7 +109,9 @@ pub struct Connection {
     /// [`Event::Open`] is still to be handed out.
     announce_open: bool,
     /// What ended the connection, once decided; kept for the event that reports it.
-    ending: Option<Ending>,
+    /// Boxed: the struct stays small for the many connections that are open, and a connection
+    /// ends once.
+    ending: Option<Box<Ending>>,
     /// The ending's event was handed out.
     ending_reported: bool,
     /// The transport reached end of stream.
@@ -692,7 +694,7 @@ impl Connection {
                     .as_ref()
                     .expect("the negotiated settings are kept from the handshake on"),
             ),
-            Out::Ending => match self.ending.as_ref() {
+            Out::Ending => match self.ending.as_deref() {
                 Some(Ending::HandshakeFailed(e)) => Event::HandshakeFailed(e.clone()),
                 Some(Ending::Rejected(r)) => Event::Rejected(r),
                 Some(Ending::ProtocolError(e)) => Event::ProtocolError(*e),
@@ -717,7 +719,7 @@ impl Connection {
     /// Record what ended the connection, to be reported once.
     fn end(&mut self, ending: Ending) {
         debug_assert!(self.ending.is_none(), "a connection ends once");
-        self.ending.get_or_insert(ending);
+        self.ending.get_or_insert(Box::new(ending));
     }
 
     /// Whether the transport should be closed once [`pending_output`](Self::pending_output) is
