@@ -161,6 +161,8 @@ mod config;
 mod connection;
 #[cfg(feature = "deflate")]
 pub mod deflate;
+#[cfg(feature = "engineio")]
+pub mod engineio;
 mod error;
 mod event;
 pub mod extension;
