@@ -4,7 +4,7 @@
 //! packets however it was split: a record is decoded once its separator (or the body's end)
 //! is seen, and the separator, an ASCII byte, never occurs inside a UTF-8 sequence. The whole
 //! body is bounded by a byte limit checked as the pieces come, so a body over the limit is
-//! refused before it is stored. [`encode_payload`] joins packets for a response.
+//! refused before it is stored; of two faults, the one earlier in the body is reported. [`encode_payload`] joins packets for a response.
 
 use super::packet::{Packet, PacketError};
 
@@ -69,16 +69,22 @@ impl PayloadDecoder {
         if let Some(e) = self.error {
             return Err(e);
         }
-        self.seen = self.seen.saturating_add(chunk.len());
-        if self.seen > self.limit {
-            return self.fail(PayloadError::TooLarge);
-        }
+        // The bytes within the limit are decoded first, so that the error reported is the one
+        // at the earliest position whatever the pieces: an invalid record that ends within
+        // the limit, else the limit.
+        let allowed = self.limit - self.seen;
+        let over = chunk.len() > allowed;
+        chunk = &chunk[..chunk.len().min(allowed)];
+        self.seen += chunk.len();
         while let Some(at) = memchr::memchr(SEPARATOR, chunk) {
             self.record.extend_from_slice(&chunk[..at]);
             self.end_record()?;
             chunk = &chunk[at + 1..];
         }
         self.record.extend_from_slice(chunk);
+        if over {
+            return self.fail(PayloadError::TooLarge);
+        }
         Ok(())
     }
 
