@@ -94,6 +94,11 @@ struct Server {
     /// Which client holds each held poll or streamed POST, and each WebSocket.
     requests: HashMap<RequestId, Token>,
     sockets: HashMap<SocketId, Token>,
+    /// Clients with output produced since the last writes. Output is written as soon as it
+    /// is produced, before the next client is read, so that what one connection sends after
+    /// another reaches the wire in that order too (a `3probe` before the answer to a poll
+    /// that followed the upgrade, for instance).
+    dirty: Vec<Token>,
 }
 
 fn main() -> ExitCode {
@@ -128,6 +133,7 @@ fn run(opts: Options) -> io::Result<()> {
         clients: HashMap::new(),
         requests: HashMap::new(),
         sockets: HashMap::new(),
+        dirty: Vec::new(),
     };
     let mut poll = Poll::new()?;
     let mut listener = TcpListener::bind(opts.addr)?;
@@ -182,14 +188,14 @@ fn run(opts: Options) -> io::Result<()> {
                                     over,
                                 },
                             );
-                            server.read(token);
+                            server.read(token, &poll);
                         }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                         Err(e) => return Err(e),
                     }
                 }
             } else {
-                server.read(event.token());
+                server.read(event.token(), &poll);
             }
         }
         let now = Instant::now();
@@ -212,6 +218,7 @@ fn run(opts: Options) -> io::Result<()> {
             }
         }
         server.pump();
+        server.dirty.clear();
         for token in tokens {
             server.write(token, &poll);
         }
@@ -220,7 +227,7 @@ fn run(opts: Options) -> io::Result<()> {
 
 impl Server {
     /// Read what a client sent, until the socket has no more.
-    fn read(&mut self, token: Token) {
+    fn read(&mut self, token: Token, poll: &Poll) {
         let mut buf = [0u8; 16 * 1024];
         loop {
             let Some(client) = self.clients.get_mut(&token) else {
@@ -237,6 +244,10 @@ impl Server {
             };
             self.input(token, &buf[..n]);
             self.pump();
+            self.dirty.push(token);
+            for t in std::mem::take(&mut self.dirty) {
+                self.write(t, poll);
+            }
             if n == 0 {
                 return;
             }
@@ -407,6 +418,7 @@ impl Server {
                 let Some(token) = self.sockets.get(&socket).copied() else {
                     continue;
                 };
+                self.dirty.push(token);
                 let Some(Client {
                     stage: Stage::Ws(conn, _),
                     ..
@@ -429,6 +441,7 @@ impl Server {
                 if let Some(token) = self.requests.remove(&id)
                     && let Some(client) = self.clients.get_mut(&token)
                 {
+                    self.dirty.push(token);
                     respond(client, &resp);
                 }
             }
