@@ -145,6 +145,7 @@
 //! | `state.rs` | §4.1, §7 the lifecycle: one enum, every transition | [`State`] |
 //! | `connection/` (mod, recv, send, timers) | §5.4–§7 the machine: receive and send pipelines with the extension stage, deadlines | [`Connection`], [`Role`], [`MessageKind`] |
 //! | `deflate/` (feature `deflate`) | RFC 7692 permessage-deflate | `deflate` |
+//! | `engineio/` (feature `engineio`) | Engine.IO v4, the transport under Socket.IO | `engineio` |
 //! | `event.rs`, `error.rs`, `config.rs` | | [`Event`], [`ProtocolError`], [`UsageError`], [`Config`], [`Delivery`] |
 //! | `admission.rs` | | [`admission`] |
 //!
@@ -167,6 +168,8 @@ mod config;
 mod connection;
 #[cfg(feature = "deflate")]
 pub mod deflate;
+#[cfg(feature = "engineio")]
+pub mod engineio;
 mod error;
 mod event;
 pub mod extension;
