@@ -135,6 +135,13 @@ impl Endpoint {
         })
     }
 
+    /// The request that opened a session (its long-polling handshake or its WebSocket's
+    /// handshake request), for what a layer above decides from its headers and query; `None`
+    /// for an unknown sid.
+    pub fn handshake(&self, sid: &Sid) -> Option<&Request> {
+        self.sessions.get(sid)?.handshake.as_deref()
+    }
+
     /// The next session event.
     pub fn poll_event(&mut self) -> Option<EngineEvent> {
         self.events.pop_front()
@@ -282,7 +289,7 @@ impl Endpoint {
             if req.method != "GET" {
                 return Err(EngineError::BadHandshakeMethod);
             }
-            let (_, open) = self.open_session(None, now)?;
+            let (_, open) = self.open_session(None, req, now)?;
             let body = Packet::Open(open).to_text();
             return Ok(Reply::Respond(ok_response(body, &cors)));
         };
@@ -406,6 +413,7 @@ impl Endpoint {
     pub(crate) fn open_session(
         &mut self,
         socket: Option<SocketId>,
+        req: &Request,
         now: Instant,
     ) -> Result<(Sid, String), EngineError> {
         if self.sessions.len() >= self.config.max_sessions {
@@ -428,7 +436,8 @@ impl Endpoint {
             self.config.ping_timeout.as_millis(),
             self.config.max_payload
         );
-        let session = Session::new(socket, now + self.config.ping_interval);
+        let mut session = Session::new(socket, now + self.config.ping_interval);
+        session.handshake = Some(Box::new(req.clone()));
         self.sessions.insert(sid, session);
         self.schedule(sid);
         let transport = match socket {

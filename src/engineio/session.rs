@@ -6,6 +6,7 @@ use std::time::Instant;
 use base64::Engine as _;
 
 use super::packet::Packet;
+use super::request::Request;
 
 /// A session identifier: 20 URL-safe base64 characters from 15 bytes of the operating
 /// system's CSPRNG.
@@ -189,6 +190,8 @@ pub(crate) struct Session {
     pub closing: bool,
     /// The deadline under which the session sits in the endpoint's timer set.
     pub timer: Option<Instant>,
+    /// The request that opened the session (boxed: most of a session's life it is not read).
+    pub handshake: Option<Box<Request>>,
 }
 
 impl Session {
@@ -203,6 +206,7 @@ impl Session {
             heartbeat: Heartbeat::PingAt(first_ping),
             closing: false,
             timer: None,
+            handshake: None,
         }
     }
 

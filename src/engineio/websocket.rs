@@ -34,7 +34,7 @@ impl Endpoint {
         }
         let socket = self.next_socket();
         let Some(sid) = req.query("sid") else {
-            let (_, open) = self.open_session(Some(socket), now)?;
+            let (_, open) = self.open_session(Some(socket), req, now)?;
             self.transmits
                 .push_back((socket, Packet::Open(open).to_frame()));
             return Ok(socket);
