@@ -146,6 +146,7 @@
 //! | `connection/` (mod, recv, send, timers) | §5.4–§7 the machine: receive and send pipelines with the extension stage, deadlines | [`Connection`], [`Role`], [`MessageKind`] |
 //! | `deflate/` (feature `deflate`) | RFC 7692 permessage-deflate | `deflate` |
 //! | `engineio/` (feature `engineio`) | Engine.IO v4, the transport under Socket.IO | `engineio` |
+//! | `socketio/` (feature `socketio`) | Socket.IO v5 server: namespaces, events, acks, rooms | `socketio` |
 //! | `event.rs`, `error.rs`, `config.rs` | | [`Event`], [`ProtocolError`], [`UsageError`], [`Config`], [`Delivery`] |
 //! | `admission.rs` | | [`admission`] |
 //!
@@ -181,6 +182,8 @@ mod mask;
 mod rng;
 mod role;
 mod sha1;
+#[cfg(feature = "socketio")]
+pub mod socketio;
 mod state;
 mod utf8;
 mod utf8_simd;
