@@ -229,7 +229,7 @@ fn acks_from_the_server_with_timeouts() {
         events(&mut io, t0 + secs(1)),
         vec![Event::AckTimeout { socket, id: b }]
     );
-    let late = format!("3/admin,{b}[]");
+    let late = format!("43/admin,{b}[]");
     let binary_ack = format!("461-/admin,{a}[{{\"_placeholder\":true,\"num\":0}}]\x1ebAQID");
     let body = format!("{late}\x1e{binary_ack}");
     post(&mut io, &conn, body.as_bytes(), t0 + secs(1));
@@ -248,6 +248,19 @@ fn acks_from_the_server_with_timeouts() {
     // Nothing is left to time out.
     io.handle_timeout(t0 + secs(3));
     assert_eq!(events(&mut io, t0 + secs(3)), vec![]);
+    // A timeout beyond the clock's range never fires; the ack still comes.
+    let c = io
+        .emit_with_ack(&socket, "q", Payload::default(), Duration::MAX, t0)
+        .unwrap();
+    poll(&mut io, &conn, t0 + secs(3));
+    assert_eq!(io.engine().poll_timeout(), io.poll_timeout());
+    let answer = format!("43/admin,{c}[]");
+    post(&mut io, &conn, answer.as_bytes(), t0 + secs(3));
+    let evs = events(&mut io, t0);
+    assert!(
+        matches!(&evs[..], [Event::Ack { id, .. }] if *id == c),
+        "{evs:?}"
+    );
 }
 
 #[test]

@@ -36,11 +36,14 @@ impl<A: Adapter> Server<A> {
         let id = self.sockets.get(socket).map_or(0, |s| s.next_ack);
         let packet = event_packet(&nsp, event, &payload, Some(id))?;
         self.send_packet(conn, &packet, &payload.attachments)?;
-        let at = now + timeout;
+        // A timeout beyond the clock's range never fires.
+        let at = now.checked_add(timeout);
         if let Some(s) = self.sockets.get_mut(socket) {
             s.next_ack += 1;
             s.acks.insert(id, at);
-            self.timers.insert((at, Timer::Ack(*socket, id)));
+            if let Some(at) = at {
+                self.timers.insert((at, Timer::Ack(*socket, id)));
+            }
         }
         Ok(id)
     }

@@ -34,8 +34,9 @@ pub(crate) struct Socket {
     pub nsp: String,
     pub rooms: BTreeSet<String>,
     pub next_ack: u64,
-    /// The server's events awaiting the client's ack, and when each one times out.
-    pub acks: BTreeMap<u64, Instant>,
+    /// The server's events awaiting the client's ack, and when each one times out (`None`:
+    /// never).
+    pub acks: BTreeMap<u64, Option<Instant>>,
 }
 
 /// A namespace's sockets and rooms.
@@ -403,7 +404,9 @@ impl<A: Adapter> Server<A> {
                 let Some(at) = s.acks.remove(&id) else {
                     return;
                 };
-                self.timers.remove(&(at, Timer::Ack(socket, id)));
+                if let Some(at) = at {
+                    self.timers.remove(&(at, Timer::Ack(socket, id)));
+                }
                 self.events.push_back(Event::Ack {
                     socket,
                     id,
@@ -441,7 +444,9 @@ impl<A: Adapter> Server<A> {
             return;
         };
         for (id, at) in &s.acks {
-            self.timers.remove(&(*at, Timer::Ack(socket, *id)));
+            if let Some(at) = at {
+                self.timers.remove(&(*at, Timer::Ack(socket, *id)));
+            }
         }
         if let Some(ns) = self.namespaces.get_mut(&s.nsp) {
             ns.sockets.remove(&socket);
