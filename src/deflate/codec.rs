@@ -354,13 +354,15 @@ impl PerMessageDeflate {
         if first { RSV1 } else { 0 }
     }
 
-    /// Drop the streams of the directions without context takeover while no message is under
-    /// way in them; they are created again for the next compressed message.
+    /// Drop the streams of the directions without context takeover while no compressed
+    /// message is under way in them; they are created again for the next compressed message.
+    /// A message sent or received uncompressed does not use them: the extension is never told
+    /// where such a message ends, and it need not be.
     pub fn release_buffers(&mut self) {
         if self.compress_reset && !self.sending {
             self.deflate = None;
         }
-        if self.inflate_reset && self.inbound == Inbound::Idle {
+        if self.inflate_reset && !matches!(self.inbound, Inbound::Compressed { .. }) {
             self.inflate = None;
         }
     }
