@@ -3,6 +3,12 @@
 //! idle, for wsmachine (server role, after its handshake) and the two peers of
 //! `benches/compare.rs` (server role, after theirs).
 //!
+//! With permessage-deflate (RFC 7692, feature `deflate`), which neither peer implements,
+//! wsmachine is measured at three settings: its defaults (window 12, memLevel 5), the same
+//! without context takeover either way, and zlib's usual window 15 and memLevel 8. Its zlib-rs
+//! streams are created on first use, so "open" is after one 1 KiB text message each way: the
+//! server has inflated one and compressed one.
+//!
 //! A counting global allocator (this binary only) measures the heap bytes each connection
 //! holds. Run: `cargo bench --bench memory`; it prints a table and writes
 //! `target/memory.json`, which `scripts/bench_table.py` puts in `BENCHMARKS.md`.
@@ -54,6 +60,10 @@ fn live() -> i64 {
 /// One implementation's figures, in bytes.
 struct Row {
     name: &'static str,
+    /// What the connection compresses with, if anything.
+    compression: &'static str,
+    /// The traffic before the "open" figure.
+    open_after: &'static str,
     size_of: usize,
     created: i64,
     open: i64,
@@ -101,6 +111,8 @@ fn wsmachine_row() -> Row {
     let idle = live() - base;
     let row = Row {
         name: "wsmachine",
+        compression: "none",
+        open_after: "1 KiB received",
         size_of: std::mem::size_of::<Connection>(),
         created,
         open,
@@ -110,6 +122,152 @@ fn wsmachine_row() -> Row {
     drop(conn);
     assert_eq!(live(), base, "wsmachine: memory freed on drop");
     row
+}
+
+/// A JSON-like text of exactly 1 KiB, the message of the compressing rows.
+#[cfg(feature = "deflate")]
+fn json_1k() -> String {
+    let mut s = String::from("[");
+    let mut i = 0u32;
+    while s.len() < 1024 {
+        s.push_str(&format!(
+            "{{\"id\":{i},\"user\":\"user{}\",\"online\":{}}},",
+            i * 37 % 1000,
+            i.is_multiple_of(3)
+        ));
+        i += 1;
+    }
+    s.truncate(1024);
+    s
+}
+
+/// What a wsmachine client configured with `deflate` sends a server: its upgrade request, with
+/// its permessage-deflate offer, and the 1 KiB text compressed as the server's answer settled.
+/// Recorded from a real client and server before the measurement, so that the measured server
+/// is the only connection that allocates while it is measured.
+#[cfg(feature = "deflate")]
+fn client_bytes(deflate: wsmachine::deflate::DeflateConfig, text: &str) -> (Vec<u8>, Vec<u8>) {
+    use wsmachine::handshake::ClientRequest;
+    let config = Config::default().deflate(Some(deflate));
+    let mut client = Connection::client(&ClientRequest::new("example.com", "/chat"), config);
+    let take = |conn: &mut Connection| {
+        let out = conn.pending_output().to_vec();
+        conn.advance_output(out.len());
+        out
+    };
+    let request = take(&mut client);
+    let mut server = Connection::server(config);
+    server.receive(&request);
+    assert!(matches!(
+        server.poll_event(),
+        Some(Event::HandshakeRequest(_))
+    ));
+    server.accept(Accept::new()).expect("accept");
+    client.receive(&take(&mut server));
+    assert!(matches!(client.poll_event(), Some(Event::Open(_))));
+    client.send_text(text).expect("send");
+    let frame = take(&mut client);
+    assert_eq!(frame[0], 0xC1, "FIN, RSV1 (compressed), text");
+    (request, frame)
+}
+
+/// wsmachine, server role, permessage-deflate negotiated with `deflate` on both sides: created,
+/// open after one 1 KiB text message each way (both streams exist), idle after
+/// `release_buffers`. `streams` is what the zlib-rs streams must hold while open.
+#[cfg(feature = "deflate")]
+fn wsmachine_deflate_row(
+    compression: &'static str,
+    deflate: wsmachine::deflate::DeflateConfig,
+    streams: usize,
+    released: bool,
+) -> Row {
+    let text = json_1k();
+    let (request, frame) = client_bytes(deflate, &text);
+    let base = live();
+    let mut conn = Connection::server(Config::default().deflate(Some(deflate)));
+    let created = live() - base;
+    conn.receive(&request);
+    while let Some(ev) = conn.poll_event() {
+        match ev {
+            Event::HandshakeRequest(_) => conn.accept(Accept::new()).expect("accept"),
+            Event::Open(n) => assert_eq!(n.extensions()[0].name, "permessage-deflate"),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let n = conn.pending_output().len();
+    conn.advance_output(n);
+    conn.receive(&frame);
+    match conn.poll_event() {
+        Some(Event::Text(t)) => assert_eq!(t, text),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(conn.poll_event().is_none());
+    conn.send_text(&text).expect("send");
+    let n = conn.pending_output().len();
+    assert!(n < text.len() / 2, "compressed: {n} bytes");
+    conn.advance_output(n);
+    let open = live() - base;
+    let buffers = conn.buffered_capacity();
+    assert!(
+        buffers >= streams,
+        "{compression}: {buffers} buffered bytes"
+    );
+    conn.release_buffers();
+    let idle = live() - base;
+    let kept = conn.buffered_capacity();
+    assert_eq!(kept, if released { 0 } else { streams }, "{compression}");
+    let row = Row {
+        name: "wsmachine",
+        compression,
+        open_after: "1 KiB each way",
+        size_of: std::mem::size_of::<Connection>(),
+        created,
+        open,
+        idle,
+        idle_how: if released {
+            "`release_buffers` (streams given back)"
+        } else {
+            "`release_buffers` (streams kept: context takeover)"
+        },
+    };
+    drop(conn);
+    assert_eq!(live(), base, "wsmachine: memory freed on drop");
+    row
+}
+
+/// The three compressing settings: the defaults, no context takeover either way, and zlib's
+/// usual window 15 and memLevel 8 (streams of 212,544, 0 when idle, and 427,584 bytes: the
+/// `deflate` module's table).
+#[cfg(feature = "deflate")]
+fn wsmachine_deflate_rows() -> Vec<Row> {
+    use wsmachine::deflate::DeflateConfig;
+    vec![
+        wsmachine_deflate_row(
+            "permessage-deflate: window 12, memLevel 5 (defaults)",
+            DeflateConfig::default(),
+            212_544,
+            false,
+        ),
+        wsmachine_deflate_row(
+            "permessage-deflate: window 12, memLevel 5, no context takeover either way",
+            DeflateConfig::default()
+                .no_context_takeover(true)
+                .peer_no_context_takeover(true),
+            212_544,
+            true,
+        ),
+        wsmachine_deflate_row(
+            "permessage-deflate: window 15, memLevel 8",
+            DeflateConfig::default().window_bits(15).mem_level(8),
+            427_584,
+            false,
+        ),
+    ]
+}
+
+#[cfg(not(feature = "deflate"))]
+fn wsmachine_deflate_rows() -> Vec<Row> {
+    Vec::new()
 }
 
 fn tungstenite_row() -> Row {
@@ -125,6 +283,8 @@ fn tungstenite_row() -> Row {
     let open = live() - base;
     Row {
         name: "tungstenite",
+        compression: "none (not implemented)",
+        open_after: "1 KiB received",
         size_of: std::mem::size_of::<Ws>(),
         created,
         open,
@@ -150,6 +310,8 @@ fn fastwebsockets_row() -> Row {
     let open = live() - base;
     Row {
         name: "fastwebsockets",
+        compression: "none (not implemented)",
+        open_after: "1 KiB received",
         size_of: std::mem::size_of::<Ws>(),
         created,
         open,
@@ -160,23 +322,26 @@ fn fastwebsockets_row() -> Row {
 
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` runs this too, which is cheap.
-    let rows = [wsmachine_row(), tungstenite_row(), fastwebsockets_row()];
+    let mut rows = vec![wsmachine_row()];
+    rows.extend(wsmachine_deflate_rows());
+    rows.push(tungstenite_row());
+    rows.push(fastwebsockets_row());
     println!(
-        "{:<16} {:>8} {:>10} {:>10} {:>10}",
-        "", "size_of", "created", "open", "idle"
+        "{:<16} {:<74} {:>8} {:>10} {:>10} {:>10}",
+        "", "compression", "size_of", "created", "open", "idle"
     );
     let mut json = String::from("[");
     for (i, r) in rows.iter().enumerate() {
         println!(
-            "{:<16} {:>8} {:>10} {:>10} {:>10}  ({})",
-            r.name, r.size_of, r.created, r.open, r.idle, r.idle_how
+            "{:<16} {:<74} {:>8} {:>10} {:>10} {:>10}  (open after {}; idle by {})",
+            r.name, r.compression, r.size_of, r.created, r.open, r.idle, r.open_after, r.idle_how
         );
         if i > 0 {
             json.push(',');
         }
         json.push_str(&format!(
-            "{{\"name\":\"{}\",\"size_of\":{},\"created\":{},\"open\":{},\"idle\":{},\"idle_how\":\"{}\"}}",
-            r.name, r.size_of, r.created, r.open, r.idle, r.idle_how
+            "{{\"name\":\"{}\",\"compression\":\"{}\",\"open_after\":\"{}\",\"size_of\":{},\"created\":{},\"open\":{},\"idle\":{},\"idle_how\":\"{}\"}}",
+            r.name, r.compression, r.open_after, r.size_of, r.created, r.open, r.idle, r.idle_how
         ));
     }
     json.push(']');

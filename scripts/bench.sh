@@ -7,6 +7,8 @@
 #   scripts/bench.sh decode_binary rerun only the comparison benchmarks matching a criterion
 #                                  filter, then the tables
 #   scripts/bench.sh --table-only  rebuild the tables from target/ without running anything
+#   scripts/bench.sh --memory      rerun only benches/memory.rs (seconds) and replace only the
+#                                  memory table
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,7 +16,13 @@ cd "$(dirname "$0")/.."
 CRITERION_ARGS=(--warm-up-time 1 --measurement-time 2 --sample-size 30)
 KERNELS='^(unmask|utf8|accept_key)'
 
-if [ "${1:-}" = "--table-only" ]; then
+if [ "${1:-}" = "--memory" ]; then
+  cargo bench --bench memory
+  exec python3 scripts/bench_table.py --memory-only \
+    --memory target/memory.json \
+    --output BENCHMARKS.md \
+    --command "scripts/bench.sh --memory  (= cargo bench --bench memory)"
+elif [ "${1:-}" = "--table-only" ]; then
   shift
 elif [ $# -gt 0 ]; then
   cargo bench --bench compare -- "${CRITERION_ARGS[@]}" "$@"

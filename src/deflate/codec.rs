@@ -18,6 +18,16 @@ const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 /// at a time, so a message is inflated in bounded steps straight into the caller's buffer.
 pub(super) const INFLATE_STEP: usize = 16 * 1024;
 
+/// The room the first inflate call of a `decode` gets, at least. Each step is zeroed before
+/// zlib writes into it (the safe API writes into initialised bytes), so the first is sized to
+/// what the input is likely to give, four times its length, and the next ones double while
+/// they fill up, which keeps that cost in proportion to the output. With a fixed 16 KiB step
+/// the message's call and the tail's zeroed 32 KiB per message whatever its size, and a
+/// connection that had inflated one 1 KiB message held a 32 KiB buffer, 3 KiB with this
+/// (`benches/memory.rs`); the time it saves is under "Design measurements" in
+/// `BENCHMARKS.md`.
+const FIRST_STEP_MIN: usize = 1024;
+
 /// Heap bytes of one zlib-rs compressor: its state, a window of twice the window size, the
 /// chain of previous positions (two bytes per window position), a hash table of 65,536
 /// two-byte heads whatever the memLevel, and seven bytes per symbol of the literal buffer
@@ -188,7 +198,8 @@ impl PerMessageDeflate {
     }
 
     /// Inflate payload bytes of a compressed message into `out`, never past `limit` bytes, in
-    /// steps of at most 16 KiB; `end` when `input` ends the message, after which the tail
+    /// steps of at most 16 KiB (from four times the input's length, at least 1 KiB, doubling
+    /// while they fill up); `end` when `input` ends the message, after which the tail
     /// `00 00 ff ff` is fed. Returns having taken less than all of `input` only with `out` at
     /// `limit`. Data that does not inflate is [`ProtocolError::InvalidCompressedData`].
     pub fn decode(
@@ -225,6 +236,10 @@ impl PerMessageDeflate {
             .inflate
             .get_or_insert_with(|| Inflate::new(false, MAX_WINDOW_BITS));
         let mut consumed = 0;
+        let mut next_step = input
+            .len()
+            .saturating_mul(4)
+            .clamp(FIRST_STEP_MIN, INFLATE_STEP);
         let finished = loop {
             // The message's bytes, then the tail once they are all taken and `end` says so. A
             // message without any payload byte is empty: no tail, which alone would leave the
@@ -253,12 +268,15 @@ impl PerMessageDeflate {
                 }
                 (taken, written, status, written == 1)
             } else {
-                let step = room.min(INFLATE_STEP);
+                let step = room.min(next_step);
                 let at = out.len();
                 grow_within(out, step, limit);
                 let result = run_inflate(inflate, src, &mut out[at..]);
                 out.truncate(at + result.as_ref().map_or(0, |r| r.1));
                 let (taken, written, status) = result?;
+                if written == step {
+                    next_step = (next_step * 2).min(INFLATE_STEP);
+                }
                 (taken, written, status, written == step)
             };
             if on_tail {
@@ -354,13 +372,15 @@ impl PerMessageDeflate {
         if first { RSV1 } else { 0 }
     }
 
-    /// Drop the streams of the directions without context takeover while no message is under
-    /// way in them; they are created again for the next compressed message.
+    /// Drop the streams of the directions without context takeover while no compressed
+    /// message is under way in them; they are created again for the next compressed message.
+    /// A message sent or received uncompressed does not use them: the extension is never told
+    /// where such a message ends, and it need not be.
     pub fn release_buffers(&mut self) {
         if self.compress_reset && !self.sending {
             self.deflate = None;
         }
-        if self.inflate_reset && self.inbound == Inbound::Idle {
+        if self.inflate_reset && !matches!(self.inbound, Inbound::Compressed { .. }) {
             self.inflate = None;
         }
     }

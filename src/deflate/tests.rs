@@ -1033,6 +1033,39 @@ fn rsv_bits_and_thresholds() {
     assert!(format!("{server:?}").contains("PerMessageDeflate"));
 }
 
+/// Without the peer's context takeover the inflater is dropped between messages, whether the
+/// last message received was compressed or not; never inside a compressed one.
+#[test]
+fn release_drops_the_inflater_after_any_message() {
+    let p = params(true, true, 12, 12);
+    let (mut server, mut client) = pair(&p, &DeflateConfig::default());
+    let frames = send(&mut server, &text(500, 1), 200);
+    receive(&mut client, &frames, 50, 1000).unwrap();
+    assert_eq!(client.heap_size(), super::codec::INFLATE_HEAP_BYTES);
+    // An uncompressed message (below the sender's threshold), in two frames, then idle.
+    assert_eq!(client.inbound_frame(0, true), Ok(false));
+    client.release_buffers();
+    assert_eq!(client.heap_size(), 0, "inside an uncompressed message");
+    assert_eq!(client.inbound_frame(0, false), Ok(false));
+    client.release_buffers();
+    assert_eq!(client.heap_size(), 0, "after an uncompressed message");
+    // A compressed message in progress keeps it until its end.
+    let frames = send(&mut server, &text(500, 2), 200);
+    assert_eq!(client.inbound_frame(frames[0].1, true), Ok(true));
+    let mut out = Vec::new();
+    client.decode(&frames[0].0, false, &mut out, 1000).unwrap();
+    client.release_buffers();
+    assert_eq!(client.heap_size(), super::codec::INFLATE_HEAP_BYTES);
+    for (payload, rsv) in &frames[1..] {
+        assert_eq!(client.inbound_frame(*rsv, false), Ok(true));
+        client.decode(payload, false, &mut out, 1000).unwrap();
+    }
+    assert!(client.decode(&[], true, &mut out, 1000).unwrap().finished);
+    assert_eq!(out, text(500, 2));
+    client.release_buffers();
+    assert_eq!(client.heap_size(), 0);
+}
+
 // ---- hostile input -----------------------------------------------------------------------------
 
 fn inflate_one(payload: &[u8], piece: usize, limit: usize) -> Result<Vec<u8>, ProtocolError> {
