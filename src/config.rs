@@ -29,6 +29,7 @@ pub enum Delivery {
 /// | `max_frame_size` | 1 MiB | close 1009 |
 /// | `max_message_size` | 4 MiB | close 1009 |
 /// | `max_response_body` | 16 KiB | body cut at the limit |
+/// | `max_request_body` | 1 MiB | 413 (plain HTTP `POST`) |
 ///
 /// | timer | default | expired → |
 /// |---|---|---|
@@ -53,6 +54,9 @@ pub struct Config {
     pub max_message_size: usize,
     /// Largest body of a non-101 handshake response a client keeps.
     pub max_response_body: usize,
+    /// Largest body of a plain HTTP request (a `POST` to a server serving plain HTTP beside
+    /// WebSocket, [`crate::handshake::ServerPolicy::plain_http`]); a longer one gets 413.
+    pub max_request_body: usize,
     /// How data messages are delivered.
     pub delivery: Delivery,
     /// Whether a Pong is queued automatically for every Ping received (§5.5.2).
@@ -87,6 +91,7 @@ impl Default for Config {
             max_frame_size: 1 << 20,
             max_message_size: 4 << 20,
             max_response_body: 16 * 1024,
+            max_request_body: 1 << 20,
             delivery: Delivery::Whole,
             auto_pong: true,
             handshake_timeout: Some(Duration::from_secs(10)),
@@ -119,6 +124,11 @@ impl Config {
     /// Set the largest message payload, in bytes.
     pub fn max_message_size(mut self, n: usize) -> Self {
         self.max_message_size = n;
+        self
+    }
+    /// Set the largest body of a plain HTTP request.
+    pub fn max_request_body(mut self, n: usize) -> Self {
+        self.max_request_body = n;
         self
     }
     /// Set the largest body kept from a non-101 handshake response.

@@ -3,7 +3,8 @@
 //!
 //! ```text
 //!                 request read          accept()
-//!   Connecting ─────────────────▶ (deciding) ─────────┐       (server)
+//!   Connecting ─────────────────▶ (deciding) ─────────┐       (server; a plain POST's
+//!                                                      │        body is read before deciding)
 //!       │      101 validated                           ▼
 //!       ├──────────────────────────────────────────▶ Open ──close()──▶ Closing
 //!       │                                              │                  │
@@ -77,6 +78,14 @@ pub(crate) struct Ending {
 pub(crate) enum Handshake {
     /// Server: reading the request head.
     ServerReading(Box<ServerSide>),
+    /// Server: reading the body of a plain HTTP request (a `POST`) after its head; `left`
+    /// bytes of it are still to come.
+    ServerReadingBody {
+        /// The parser and the request, whose body grows as it arrives.
+        side: Box<ServerSide>,
+        /// Body bytes still to come.
+        left: usize,
+    },
     /// Server: the request arrived; the application decides. `plain` for an ordinary HTTP
     /// request (answered with `respond`), and `announced` once the event reporting the request
     /// was handed out: the application can only decide on a request it was told about.
@@ -138,7 +147,25 @@ impl Phase {
                     announced: false,
                 });
             }
+            Phase::Connecting(Handshake::ServerReadingBody { side, left: 0 }) if plain => {
+                *self = Phase::Connecting(Handshake::ServerDeciding {
+                    side,
+                    plain,
+                    announced: false,
+                });
+            }
             other => self.invalid(other, "request read"),
+        }
+    }
+
+    /// Server: a plain HTTP request's head was read and announces a body of `len` bytes.
+    /// Reading the head → reading the body.
+    pub(crate) fn body_follows(&mut self, len: usize) {
+        match self.take() {
+            Phase::Connecting(Handshake::ServerReading(side)) => {
+                *self = Phase::Connecting(Handshake::ServerReadingBody { side, left: len });
+            }
+            other => self.invalid(other, "body follows"),
         }
     }
 

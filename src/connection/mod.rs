@@ -385,11 +385,16 @@ impl Connection {
         self.eof || matches!(self.phase, Phase::Closed(_))
     }
 
-    /// Whether the handshake is reading a head (the request, or the response).
+    /// Whether the handshake is reading a head (the request, or the response), or a plain
+    /// request's body after its head.
     fn reading_head(&self) -> bool {
         matches!(
             self.phase,
-            Phase::Connecting(Handshake::ServerReading(_) | Handshake::ClientReading(_))
+            Phase::Connecting(
+                Handshake::ServerReading(_)
+                    | Handshake::ServerReadingBody { .. }
+                    | Handshake::ClientReading(_)
+            )
         )
     }
 
@@ -454,11 +459,31 @@ impl Connection {
                     (Some(p), Some(request)) if !plain => p.check_origin(request),
                     _ => Ok(()),
                 };
+                let body = side.request.as_ref().map_or(0, |r| r.body_len);
                 match origin {
+                    Ok(()) if body > 0 => {
+                        self.phase.body_follows(body);
+                        // The body's first bytes may have come with the head.
+                        return consumed + self.feed_handshake(&data[consumed..]);
+                    }
                     Ok(()) => self.phase.request_read(plain),
                     Err(e) => self.handshake_failed(e),
                 }
                 consumed
+            }
+            Handshake::ServerReadingBody { side, left } => {
+                let take = (*left).min(data.len());
+                if let Some(request) = &mut side.request {
+                    if request.body.capacity() == 0 {
+                        request.body.reserve_exact(request.body_len);
+                    }
+                    request.body.extend_from_slice(&data[..take]);
+                }
+                *left -= take;
+                if *left == 0 {
+                    self.phase.request_read(true);
+                }
+                take
             }
             Handshake::ClientReading(hs) => match hs.receive(data) {
                 ResponseProgress::Partial => data.len(),

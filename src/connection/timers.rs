@@ -64,7 +64,11 @@ impl Connection {
         match self.phase {
             // The handshake deadline bounds the reading of the head; a server's application
             // deciding on a request it was given is not waited for.
-            Phase::Connecting(Handshake::ServerReading(_) | Handshake::ClientReading(_)) => {
+            Phase::Connecting(
+                Handshake::ServerReading(_)
+                | Handshake::ServerReadingBody { .. }
+                | Handshake::ClientReading(_),
+            ) => {
                 if let Some(limit) = config.handshake_timeout {
                     let deadline = *self.timers.handshake.get_or_insert(now + limit);
                     if now >= deadline {
@@ -144,9 +148,11 @@ impl Connection {
             }
         };
         match self.phase {
-            Phase::Connecting(Handshake::ServerReading(_) | Handshake::ClientReading(_)) => {
-                consider(self.timers.handshake)
-            }
+            Phase::Connecting(
+                Handshake::ServerReading(_)
+                | Handshake::ServerReadingBody { .. }
+                | Handshake::ClientReading(_),
+            ) => consider(self.timers.handshake),
             Phase::Open => {
                 consider(config.idle_timeout.map(|d| last_input + d));
                 if let Some(interval) = config.keepalive_interval {

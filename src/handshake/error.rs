@@ -170,6 +170,16 @@ pub enum RequestError {
     /// `Sec-WebSocket-Extensions` breaks the §9.1 grammar (400); the text says where.
     InvalidExtensions(&'static str),
 
+    // ---- the body of a plain HTTP request ----
+    /// A plain HTTP request announces a body without `Content-Length` (`Transfer-Encoding`),
+    /// or with a `Content-Length` that is not one decimal number (411).
+    LengthRequired,
+    /// A plain HTTP request's body is longer than the configured `max_request_body` (413).
+    BodyTooLarge {
+        /// The configured limit, in bytes.
+        limit: usize,
+    },
+
     // ---- the server's policy ----
     /// The server's policy refused the `Origin` (403). Holds the origin, if one was sent.
     OriginRefused(Option<String>),
@@ -196,6 +206,8 @@ impl RequestError {
             | InvalidProtocols
             | InvalidExtensions(_) => 400,
             MethodNotAllowed(_) => 405,
+            LengthRequired => 411,
+            BodyTooLarge { .. } => 413,
             UnsupportedVersion => 426,
             OriginRefused(_) => 403,
             Timeout => 408,
@@ -234,6 +246,8 @@ impl fmt::Display for RequestError {
             Malformed(r) => write!(f, "malformed request: {r}"),
             HttpVersionTooLow => f.write_str("HTTP/1.1 or later required"),
             MethodNotAllowed(m) => write!(f, "method {m} not allowed; use GET"),
+            LengthRequired => f.write_str("a request body needs one Content-Length"),
+            BodyTooLarge { limit } => write!(f, "request body larger than {limit} bytes"),
             InvalidTarget => f.write_str("invalid request target"),
             MissingHost => f.write_str("missing Host header"),
             InvalidHost => f.write_str("invalid Host header"),

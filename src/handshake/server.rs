@@ -40,6 +40,10 @@ pub struct HandshakeRequest {
     extension_count: usize,
     /// Those extensions, parsed on first use.
     extensions: OnceLock<Vec<ExtensionOffer>>,
+    /// A plain HTTP request's body, as the connection read it after the head.
+    pub(crate) body: Vec<u8>,
+    /// The body's length as `Content-Length` announced it.
+    pub(crate) body_len: usize,
 }
 
 impl PartialEq for HandshakeRequest {
@@ -164,6 +168,17 @@ impl HandshakeRequest {
             .map(|(_, v)| v)
     }
 
+    /// The body of a plain HTTP request (a `POST`), once the connection has read it: empty for
+    /// an upgrade request, and until [`crate::Event::HttpRequest`] reports the request.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// The length of the body the request announced with `Content-Length` (0 without one).
+    pub fn body_len(&self) -> usize {
+        self.body_len
+    }
+
     /// Every header named `name` (ASCII case-insensitive), in order.
     pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.headers()
@@ -229,12 +244,18 @@ impl DoubleEndedIterator for HeaderLines<'_> {
 
 impl ExactSizeIterator for HeaderLines<'_> {}
 
-/// Check the request line alone: version, then method. Done as soon as the line arrives.
-fn check_request_line(method: &[u8], target: &[u8], minor: u8) -> Result<(), RequestError> {
+/// Check the request line alone: version, then method (`GET`, or `POST` too when plain HTTP
+/// is served). Done as soon as the line arrives.
+fn check_request_line(
+    method: &[u8],
+    target: &[u8],
+    minor: u8,
+    plain_http: bool,
+) -> Result<(), RequestError> {
     if minor < 1 {
         return Err(RequestError::HttpVersionTooLow);
     }
-    if method != b"GET" {
+    if method != b"GET" && !(plain_http && method == b"POST") {
         // A token: ASCII.
         let method = String::from_utf8_lossy(method).into_owned();
         return Err(RequestError::MethodNotAllowed(method));
@@ -316,7 +337,9 @@ struct RequestFields {
     key: Seen,
     upgrade: bool,
     connection: bool,
-    body: bool,
+    content_length: Seen,
+    /// `Transfer-Encoding` is present.
+    chunked: bool,
     protocols: Vec<String>,
     /// The extensions listed, or the first list's error: reported after the checks before it.
     extensions: Result<usize, ExtensionError>,
@@ -332,7 +355,8 @@ impl Default for RequestFields {
             key: Seen::default(),
             upgrade: false,
             connection: false,
-            body: false,
+            content_length: Seen::default(),
+            chunked: false,
             protocols: Vec::new(),
             extensions: Ok(0),
         }
@@ -360,11 +384,21 @@ impl Fields for RequestFields {
                     self.extensions = check_extensions(value).map(|m| n + m);
                 }
             }
-            Known::ContentLength => self.body = self.body || value != b"0",
-            Known::TransferEncoding => self.body = true,
+            Known::ContentLength => self.content_length.add(field.value),
+            Known::TransferEncoding => self.chunked = true,
             Known::Other => {}
         }
     }
+}
+
+/// A `Content-Length` value: decimal digits only (RFC 9110 §8.6), no overflow.
+fn parse_length(v: &[u8]) -> Option<usize> {
+    if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    v.iter().try_fold(0usize, |n, &d| {
+        n.checked_mul(10)?.checked_add(usize::from(d - b'0'))
+    })
 }
 
 /// Validate a complete request head per §4.2.1.
@@ -377,13 +411,19 @@ impl Fields for RequestFields {
 fn validate_request(
     mut head: Head<RequestFields>,
     plain_http: bool,
+    max_body: usize,
     slot: &mut Option<HandshakeRequest>,
     consumed: usize,
 ) -> Result<RequestProgress<()>, RequestError> {
     let StartLine::Request { method, target } = head.start else {
         return Err(RequestError::Malformed("not a request"));
     };
-    check_request_line(head.bytes(method), head.bytes(target), head.minor_version)?;
+    check_request_line(
+        head.bytes(method),
+        head.bytes(target),
+        head.minor_version,
+        plain_http,
+    )?;
 
     let RequestFields {
         count,
@@ -393,7 +433,8 @@ fn validate_request(
         key,
         upgrade,
         connection,
-        body,
+        content_length,
+        chunked,
         protocols,
         extensions,
     } = std::mem::take(&mut head.fields);
@@ -403,9 +444,50 @@ fn validate_request(
         Some(h) if host.count == 1 && valid_host_header(head.bytes(h)) => h,
         Some(_) => return Err(RequestError::InvalidHost),
     };
+    // The body's length: one Content-Length of decimal digits; a chunked body is not read.
+    let body_len = match content_length.first() {
+        _ if chunked => None,
+        None => Some(0),
+        Some(_) if content_length.count > 1 => None,
+        Some(v) => parse_length(head.bytes(v)),
+    };
+    if !upgrade && plain_http && key.count == 0 {
+        // An ordinary HTTP request may carry a body the connection reads after the head.
+        let body_len = body_len.ok_or(RequestError::LengthRequired)?;
+        if body_len > max_body {
+            return Err(RequestError::BodyTooLarge { limit: max_body });
+        }
+        let mut request = HandshakeRequest {
+            method,
+            target,
+            http_minor: head.minor_version,
+            host,
+            origin: origin.first(),
+            key: Span::default(),
+            protocols: Vec::new(),
+            extension_count: 0,
+            extensions: OnceLock::new(),
+            fields_start: head.fields_start,
+            field_count: count,
+            head: head.buf,
+            body: Vec::new(),
+            body_len: 0,
+        };
+        request.body_len = body_len;
+        *slot = Some(request);
+        return Ok(RequestProgress::Plain {
+            request: (),
+            consumed,
+        });
+    }
+    if head.bytes(method) != b"GET" {
+        // A POST reaches here only when plain HTTP is served: an upgrade needs GET.
+        let method = String::from_utf8_lossy(head.bytes(method)).into_owned();
+        return Err(RequestError::MethodNotAllowed(method));
+    }
     // Bytes after the head are frames: a body would be misread as frames (or, behind a proxy,
     // smuggled), so a request announcing one is refused.
-    if body {
+    if chunked || body_len != Some(0) {
         return Err(RequestError::Malformed("a handshake request has no body"));
     }
     let request =
@@ -423,18 +505,13 @@ fn validate_request(
                 fields_start: head.fields_start,
                 field_count: count,
                 head: head.buf,
+                body: Vec::new(),
+                body_len: 0,
             }
         };
     if !upgrade {
-        // An ordinary HTTP request (no upgrade attempted at all) may be served by the
-        // application when it opted in; a broken upgrade attempt is always a 400.
-        if plain_http && key.count == 0 {
-            *slot = Some(request(Span::default(), Vec::new(), 0, head));
-            return Ok(RequestProgress::Plain {
-                request: (),
-                consumed,
-            });
-        }
+        // An ordinary HTTP request (no upgrade attempted at all) is served by the application
+        // only when it opted in (above); a broken upgrade attempt is always a 400.
         return Err(RequestError::MissingUpgrade);
     }
     if !connection {
@@ -510,6 +587,8 @@ pub struct RequestParser {
     /// The configured limits, as errors report them.
     max_header_bytes: usize,
     max_headers: usize,
+    /// The largest plain HTTP request body.
+    max_body: usize,
     state: ParseState,
     plain_http: bool,
 }
@@ -531,6 +610,7 @@ impl RequestParser {
             ),
             max_header_bytes: config.max_header_bytes,
             max_headers: config.max_headers,
+            max_body: config.max_request_body,
             state: ParseState::Reading {
                 line_checked: false,
             },
@@ -538,8 +618,11 @@ impl RequestParser {
         }
     }
 
-    /// Report well-formed non-upgrade `GET` requests as [`RequestProgress::Plain`] instead of
-    /// failing them with 400. Off by default.
+    /// Report well-formed non-upgrade `GET` and `POST` requests as
+    /// [`RequestProgress::Plain`] instead of failing them with 400 (405 for `POST`). A body
+    /// needs one `Content-Length` (411 otherwise) of at most `Config::max_request_body`
+    /// (413); the parser stops at the end of the head, and the caller reads the body
+    /// ([`HandshakeRequest::body_len`]). Off by default.
     pub fn allow_plain_http(&mut self, on: bool) {
         self.plain_http = on;
     }
@@ -580,11 +663,9 @@ impl RequestParser {
         let result = match self.head.receive(data) {
             HeadProgress::Partial => {
                 if !line_checked {
-                    match self
-                        .head
-                        .request_line()
-                        .map(|(m, t, v)| check_request_line(m.as_bytes(), t.as_bytes(), v))
-                    {
+                    match self.head.request_line().map(|(m, t, v)| {
+                        check_request_line(m.as_bytes(), t.as_bytes(), v, self.plain_http)
+                    }) {
                         None => {}
                         Some(Ok(())) => {
                             self.state = ParseState::Reading { line_checked: true };
@@ -595,17 +676,15 @@ impl RequestParser {
                 return RequestProgress::Partial;
             }
             HeadProgress::Complete { head, consumed } => {
-                validate_request(head, self.plain_http, slot, consumed)
+                validate_request(head, self.plain_http, self.max_body, slot, consumed)
                     .map_err(HandshakeError::Request)
             }
             HeadProgress::Failed(e) => {
                 // A request line already received decides first (405 before a later 400 or
                 // 431), so that the outcome does not depend on how the bytes were split.
-                match self
-                    .head
-                    .request_line()
-                    .map(|(m, t, v)| check_request_line(m.as_bytes(), t.as_bytes(), v))
-                {
+                match self.head.request_line().map(|(m, t, v)| {
+                    check_request_line(m.as_bytes(), t.as_bytes(), v, self.plain_http)
+                }) {
                     Some(Err(line_error)) => Err(line_error.into()),
                     _ => Err(head_error(
                         e,
