@@ -146,6 +146,7 @@
 //! | `connection/` (mod, recv, send, timers) | §5.4–§7 the machine: receive and send pipelines with the extension stage, deadlines | [`Connection`], [`Role`], [`MessageKind`] |
 //! | `deflate/` (feature `deflate`) | RFC 7692 permessage-deflate | `deflate` |
 //! | `engineio/` (feature `engineio`) | Engine.IO v4, the transport under Socket.IO | `engineio` |
+//! | `upgrade.rs` (feature `http`) | §4.2 for HTTP server frameworks: `http::Request` validated, `http::Response` built | `upgrade` |
 //! | `tokio/` (feature `tokio`) | the machine over tokio's `AsyncRead + AsyncWrite`: async recv/send, Stream/Sink, split halves, timers | `tokio` |
 //! | `event.rs`, `error.rs`, `config.rs` | | [`Event`], [`ProtocolError`], [`UsageError`], [`Config`], [`Delivery`] |
 //! | `admission.rs` | | [`admission`] |
@@ -185,6 +186,8 @@ mod sha1;
 mod state;
 #[cfg(feature = "tokio")]
 pub mod tokio;
+#[cfg(feature = "http")]
+pub mod upgrade;
 mod utf8;
 mod utf8_simd;
 
