@@ -312,6 +312,36 @@ async fn a_slow_reader_makes_the_sink_wait_within_the_output_bound() {
 }
 
 #[tokio::test]
+async fn closing_the_sink_sends_what_was_fed_then_the_close() {
+    const LIMIT: usize = 4 * 1024;
+    let config = Config::default().max_output_buffer(LIMIT);
+    let (mut client, mut server) = pair_with(1024, config, Config::default()).await;
+    let reader = tokio::spawn(async move {
+        let mut got = Vec::new();
+        while let Some(msg) = client.recv().await {
+            got.push(msg.unwrap());
+        }
+        got
+    });
+    for i in 0..20u8 {
+        server.feed(Message::binary(vec![i; 1000])).await.unwrap();
+    }
+    SinkExt::close(&mut server).await.unwrap();
+    // Everything fed, the stashed message included, went out before the Close.
+    assert_eq!(
+        server.recv().await.unwrap().unwrap(),
+        Message::Close(Some(CloseFrame::new(1000, "")))
+    );
+    assert!(server.recv().await.is_none());
+    let got = reader.await.unwrap();
+    assert_eq!(got.len(), 21);
+    for (i, msg) in got[..20].iter().enumerate() {
+        assert_eq!(msg, &Message::binary(vec![i as u8; 1000]));
+    }
+    assert_eq!(got[20], Message::Close(Some(CloseFrame::new(1000, ""))));
+}
+
+#[tokio::test]
 async fn close_after_the_peers_close_is_ok() {
     let (mut client, mut server) = pair().await;
     client

@@ -147,6 +147,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
 
     /// Write the machine's output and flush it. Ready once all of it is written.
     pub(super) fn poll_write_out(&mut self) -> Poll<std::io::Result<()>> {
+        if self.done && !self.conn.pending_output().is_empty() {
+            // Queued after the transport was shut down or failed: it cannot go out.
+            return Poll::Ready(Err(std::io::ErrorKind::NotConnected.into()));
+        }
         let mut cx = Context::from_waker(&self.waker);
         while !self.conn.pending_output().is_empty() && !self.done {
             match Pin::new(&mut self.io).poll_write(&mut cx, self.conn.pending_output()) {

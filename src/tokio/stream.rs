@@ -235,17 +235,21 @@ fn poll_flush<S: AsyncRead + AsyncWrite + Unpin>(
     driver.poll_flush()
 }
 
-/// Sink close: the closing handshake started (or already begun), and flushed.
+/// Sink close: what was sent before is flushed, then the closing handshake is started (or
+/// found already begun) and its Close flushed.
 fn poll_close<S: AsyncRead + AsyncWrite + Unpin>(
     shared: &Shared<S>,
     cx: &mut Context<'_>,
 ) -> Poll<Result<(), Error>> {
     let mut driver = shared.lock();
     driver.register(Slot::Send, cx);
-    if driver.stash.is_none() && matches!(driver.conn.state(), State::Open) {
-        driver.stash = Some(Message::Close(None));
+    match driver.poll_flush() {
+        Poll::Ready(Ok(())) => {}
+        other => return other,
     }
-    driver.poll_flush()
+    // A Close is never refused for the output bound, and is Ok once closing has begun.
+    driver.queue(&Message::Close(None))?;
+    driver.poll_write_out().map_err(Error::Io)
 }
 
 macro_rules! stream_impl {
