@@ -72,7 +72,7 @@ impl Message {
         matches!(self, Message::Binary(_))
     }
 
-    /// Whether this is a Ping or a Pong.
+    /// Whether this is a control message: a Ping, a Pong or a Close.
     pub fn is_control(&self) -> bool {
         matches!(
             self,
