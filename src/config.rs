@@ -30,6 +30,7 @@ pub enum Delivery {
 /// | `max_message_size` | 4 MiB | close 1009 |
 /// | `max_response_body` | 16 KiB | body cut at the limit |
 /// | `max_request_body` | 1 MiB | 413 (plain HTTP `POST`) |
+/// | `max_output_buffer` | 16 MiB | a data send refused with [`crate::UsageError::OutputFull`] |
 ///
 /// | timer | default | expired → |
 /// |---|---|---|
@@ -57,6 +58,19 @@ pub struct Config {
     /// Largest body of a plain HTTP request (a `POST` to a server serving plain HTTP beside
     /// WebSocket, [`crate::handshake::ServerPolicy::plain_http`]); a longer one gets 413.
     pub max_request_body: usize,
+    /// Largest output the application may queue before data sends are refused, in bytes:
+    /// a data message (or piece) is refused with [`crate::UsageError::OutputFull`] when output
+    /// is already queued and the message's payload would take it past this bound. An empty
+    /// output takes a message of any size, so that no message is unsendable; the output thus
+    /// never holds more than this bound or one message. Control frames (Pings, Pongs, the
+    /// Close) are never refused: they are at most 131 bytes. `usize::MAX` turns the bound off.
+    ///
+    /// 16 MiB by default: four of the largest messages the default `max_message_size` lets
+    /// the peer send, so that a loop echoing what it receives, or a driver that writes only
+    /// between batches of input, is not refused in ordinary use, while a writer faster than
+    /// the transport (a slow reader at the other end) cannot grow a connection's memory
+    /// without limit. A driver turns the refusal into waiting: write, then send again.
+    pub max_output_buffer: usize,
     /// How data messages are delivered.
     pub delivery: Delivery,
     /// Whether a Pong is queued automatically for every Ping received (§5.5.2).
@@ -92,6 +106,7 @@ impl Default for Config {
             max_message_size: 4 << 20,
             max_response_body: 16 * 1024,
             max_request_body: 1 << 20,
+            max_output_buffer: 16 << 20,
             delivery: Delivery::Whole,
             auto_pong: true,
             handshake_timeout: Some(Duration::from_secs(10)),
@@ -134,6 +149,12 @@ impl Config {
     /// Set the largest body kept from a non-101 handshake response.
     pub fn max_response_body(mut self, n: usize) -> Self {
         self.max_response_body = n;
+        self
+    }
+    /// Set the largest output queued before data sends are refused, in bytes
+    /// (`usize::MAX`: no bound).
+    pub fn max_output_buffer(mut self, n: usize) -> Self {
+        self.max_output_buffer = n;
         self
     }
     /// Choose whole-message or streaming delivery.

@@ -142,6 +142,17 @@ pub enum UsageError {
     /// The payload of an earlier [`crate::Connection::send_unbuffered`] frame is still to be
     /// written; only one may be outstanding.
     UnbufferedPayloadPending,
+    /// The output queued and not yet written holds `queued` bytes, and the message would take
+    /// it past [`crate::Config::max_output_buffer`] (`limit`): write the pending output (the
+    /// peer reads too slowly, or the driver has not written yet), then send again. Nothing was
+    /// queued.
+    OutputFull {
+        /// Bytes queued and not yet written
+        /// ([`crate::Connection::queued_output`]).
+        queued: usize,
+        /// The configured bound.
+        limit: usize,
+    },
 }
 
 impl fmt::Display for UsageError {
@@ -167,6 +178,11 @@ impl fmt::Display for UsageError {
             UsageError::UnbufferedPayloadPending => {
                 f.write_str("the payload of an unbuffered frame is still to be written")
             }
+            UsageError::OutputFull { queued, limit } => write!(
+                f,
+                "{queued} bytes of output are queued; the message would exceed the bound of \
+                 {limit} bytes: write the output first"
+            ),
         }
     }
 }

@@ -147,6 +147,8 @@
 //! | `deflate/` (feature `deflate`) | RFC 7692 permessage-deflate | `deflate` |
 //! | `engineio/` (feature `engineio`) | Engine.IO v4, the transport under Socket.IO | `engineio` |
 //! | `socketio/` (feature `socketio`) | Socket.IO v5 server: namespaces, events, acks, rooms | `socketio` |
+//! | `upgrade.rs` (feature `http`) | §4.2 for HTTP server frameworks: `http::Request` validated, `http::Response` built | `upgrade` |
+//! | `tokio/` (feature `tokio`) | the machine over tokio's `AsyncRead + AsyncWrite`: async recv/send, Stream/Sink, split halves, timers | `tokio` |
 //! | `event.rs`, `error.rs`, `config.rs` | | [`Event`], [`ProtocolError`], [`UsageError`], [`Config`], [`Delivery`] |
 //! | `admission.rs` | | [`admission`] |
 //!
@@ -185,6 +187,10 @@ mod sha1;
 #[cfg(feature = "socketio")]
 pub mod socketio;
 mod state;
+#[cfg(feature = "tokio")]
+pub mod tokio;
+#[cfg(feature = "http")]
+pub mod upgrade;
 mod utf8;
 mod utf8_simd;
 

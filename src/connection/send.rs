@@ -98,6 +98,11 @@ impl Output {
         }
     }
 
+    /// Bytes queued and not yet written, caller-written payloads aside.
+    fn queued(&self) -> usize {
+        self.out.len() - self.start
+    }
+
     /// Give back the memory of an empty output.
     pub(super) fn release(&mut self) {
         if self.start == self.out.len() {
@@ -129,6 +134,18 @@ impl Connection {
             Phase::Closing => Err(UsageError::AlreadyClosing),
             Phase::Closed(end) if end.close_sent => Err(UsageError::AlreadyClosing),
             Phase::Closed(_) => Err(UsageError::Closed),
+        }
+    }
+
+    /// A data payload of `len` bytes fits the output bound (`Config::max_output_buffer`): the
+    /// output is empty, or the payload takes it no further than the bound.
+    fn check_room(&self, len: usize) -> Result<(), UsageError> {
+        let queued = self.tx.queued();
+        let limit = self.config.max_output_buffer;
+        if queued == 0 || queued.saturating_add(len) <= limit {
+            Ok(())
+        } else {
+            Err(UsageError::OutputFull { queued, limit })
         }
     }
 
@@ -165,7 +182,9 @@ impl Connection {
             .is_some_and(|ext| ext.outbound_wants(len))
     }
 
-    /// Queue a text message in one frame.
+    /// Queue a text message in one frame. Like every data send, refused with
+    /// [`UsageError::OutputFull`] when queued output would pass
+    /// [`Config::max_output_buffer`](crate::Config::max_output_buffer).
     pub fn send_text(&mut self, text: &str) -> Result<(), UsageError> {
         self.send_message(OpCode::Text, text.as_bytes())
     }
@@ -194,6 +213,7 @@ impl Connection {
         if self.tx.sending.is_some() {
             return Err(UsageError::MessageInProgress);
         }
+        self.check_room(data.len())?;
         self.write(true, opcode, data);
         Ok(())
     }
@@ -203,6 +223,7 @@ impl Connection {
         if self.tx.sending.is_some() {
             return Err(UsageError::MessageInProgress);
         }
+        self.check_room(data.len())?;
         let transformed = self.transforms(data.len());
         self.write_data(true, opcode, data, transformed);
         Ok(())
@@ -218,6 +239,8 @@ impl Connection {
         data: &[u8],
         fin: bool,
     ) -> Result<(), UsageError> {
+        self.check_data_allowed()?;
+        self.check_room(data.len())?;
         let (opcode, transformed) = self.begin_fragment(kind, data, fin, true)?;
         self.write_data(fin, opcode, data, transformed);
         Ok(())
@@ -279,7 +302,8 @@ impl Connection {
     /// to be written (its last ones); report them with
     /// [`advance_payload`](Self::advance_payload). Output queued after this call (other frames,
     /// automatic Pongs, a Close) follows the payload. One unbuffered payload may be
-    /// outstanding at a time.
+    /// outstanding at a time. The payload, held by the caller, does not count against
+    /// [`Config::max_output_buffer`](crate::Config::max_output_buffer).
     ///
     /// ```
     /// # use wsmachine::{Config, Connection, MessageKind, Role};
@@ -375,6 +399,15 @@ impl Connection {
     /// non-zero until the caller has written the payload.
     pub fn pending_output(&self) -> &[u8] {
         self.tx.pending()
+    }
+
+    /// How many bytes are queued and not yet written: what [`pending_output`](Self::pending_output)
+    /// holds and the output queued behind an unbuffered payload, not counting that payload
+    /// (the caller holds it). Data sends are refused with [`UsageError::OutputFull`] while this
+    /// is above zero and a message would take it past
+    /// [`Config::max_output_buffer`](crate::Config::max_output_buffer).
+    pub fn queued_output(&self) -> usize {
+        self.tx.queued()
     }
 
     /// Say that the first `n` bytes of [`pending_output`](Self::pending_output) were written.

@@ -1,0 +1,396 @@
+//! The machine on an async transport: one `Driver` owns the stream, the [`Connection`] and
+//! the timer, and every poll (of a receiving or a sending task) moves all three as far as
+//! they go — deadlines fired, output written, input read — before it returns.
+//!
+//! The transport and the timer are polled with one waker of the driver's own, which wakes
+//! every task waiting on the connection (at most two: the receiving one and the sending one,
+//! after `split`). A transport keeps one waker per direction, and a receiving task also writes
+//! (Pongs, the Close echo) while a sending task writes too: with the tasks' own wakers, the
+//! second registration would replace the first and a wake-up would be lost.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Instant;
+
+use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use ::tokio::time::Sleep;
+
+use super::{CloseFrame, Error, Message};
+use crate::{Connection, Event, State, UsageError, close};
+
+/// Bytes read from the transport at a time.
+const READ_SIZE: usize = 16 * 1024;
+
+/// Which task is waiting.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Slot {
+    /// The task receiving messages.
+    Recv = 0,
+    /// The task sending messages.
+    Send = 1,
+}
+
+/// The tasks waiting on a connection; woken all together by the transport or the timer.
+#[derive(Debug, Default)]
+pub(super) struct Waiters {
+    slots: Mutex<[Option<Waker>; 2]>,
+}
+
+impl Waiters {
+    fn register(&self, slot: Slot, waker: &Waker) {
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        match &mut slots[slot as usize] {
+            Some(w) if w.will_wake(waker) => {}
+            other => *other = Some(waker.clone()),
+        }
+    }
+}
+
+impl Wake for Waiters {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let taken = std::mem::take(&mut *self.slots.lock().unwrap_or_else(|e| e.into_inner()));
+        for waker in taken.into_iter().flatten() {
+            waker.wake();
+        }
+    }
+}
+
+/// The time as the machine takes it: tokio's clock (paused and advanced in tests), as a
+/// `std` instant.
+pub(super) fn now() -> Instant {
+    ::tokio::time::Instant::now().into_std()
+}
+
+/// A connection, its transport and its timer.
+pub(super) struct Driver<S> {
+    pub(super) io: S,
+    pub(super) conn: Connection,
+    /// Woken by the transport and the timer; wakes the waiting tasks.
+    waiters: Arc<Waiters>,
+    waker: Waker,
+    /// The timer, created on first use (a `Sleep` needs the runtime), and the deadline it
+    /// is set to.
+    sleep: Option<Pin<Box<Sleep>>>,
+    armed: Option<Instant>,
+    /// Bytes were written since the transport was last flushed.
+    unflushed: bool,
+    /// The transport's input ended.
+    eof: bool,
+    /// The transport was shut down, or failed: nothing more is read or written.
+    done: bool,
+    /// A message refused for the output bound, sent once the output has room.
+    pub(super) stash: Option<Message>,
+    /// A message arriving in pieces (a connection built with streaming delivery).
+    partial: Vec<u8>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
+    /// Drive `conn` over `io`. Reports the time to the machine, which arms its deadlines.
+    pub(super) fn new(io: S, mut conn: Connection) -> Self {
+        conn.handle_timeout(now());
+        let waiters = Arc::new(Waiters::default());
+        Driver {
+            io,
+            conn,
+            waker: Waker::from(waiters.clone()),
+            waiters,
+            sleep: None,
+            armed: None,
+            unflushed: false,
+            eof: false,
+            done: false,
+            stash: None,
+            partial: Vec::new(),
+        }
+    }
+
+    /// Note the task polling in `cx` as waiting in `slot`.
+    pub(super) fn register(&self, slot: Slot, cx: &Context<'_>) {
+        self.waiters.register(slot, cx.waker());
+    }
+
+    /// Fire the machine's deadlines that have passed, and set the timer to the next one.
+    /// Returns whether one fired.
+    fn poll_timer(&mut self) -> bool {
+        let Some(deadline) = self.conn.poll_timeout() else {
+            return false;
+        };
+        let now = now();
+        if deadline <= now {
+            self.conn.handle_timeout(now);
+            return true;
+        }
+        let at = ::tokio::time::Instant::from_std(deadline);
+        if self.armed != Some(deadline) || self.sleep.is_none() {
+            match &mut self.sleep {
+                Some(sleep) => sleep.as_mut().reset(at),
+                None => self.sleep = Some(Box::pin(::tokio::time::sleep_until(at))),
+            }
+            self.armed = Some(deadline);
+        }
+        let mut cx = Context::from_waker(&self.waker);
+        let fired = self
+            .sleep
+            .as_mut()
+            .is_some_and(|sleep| sleep.as_mut().poll(&mut cx).is_ready());
+        if fired {
+            // The timer says the deadline passed, whatever the clock's rounding.
+            self.conn.handle_timeout(now.max(deadline));
+        }
+        fired
+    }
+
+    /// Write the machine's output and flush it. Ready once all of it is written.
+    pub(super) fn poll_write_out(&mut self) -> Poll<std::io::Result<()>> {
+        if self.done && !self.conn.pending_output().is_empty() {
+            // Queued after the transport was shut down or failed: it cannot go out.
+            return Poll::Ready(Err(std::io::ErrorKind::NotConnected.into()));
+        }
+        let mut cx = Context::from_waker(&self.waker);
+        while !self.conn.pending_output().is_empty() && !self.done {
+            match Pin::new(&mut self.io).poll_write(&mut cx, self.conn.pending_output()) {
+                Poll::Ready(Ok(0)) => {
+                    self.done = true;
+                    return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
+                }
+                Poll::Ready(Ok(n)) => {
+                    self.conn.advance_output(n);
+                    self.unflushed = true;
+                }
+                Poll::Ready(Err(e)) => {
+                    self.done = true;
+                    return Poll::Ready(Err(e));
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        if self.unflushed && !self.done {
+            match Pin::new(&mut self.io).poll_flush(&mut cx) {
+                Poll::Ready(Ok(())) => self.unflushed = false,
+                Poll::Ready(Err(e)) => {
+                    self.done = true;
+                    return Poll::Ready(Err(e));
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Read once into the machine's buffer. Ready when input (or its end) arrived.
+    fn poll_read(&mut self) -> Poll<std::io::Result<()>> {
+        let mut cx = Context::from_waker(&self.waker);
+        let buf = &mut self.conn.receive_buffer(READ_SIZE)[..READ_SIZE];
+        let mut buf = ReadBuf::new(buf);
+        match Pin::new(&mut self.io).poll_read(&mut cx, &mut buf) {
+            Poll::Ready(Ok(())) => {
+                let n = buf.filled().len();
+                if n == 0 {
+                    self.eof = true;
+                    self.conn.receive_eof();
+                } else {
+                    self.conn.commit_received(n);
+                }
+                // The timers measure time since input was last seen.
+                self.conn.handle_timeout(now());
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => {
+                self.done = true;
+                Poll::Ready(Err(e))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// Move the connection on: fire deadlines, write, read. Ready when the machine may have
+    /// something new to report (input arrived, a deadline fired, the input ended) or the
+    /// transport failed; Pending when it waits for the transport or the timer.
+    pub(super) fn poll_io(&mut self) -> Poll<std::io::Result<()>> {
+        if self.done {
+            return Poll::Ready(Ok(()));
+        }
+        if self.poll_timer() {
+            return Poll::Ready(Ok(()));
+        }
+        if let Poll::Ready(Err(e)) = self.poll_write_out() {
+            return Poll::Ready(Err(e));
+        }
+        if self.eof {
+            return Poll::Ready(Ok(()));
+        }
+        self.poll_read()
+    }
+
+    /// Write what is left, then shut the transport's write side down (errors are of no
+    /// consequence then: the connection is over). Ready once done.
+    pub(super) fn poll_shutdown(&mut self) -> Poll<()> {
+        if !self.done {
+            if self.poll_write_out().is_pending() {
+                return Poll::Pending;
+            }
+            let mut cx = Context::from_waker(&self.waker);
+            if Pin::new(&mut self.io).poll_shutdown(&mut cx).is_pending() {
+                return Poll::Pending;
+            }
+            self.done = true;
+        }
+        Poll::Ready(())
+    }
+
+    /// Whether no more input can arrive: the transport ended or is gone.
+    pub(super) fn input_over(&self) -> bool {
+        self.eof || self.done
+    }
+
+    /// Whether the connection is over: the machine said to close the transport, or the
+    /// transport is gone.
+    fn over(&self) -> bool {
+        self.done || self.conn.should_close_transport()
+    }
+
+    /// The next message received, driving the transport until one is ready; `None` once the
+    /// connection is over and its transport shut down.
+    pub(super) fn poll_recv(&mut self) -> Poll<Option<Result<Message, Error>>> {
+        loop {
+            if let Some(item) = self.next_message() {
+                return Poll::Ready(Some(item));
+            }
+            if self.over() || (self.eof && self.conn.state() == State::Closed) {
+                return self.poll_shutdown().map(|()| None);
+            }
+            match self.poll_io() {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Some(Err(Error::Io(e)))),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+
+    /// The machine's next event as a message, or as the error that ended the connection.
+    fn next_message(&mut self) -> Option<Result<Message, Error>> {
+        loop {
+            let item = match self.conn.poll_event()? {
+                Event::Text(t) => Ok(Message::Text(t.to_owned())),
+                Event::Binary(b) => Ok(Message::Binary(b.to_vec())),
+                Event::Data {
+                    data,
+                    text,
+                    message_finished,
+                } => {
+                    self.partial.extend_from_slice(data);
+                    if !message_finished {
+                        continue;
+                    }
+                    let data = std::mem::take(&mut self.partial);
+                    Ok(match text {
+                        // Validated by the machine as it arrived; checked again rather than
+                        // trusted, as a panic-free conversion.
+                        true => match String::from_utf8(data) {
+                            Ok(t) => Message::Text(t),
+                            Err(_) => {
+                                return Some(Err(Error::Protocol(
+                                    crate::ProtocolError::InvalidUtf8,
+                                )));
+                            }
+                        },
+                        false => Message::Binary(data),
+                    })
+                }
+                Event::Ping(p) => Ok(Message::Ping(p.to_vec())),
+                Event::Pong(p) => Ok(Message::Pong(p.to_vec())),
+                Event::Close { code, .. } if code == close::ABNORMAL => Err(Error::AbnormalClosure),
+                Event::Close { code, .. } if code == close::NO_STATUS => Ok(Message::Close(None)),
+                Event::Close { code, reason } => Ok(Message::Close(Some(CloseFrame {
+                    code,
+                    reason: reason.to_owned(),
+                }))),
+                Event::ProtocolError(e) => Err(Error::Protocol(e)),
+                Event::HandshakeFailed(e) => Err(Error::Handshake(e)),
+                Event::Rejected(r) => Err(Error::Rejected(Box::new(r.clone()))),
+                // The handshake's events are taken by the functions that run it.
+                _ => continue,
+            };
+            return Some(item);
+        }
+    }
+
+    /// Queue `msg` in the machine. A Close once the closing handshake has begun (either side
+    /// sent Close) is already done: Ok.
+    pub(super) fn queue(&mut self, msg: &Message) -> Result<(), UsageError> {
+        match msg {
+            Message::Text(t) => self.conn.send_text(t),
+            Message::Binary(b) => self.conn.send_binary(b),
+            Message::Ping(p) => self.conn.send_ping(p),
+            Message::Pong(p) => self.conn.send_pong(p),
+            Message::Close(frame) => match self.conn.state() {
+                State::Open => match frame {
+                    Some(f) => self.conn.close(f.code, &f.reason),
+                    None => self.conn.close(close::NORMAL, ""),
+                },
+                State::Connecting => Err(UsageError::NotOpen),
+                State::Closing | State::Closed => Ok(()),
+            },
+        }
+    }
+
+    /// Sink readiness: the stashed message, if any, is queued (writing output until it fits).
+    pub(super) fn poll_ready(&mut self) -> Poll<Result<(), Error>> {
+        loop {
+            // Deadlines run for a connection that only sends, too.
+            self.poll_timer();
+            let Some(msg) = self.stash.take() else {
+                return Poll::Ready(Ok(()));
+            };
+            match self.queue(&msg) {
+                Ok(()) => return Poll::Ready(Ok(())),
+                Err(UsageError::OutputFull { .. }) => {
+                    self.stash = Some(msg);
+                    match self.poll_write_out() {
+                        Poll::Ready(Ok(())) if self.done => {
+                            return Poll::Ready(Err(Error::Usage(UsageError::Closed)));
+                        }
+                        Poll::Ready(Ok(())) => {}
+                        Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::Io(e))),
+                        Poll::Pending => return Poll::Pending,
+                    }
+                }
+                Err(e) => return Poll::Ready(Err(Error::Usage(e))),
+            }
+        }
+    }
+
+    /// Sink: queue `msg`, or keep it for [`poll_ready`](Self::poll_ready) when the output has
+    /// no room for it yet.
+    pub(super) fn start_send(&mut self, msg: Message) -> Result<(), Error> {
+        if self.stash.is_some() {
+            // `poll_ready` was not awaited: the one slot is taken.
+            return Err(Error::Usage(UsageError::OutputFull {
+                queued: self.conn.queued_output(),
+                limit: self.conn.config().max_output_buffer,
+            }));
+        }
+        match self.queue(&msg) {
+            Ok(()) => Ok(()),
+            Err(UsageError::OutputFull { .. }) => {
+                self.stash = Some(msg);
+                Ok(())
+            }
+            Err(e) => Err(Error::Usage(e)),
+        }
+    }
+
+    /// Sink: everything sent so far is written and flushed.
+    pub(super) fn poll_flush(&mut self) -> Poll<Result<(), Error>> {
+        match self.poll_ready() {
+            Poll::Ready(Ok(())) => {}
+            other => return other,
+        }
+        self.poll_write_out().map_err(Error::Io)
+    }
+}
