@@ -20,6 +20,8 @@ import socketio
 
 URL = os.environ.get("SOCKETIO_URL", "http://127.0.0.1:3000")
 WAIT = 5
+# Every client made, to disconnect whatever a failed check left connected.
+CLIENTS = []
 
 
 def check(cond, what):
@@ -33,6 +35,7 @@ class Client:
 
     def __init__(self, names, namespaces=("/",)):
         self.sio = socketio.Client(reconnection=False)
+        CLIENTS.append(self.sio)
         self.queues = {}
         for nsp in namespaces:
             for name in names:
@@ -81,7 +84,9 @@ def suite_events(label, transports):
     c.sio.disconnect()
 
 
-def chat(label, transports):
+def chat(label, transports, room):
+    """The chat's events in `room`, a room of this run's own: a client of an earlier run may
+    still be in its room until the server has its DISCONNECT."""
     print(f"{label}: chat", flush=True)
     names = ["auth", "said", "echo-binary", "answer"]
     a, b = Client(names), Client(names)
@@ -90,19 +95,19 @@ def chat(label, transports):
         c.next("auth")
     a.sio.on("question", lambda value: ({"to": value}, "yes"))
 
-    check(a.sio.call("join", "room-1", timeout=WAIT) is True, "join acknowledged")
-    check(b.sio.call("join", "room-1", timeout=WAIT) is True, "second client joined")
+    check(a.sio.call("join", room, timeout=WAIT) is True, "join acknowledged")
+    check(b.sio.call("join", room, timeout=WAIT) is True, "second client joined")
 
-    reached = a.sio.call("say", ("room-1", "hello room"), timeout=WAIT)
-    check(reached == 1, "say acknowledged with one recipient")
+    reached = a.sio.call("say", (room, "hello room"), timeout=WAIT)
+    check(reached == 1, f"say acknowledged with one recipient (got {reached})")
     said = b.next("said")
     check(
-        said == ("room-1", "hello room", a.sio.get_sid("/")),
+        said == (room, "hello room", a.sio.get_sid("/")),
         "the other client got said from the sender",
     )
 
     file = {"name": "dot.png", "type": "image/png", "data": b"\x89PNG"}
-    a.sio.emit("say", ("room-1", file))
+    a.sio.emit("say", (room, file))
     check(b.next("said")[1] == file, "a file said as binary reached the room")
 
     a.sio.emit("echo-binary", b"\x00\xff\x01\xfe")
@@ -119,7 +124,7 @@ def chat(label, transports):
     # The server may not have the DISCONNECT yet: ask until it has.
     alone = None
     for _ in range(40):
-        alone = a.sio.call("say", ("room-1", "anyone?"), timeout=WAIT)
+        alone = a.sio.call("say", (room, "anyone?"), timeout=WAIT)
         if alone == 0:
             break
         time.sleep(0.05)
@@ -129,15 +134,22 @@ def chat(label, transports):
 
 def main():
     try:
-        for label, transports in (
-            ("polling, upgraded to WebSocket", None),
-            ("polling only", ["polling"]),
-            ("WebSocket only", ["websocket"]),
+        for i, (label, transports) in enumerate(
+            (
+                ("polling, upgraded to WebSocket", None),
+                ("polling only", ["polling"]),
+                ("WebSocket only", ["websocket"]),
+            )
         ):
             suite_events(label, transports)
-            chat(label, transports)
+            chat(label, transports, f"room-{i}")
     except (AssertionError, queue.Empty, socketio.exceptions.SocketIOError) as e:
         print(f"failed: {type(e).__name__} {e}", file=sys.stderr)
+        for sio in CLIENTS:
+            try:
+                sio.disconnect()
+            except Exception:
+                pass
         return 1
     print("all checks passed")
     return 0
