@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Check examples/socketio_server.rs with a real client: the `socket.io-client` package from
-# npm runs scripts/socketio_client_check.mjs over long-polling with the upgrade, long-polling
-# only and WebSocket only.
+# npm runs scripts/socketio_client_check.mjs (the suite's events, then the chat's with two
+# clients) over long-polling with the upgrade, long-polling only and WebSocket only.
 #
 # Needs node and npm. The package is installed, at a pinned version, into a temporary
 # directory outside the repository. Bounded: each step runs under a timeout.

@@ -1,5 +1,6 @@
 //! The Socket.IO server driven by hand over long-polling, on a virtual clock: namespaces and
-//! the application's decision on CONNECT, events and acks both ways with timeouts, binary
+//! the application's decision on CONNECT, the connect timeout, events and acks both ways with
+//! timeouts (each deadline firing at its instant, not before), binary
 //! attachments and their caps, rooms and broadcasts, malformed packets closing only their
 //! client; proptests of the packet codec and of delivery at any split of a POST body.
 #![cfg(feature = "socketio")]
@@ -261,6 +262,60 @@ fn acks_from_the_server_with_timeouts() {
         matches!(&evs[..], [Event::Ack { id, .. }] if *id == c),
         "{evs:?}"
     );
+}
+
+#[test]
+fn deadlines_fire_at_their_instant_not_before() {
+    let mut io = server();
+    let t0 = Instant::now();
+    let ms = Duration::from_millis;
+    // The connect timeout: a moment before it the connection stays, at it it goes.
+    let conn = open(&mut io, "", t0);
+    assert_eq!(events(&mut io, t0), vec![]);
+    io.handle_timeout(t0 + CONNECT - ms(1));
+    assert_eq!(io.engine().session_count(), 1);
+    assert_eq!(io.poll_timeout(), Some(t0 + CONNECT));
+    io.handle_timeout(t0 + CONNECT);
+    assert_eq!(poll(&mut io, &conn, t0 + CONNECT), "1");
+    assert_eq!(io.engine().session_count(), 0);
+    assert_eq!(events(&mut io, t0 + CONNECT), vec![]);
+
+    // An ack timeout, likewise.
+    let t1 = t0 + CONNECT;
+    let (conn, socket) = joined(&mut io, "/", t1);
+    let id = io
+        .emit_with_ack(&socket, "q", Payload::default(), ms(1000), t1)
+        .unwrap();
+    assert_eq!(poll(&mut io, &conn, t1), format!("42{id}[\"q\"]"));
+    assert_eq!(io.poll_timeout(), Some(t1 + ms(1000)));
+    io.handle_timeout(t1 + ms(999));
+    assert_eq!(events(&mut io, t1 + ms(999)), vec![]);
+    io.handle_timeout(t1 + ms(1000));
+    assert_eq!(
+        events(&mut io, t1 + ms(1000)),
+        vec![Event::AckTimeout { socket, id }]
+    );
+
+    // A socket that leaves takes its pending acks with it: no timeout is reported for them.
+    let id = io
+        .emit_with_ack(&socket, "q", Payload::default(), ms(1000), t1)
+        .unwrap();
+    poll(&mut io, &conn, t1);
+    post(&mut io, &conn, b"41", t1);
+    assert_eq!(
+        events(&mut io, t1),
+        vec![Event::Disconnected {
+            socket,
+            nsp: "/".into(),
+            reason: DisconnectReason::ClientDisconnect,
+        }]
+    );
+    assert_eq!(io.poll_timeout(), io.engine().poll_timeout());
+    io.handle_timeout(t1 + ms(2000));
+    assert_eq!(events(&mut io, t1 + ms(2000)), vec![]);
+    let late = format!("43{id}[]");
+    post(&mut io, &conn, late.as_bytes(), t1 + ms(2000));
+    assert_eq!(events(&mut io, t1 + ms(2000)), vec![]);
 }
 
 #[test]

@@ -29,6 +29,11 @@ pub trait App {
     fn poll_timeout(&self) -> Option<Instant>;
     /// Fire what is due, the endpoint's timers included.
     fn handle_timeout(&mut self, now: Instant);
+    /// A static page for a GET to a path outside the endpoint's: its content type and
+    /// body. None by default (404).
+    fn page(&self, _path: &str) -> Option<(&'static str, &'static str)> {
+        None
+    }
 }
 
 const LISTENER: Token = Token(0);
@@ -313,7 +318,9 @@ impl<A: App> Server<A> {
             return;
         }
         if !self.app.endpoint().matches(&req.target) {
-            respond(client, &Response::new(404).body("not found"));
+            let resp =
+                page(&self.app, &req).unwrap_or_else(|| Response::new(404).body("not found"));
+            respond(client, &resp);
             return;
         }
         let length = req.header_value("content-length").map(str::parse::<usize>);
@@ -445,6 +452,19 @@ impl<A: App> Server<A> {
         let _ = poll.registry().deregister(&mut client.stream);
         self.clients.remove(&token);
     }
+}
+
+/// The app's static page for a GET outside the endpoint's path, if it has one.
+fn page<A: App>(app: &A, req: &Request) -> Option<Response> {
+    if req.method != "GET" {
+        return None;
+    }
+    let (content_type, body) = app.page(req.path())?;
+    let resp = Response::new(200)
+        .header("Content-Type", content_type)
+        .header("Cache-Control", "no-store")
+        .body(body);
+    Some(resp)
 }
 
 /// Write an HTTP response; the connection ends after it.

@@ -34,8 +34,10 @@
 //! - Events for a namespace the client has not joined, and acks the server did not ask for
 //!   or that came after their timeout, are ignored.
 //!
-//! `examples/socketio_server.rs` runs it on a mio loop and answers as the protocol's test
-//! suite expects; `scripts/socketio_suite.sh` runs that suite against it.
+//! `examples/socketio_server.rs` runs it on a mio loop, answers as the protocol's test suite
+//! expects and serves a chat at `/` (rooms, acks both ways, files as binary);
+//! `scripts/socketio_suite.sh` runs that suite against it, `scripts/socketio_client_check.sh`
+//! and `scripts/socketio_python_check.sh` the npm and PyPI clients.
 
 mod binary;
 mod broadcast;
