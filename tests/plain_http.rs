@@ -122,6 +122,17 @@ Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n
 }
 
 #[test]
+fn any_method_reaches_the_application_and_an_upgrade_needs_get() {
+    let mut s = server(Config::default());
+    let got = feed(
+        &mut s,
+        b"PUT /x HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi",
+        &[],
+    );
+    assert_eq!(got, Some(("PUT".into(), "/x".into(), b"hi".to_vec())));
+}
+
+#[test]
 fn without_plain_http_a_post_is_405() {
     let mut s = Connection::server(Config::default());
     s.receive(POST);

@@ -2,20 +2,23 @@
 //! non-blocking [mio] loop around an [`Endpoint`], and the application on top of it as an
 //! [`App`].
 //!
-//! The loop moves bytes: it reads HTTP request heads with `httparse`, streams POST bodies
-//! (`Content-Length`) into the endpoint, holds long polls until the endpoint completes them,
-//! and hands a request that asks for a WebSocket upgrade, bytes and all, to a crate
-//! [`Connection`]. Each HTTP response ends its TCP connection (`Connection: close`).
+//! The loop moves bytes: every TCP connection is read by a crate [`Connection`] serving plain
+//! HTTP beside WebSocket (`ServerPolicy::plain_http`), which parses the request head, reads a
+//! POST's `Content-Length` body, and reports an `HttpRequest` for the endpoint (long polls are
+//! held until the endpoint completes them, and answered with `Connection::respond`) or a
+//! `HandshakeRequest` whose WebSocket the endpoint takes. Each HTTP response ends its TCP
+//! connection (`Connection: close`).
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use wsmachine::engineio::{Endpoint, Frame, Reply, Request, RequestId, SocketId};
-use wsmachine::handshake::{Accept, Response};
+use wsmachine::handshake::{Accept, HandshakeRequest, Response, ServerPolicy};
 use wsmachine::{Config, Connection, Event};
 
 /// What runs on the endpoint: it owns it, reads its events and keeps its own deadlines.
@@ -37,28 +40,23 @@ pub trait App {
 }
 
 const LISTENER: Token = Token(0);
-/// The longest request head read.
-const MAX_HEAD: usize = 16 * 1024;
 
-/// Where a client's TCP connection stands.
+/// What a client's TCP connection carries, once its first request was read.
 enum Stage {
-    /// Reading a request head.
-    Head(Vec<u8>),
-    /// Streaming a POST body into the endpoint: this many bytes still to come.
-    Body(RequestId, usize),
-    /// A long poll the endpoint holds.
+    /// An HTTP request being read (a POST's body included) or answered.
+    Http,
+    /// A long poll the endpoint holds: answered when the endpoint completes it.
     Held(RequestId),
-    /// The response is written; the connection ends once it is out.
-    Done,
-    /// A WebSocket, and its id at the endpoint once its handshake was taken.
-    Ws(Box<Connection>, Option<SocketId>),
+    /// A WebSocket, with its id at the endpoint once its handshake was taken.
+    Ws(Option<SocketId>),
 }
 
 struct Client {
     stream: TcpStream,
+    /// The machine reading this connection: the request (head and body), then the response
+    /// or the WebSocket.
+    conn: Box<Connection>,
     stage: Stage,
-    /// HTTP output (a WebSocket's output is its connection's).
-    out: Vec<u8>,
     /// Finished: drop once the output is out.
     over: bool,
 }
@@ -66,9 +64,10 @@ struct Client {
 /// Everything the loop keeps.
 struct Server<A: App> {
     app: A,
-    ws_config: Config,
+    config: Config,
+    policy: Arc<ServerPolicy>,
     clients: HashMap<Token, Client>,
-    /// Which client holds each held poll or streamed POST, and each WebSocket.
+    /// Which client holds each held poll, and each WebSocket.
     requests: HashMap<RequestId, Token>,
     sockets: HashMap<SocketId, Token>,
     /// Clients with output produced since the last writes. Output is written as soon as it
@@ -80,13 +79,17 @@ struct Server<A: App> {
 
 /// Serve `app` on `addr` until an I/O error; `name` prefixes the log line.
 pub fn serve<A: App>(name: &str, addr: SocketAddr, mut app: A) -> io::Result<()> {
-    // A WebSocket message may carry max_payload bytes of packet; the endpoint checks the
-    // exact limit, the connection a bound just above it.
+    // A POST body or a WebSocket message may carry max_payload bytes of packets; the endpoint
+    // checks the exact limit, the connection a bound just above it.
     let max = app.endpoint().config().max_payload.saturating_add(16);
-    let ws_config = Config::default().max_message_size(max).max_frame_size(max);
+    let config = Config::default()
+        .max_message_size(max)
+        .max_frame_size(max)
+        .max_request_body(max);
     let mut server = Server {
         app,
-        ws_config,
+        config,
+        policy: Arc::new(ServerPolicy::new().plain_http(true)),
         clients: HashMap::new(),
         requests: HashMap::new(),
         sockets: HashMap::new(),
@@ -108,10 +111,7 @@ pub fn serve<A: App>(name: &str, addr: SocketAddr, mut app: A) -> io::Result<()>
         let deadline = server
             .clients
             .values()
-            .filter_map(|c| match &c.stage {
-                Stage::Ws(conn, _) => conn.poll_timeout(),
-                _ => None,
-            })
+            .filter_map(|c| c.conn.poll_timeout())
             .chain(server.app.poll_timeout())
             .min();
         // Round up: waking a millisecond late is harmless, waking early spins.
@@ -134,17 +134,18 @@ pub fn serve<A: App>(name: &str, addr: SocketAddr, mut app: A) -> io::Result<()>
                                 token,
                                 Interest::READABLE | Interest::WRITABLE,
                             )?;
-                            let stage = Stage::Head(Vec::new());
-                            let (out, over) = (Vec::new(), false);
-                            server.clients.insert(
-                                token,
-                                Client {
-                                    stream,
-                                    stage,
-                                    out,
-                                    over,
-                                },
-                            );
+                            let mut conn = Box::new(Connection::server_with_policy(
+                                server.config,
+                                server.policy.clone(),
+                            ));
+                            conn.handle_timeout(Instant::now());
+                            let client = Client {
+                                stream,
+                                conn,
+                                stage: Stage::Http,
+                                over: false,
+                            };
+                            server.clients.insert(token, client);
                             server.read(token, &poll);
                         }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -159,20 +160,10 @@ pub fn serve<A: App>(name: &str, addr: SocketAddr, mut app: A) -> io::Result<()>
         server.app.handle_timeout(now);
         let tokens: Vec<Token> = server.clients.keys().copied().collect();
         for token in &tokens {
-            if let Some(Client {
-                stage: Stage::Ws(conn, socket),
-                ..
-            }) = server.clients.get_mut(token)
-            {
-                conn.handle_timeout(now);
-                ws_events(
-                    server.app.endpoint(),
-                    conn,
-                    socket,
-                    *token,
-                    &mut server.sockets,
-                );
+            if let Some(client) = server.clients.get_mut(token) {
+                client.conn.handle_timeout(now);
             }
+            server.events(*token);
         }
         server.pump();
         server.dirty.clear();
@@ -199,7 +190,12 @@ impl<A: App> Server<A> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => 0,
             };
-            self.input(token, &buf[..n]);
+            if n == 0 {
+                client.conn.receive_eof();
+            } else {
+                client.conn.receive(&buf[..n]);
+            }
+            self.events(token);
             self.pump();
             self.dirty.push(token);
             for t in std::mem::take(&mut self.dirty) {
@@ -211,152 +207,81 @@ impl<A: App> Server<A> {
         }
     }
 
-    /// Bytes from a client (`&[]`: the end of its stream).
-    fn input(&mut self, token: Token, data: &[u8]) {
+    /// Take what a client's machine reports: a request (HTTP or an upgrade), WebSocket
+    /// messages, its end.
+    fn events(&mut self, token: Token) {
         let now = Instant::now();
         let Some(client) = self.clients.get_mut(&token) else {
             return;
         };
-        let eof = data.is_empty();
-        match &mut client.stage {
-            Stage::Head(head) => {
-                if eof {
-                    client.over = true;
-                    return;
+        while let Some(event) = client.conn.poll_event() {
+            match (event, &mut client.stage) {
+                (Event::HttpRequest(hr), Stage::Http) => {
+                    let req = request(hr);
+                    let body = hr.body().to_vec();
+                    let reply = if self.app.endpoint().matches(&req.target) {
+                        self.app.endpoint().handle_request(&req, &body, now)
+                    } else {
+                        Reply::Respond(
+                            page(&self.app, &req)
+                                .unwrap_or_else(|| Response::new(404).body("not found")),
+                        )
+                    };
+                    match reply {
+                        Reply::Respond(resp) => {
+                            let _ = client.conn.respond(resp);
+                        }
+                        Reply::Held(id) => {
+                            self.requests.insert(id, token);
+                            client.stage = Stage::Held(id);
+                        }
+                        // `handle_request` reads a POST whole: the machine read its body.
+                        Reply::ReadBody(id) => {
+                            self.app.endpoint().cancel_request(id, now);
+                            let _ = client.conn.respond(Response::new(500));
+                        }
+                    }
+                    break;
                 }
-                head.extend_from_slice(data);
-                let head = std::mem::take(head);
-                self.head(token, head, now);
-            }
-            Stage::Body(id, left) => {
-                let id = *id;
-                if eof {
-                    self.requests.remove(&id);
-                    self.app.endpoint().cancel_request(id, now);
-                    client.over = true;
-                    return;
-                }
-                let take = data.len().min(*left);
-                *left -= take;
-                let left = *left;
-                if let Some(resp) = self.app.endpoint().request_body(id, &data[..take], now) {
-                    self.requests.remove(&id);
-                    respond(client, &resp);
-                } else if left == 0 {
-                    self.requests.remove(&id);
-                    let resp = self.app.endpoint().end_request(id, now);
-                    respond(client, &resp);
-                }
-            }
-            Stage::Held(id) => {
-                // A client waiting for its poll sends nothing more; its end abandons it.
-                if eof {
-                    let id = *id;
-                    self.requests.remove(&id);
-                    self.app.endpoint().cancel_request(id, now);
-                    client.over = true;
-                }
-            }
-            Stage::Done => {
-                if eof {
-                    client.over = true;
-                }
-            }
-            Stage::Ws(conn, socket) => {
-                if eof {
-                    conn.receive_eof();
-                } else {
-                    conn.receive(data);
-                }
-                ws_events(self.app.endpoint(), conn, socket, token, &mut self.sockets);
-            }
-        }
-    }
-
-    /// A request head may be complete: route it.
-    fn head(&mut self, token: Token, buf: Vec<u8>, now: Instant) {
-        let Some(client) = self.clients.get_mut(&token) else {
-            return;
-        };
-        let mut fields = [httparse::EMPTY_HEADER; 64];
-        let mut parsed = httparse::Request::new(&mut fields);
-        let n = match parsed.parse(&buf) {
-            Ok(httparse::Status::Complete(n)) => n,
-            Ok(httparse::Status::Partial) if buf.len() <= MAX_HEAD => {
-                client.stage = Stage::Head(buf);
-                return;
-            }
-            _ => {
-                respond(client, &Response::new(400).body("bad request"));
-                return;
-            }
-        };
-        let mut req = Request::new(parsed.method.unwrap_or(""), parsed.path.unwrap_or(""));
-        for f in parsed.headers.iter() {
-            req.headers.push((
-                f.name.to_owned(),
-                String::from_utf8_lossy(f.value).into_owned(),
-            ));
-        }
-        let upgrade = req
-            .header_value("upgrade")
-            .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
-        if upgrade {
-            // The connection reads the handshake again, from the first byte.
-            let mut conn = Box::new(Connection::server(self.ws_config));
-            conn.handle_timeout(now);
-            conn.receive(&buf);
-            let mut socket = None;
-            ws_events(
-                self.app.endpoint(),
-                &mut conn,
-                &mut socket,
-                token,
-                &mut self.sockets,
-            );
-            client.stage = Stage::Ws(conn, socket);
-            return;
-        }
-        if !self.app.endpoint().matches(&req.target) {
-            let resp =
-                page(&self.app, &req).unwrap_or_else(|| Response::new(404).body("not found"));
-            respond(client, &resp);
-            return;
-        }
-        let length = req.header_value("content-length").map(str::parse::<usize>);
-        match self.app.endpoint().begin_request(&req, now) {
-            Reply::Respond(resp) => respond(client, &resp),
-            Reply::Held(id) => {
-                self.requests.insert(id, token);
-                client.stage = Stage::Held(id);
-            }
-            Reply::ReadBody(id) => match length {
-                Some(Ok(length)) => {
-                    self.requests.insert(id, token);
-                    client.stage = Stage::Body(id, length);
-                    let rest = buf[n..].to_vec();
-                    if length == 0 || !rest.is_empty() {
-                        self.input_body_start(token, id, &rest, now);
+                (Event::HandshakeRequest(hr), Stage::Http) => {
+                    let opened = self.app.endpoint().open_websocket(&request(hr), now);
+                    let _ = client.conn.accept(Accept::new());
+                    match opened {
+                        Ok(id) => {
+                            client.stage = Stage::Ws(Some(id));
+                            self.sockets.insert(id, token);
+                        }
+                        // The protocol answers a bad WebSocket by closing it.
+                        Err(e) => {
+                            client.stage = Stage::Ws(None);
+                            let _ = client.conn.close(e.close_code(), e.message());
+                        }
                     }
                 }
-                _ => {
-                    self.app.endpoint().cancel_request(id, now);
-                    respond(client, &Response::new(411).body("length required"));
+                (Event::Text(text), Stage::Ws(Some(id))) => {
+                    self.app.endpoint().websocket_text(*id, text, now)
                 }
-            },
-        }
-    }
-
-    /// The body bytes that came with the head (possibly none, for an empty body).
-    fn input_body_start(&mut self, token: Token, id: RequestId, rest: &[u8], now: Instant) {
-        if rest.is_empty() {
-            self.requests.remove(&id);
-            let resp = self.app.endpoint().end_request(id, now);
-            if let Some(client) = self.clients.get_mut(&token) {
-                respond(client, &resp);
+                (Event::Binary(data), Stage::Ws(Some(id))) => {
+                    self.app.endpoint().websocket_binary(*id, data, now)
+                }
+                _ => {}
             }
-        } else {
-            self.input(token, rest);
+        }
+        if client.conn.should_close_transport() {
+            match client.stage {
+                Stage::Ws(Some(id)) => {
+                    self.sockets.remove(&id);
+                    self.app.endpoint().websocket_closed(id, now);
+                    client.stage = Stage::Ws(None);
+                }
+                Stage::Held(id) => {
+                    // The client went away while its poll was held.
+                    self.requests.remove(&id);
+                    self.app.endpoint().cancel_request(id, now);
+                    client.stage = Stage::Http;
+                }
+                _ => {}
+            }
         }
     }
 
@@ -371,20 +296,17 @@ impl<A: App> Server<A> {
                     continue;
                 };
                 self.dirty.push(token);
-                let Some(Client {
-                    stage: Stage::Ws(conn, _),
-                    ..
-                }) = self.clients.get_mut(&token)
-                else {
+                let Some(client) = self.clients.get_mut(&token) else {
                     continue;
                 };
                 // A refusal means the connection is closing already: nothing to send.
                 let _ = match frame {
-                    Frame::Text(t) => conn.send_text(&t),
-                    Frame::Binary(b) => conn.send_binary(&b),
+                    Frame::Text(t) => client.conn.send_text(&t),
+                    Frame::Binary(b) => client.conn.send_binary(&b),
                     Frame::Close(code, reason) => {
                         self.sockets.remove(&socket);
-                        conn.close(code, reason)
+                        client.stage = Stage::Ws(None);
+                        client.conn.close(code, reason)
                     }
                 };
             }
@@ -394,7 +316,8 @@ impl<A: App> Server<A> {
                     && let Some(client) = self.clients.get_mut(&token)
                 {
                     self.dirty.push(token);
-                    respond(client, &resp);
+                    client.stage = Stage::Http;
+                    let _ = client.conn.respond(resp);
                 }
             }
             if !busy {
@@ -408,50 +331,45 @@ impl<A: App> Server<A> {
         let Some(client) = self.clients.get_mut(&token) else {
             return;
         };
-        let finished = match &mut client.stage {
-            Stage::Ws(conn, _) => {
-                while !conn.pending_output().is_empty() {
-                    match client.stream.write(conn.pending_output()) {
-                        Ok(0) | Err(_) => {
-                            client.over = true;
-                            break;
-                        }
-                        Ok(n) => conn.advance_output(n),
-                    }
+        while !client.conn.pending_output().is_empty() {
+            match client.stream.write(client.conn.pending_output()) {
+                Ok(0) | Err(_) => {
+                    client.over = true;
+                    break;
                 }
-                conn.pending_output().is_empty() && conn.should_close_transport()
+                Ok(n) => client.conn.advance_output(n),
             }
-            _ => {
-                while !client.out.is_empty() {
-                    match client.stream.write(&client.out) {
-                        Ok(0) | Err(_) => {
-                            client.over = true;
-                            break;
-                        }
-                        Ok(n) => {
-                            client.out.drain(..n);
-                        }
-                    }
-                }
-                client.out.is_empty() && matches!(client.stage, Stage::Done)
-            }
-        };
-        let would_block = !finished && !client.over;
-        if would_block {
+        }
+        let finished =
+            client.conn.pending_output().is_empty() && client.conn.should_close_transport();
+        if !finished && !client.over {
             return;
         }
-        if let Stage::Ws(_, Some(socket)) = client.stage {
-            self.sockets.remove(&socket);
-            self.app.endpoint().websocket_closed(socket, Instant::now());
-        }
-        if let Stage::Held(id) | Stage::Body(id, _) = client.stage {
-            self.requests.remove(&id);
-            self.app.endpoint().cancel_request(id, Instant::now());
+        let now = Instant::now();
+        match client.stage {
+            Stage::Ws(Some(socket)) => {
+                self.sockets.remove(&socket);
+                self.app.endpoint().websocket_closed(socket, now);
+            }
+            Stage::Held(id) => {
+                self.requests.remove(&id);
+                self.app.endpoint().cancel_request(id, now);
+            }
+            _ => {}
         }
         let _ = client.stream.shutdown(Shutdown::Write);
         let _ = poll.registry().deregister(&mut client.stream);
         self.clients.remove(&token);
     }
+}
+
+/// The endpoint's view of a request the machine read.
+fn request(hr: &HandshakeRequest) -> Request {
+    let mut req = Request::new(hr.method(), hr.target());
+    for (n, v) in hr.headers() {
+        req.headers.push((n.to_owned(), v.to_owned()));
+    }
+    req
 }
 
 /// The app's static page for a GET outside the endpoint's path, if it has one.
@@ -465,49 +383,4 @@ fn page<A: App>(app: &A, req: &Request) -> Option<Response> {
         .header("Cache-Control", "no-store")
         .body(body);
     Some(resp)
-}
-
-/// Write an HTTP response; the connection ends after it.
-fn respond(client: &mut Client, resp: &Response) {
-    resp.write(&mut client.out);
-    client.stage = Stage::Done;
-}
-
-/// Hand a WebSocket's events to the endpoint.
-fn ws_events(
-    endpoint: &mut Endpoint,
-    conn: &mut Connection,
-    socket: &mut Option<SocketId>,
-    token: Token,
-    sockets: &mut HashMap<SocketId, Token>,
-) {
-    let now = Instant::now();
-    while let Some(event) = conn.poll_event() {
-        match (event, *socket) {
-            (Event::HandshakeRequest(hr), None) => {
-                let mut req = Request::new(hr.method(), hr.target());
-                for (n, v) in hr.headers() {
-                    req.headers.push((n.to_owned(), v.to_owned()));
-                }
-                let opened = endpoint.open_websocket(&req, now);
-                let _ = conn.accept(Accept::new());
-                match opened {
-                    Ok(id) => {
-                        *socket = Some(id);
-                        sockets.insert(id, token);
-                    }
-                    // The protocol answers a bad WebSocket by closing it.
-                    Err(e) => {
-                        let _ = conn.close(e.close_code(), e.message());
-                    }
-                }
-            }
-            (Event::Text(text), Some(id)) => endpoint.websocket_text(id, text, now),
-            (Event::Binary(data), Some(id)) => endpoint.websocket_binary(id, data, now),
-            _ => {}
-        }
-    }
-    if let (Some(id), true) = (*socket, conn.should_close_transport()) {
-        endpoint.websocket_closed(id, now);
-    }
 }

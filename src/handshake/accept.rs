@@ -71,9 +71,12 @@ impl ServerPolicy {
         Self::default()
     }
 
-    /// Let ordinary HTTP `GET` requests (no upgrade attempted) through to the application as
-    /// [`crate::Event::HttpRequest`], to be answered with [`crate::Connection::respond`];
-    /// otherwise they get 400. Off by default.
+    /// Let ordinary HTTP requests (no upgrade attempted, any method) through to the
+    /// application as [`crate::Event::HttpRequest`], to be answered with
+    /// [`crate::Connection::respond`]; a body (`Content-Length`, at most
+    /// `Config::max_request_body`) is read first and found in
+    /// [`HandshakeRequest::body`](crate::handshake::HandshakeRequest::body). Otherwise they get
+    /// 400 (405 for a method other than `GET`). Off by default.
     pub fn plain_http(mut self, on: bool) -> Self {
         self.plain_http = on;
         self

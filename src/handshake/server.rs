@@ -244,8 +244,9 @@ impl DoubleEndedIterator for HeaderLines<'_> {
 
 impl ExactSizeIterator for HeaderLines<'_> {}
 
-/// Check the request line alone: version, then method (`GET`, or `POST` too when plain HTTP
-/// is served). Done as soon as the line arrives.
+/// Check the request line alone: version, then method (`GET`, or any method when plain HTTP is
+/// served: the application answers those requests, and an upgrade is held to `GET` once the
+/// head shows one). Done as soon as the line arrives.
 fn check_request_line(
     method: &[u8],
     target: &[u8],
@@ -255,7 +256,7 @@ fn check_request_line(
     if minor < 1 {
         return Err(RequestError::HttpVersionTooLow);
     }
-    if method != b"GET" && !(plain_http && method == b"POST") {
+    if method != b"GET" && !plain_http {
         // A token: ASCII.
         let method = String::from_utf8_lossy(method).into_owned();
         return Err(RequestError::MethodNotAllowed(method));
@@ -481,7 +482,7 @@ fn validate_request(
         });
     }
     if head.bytes(method) != b"GET" {
-        // A POST reaches here only when plain HTTP is served: an upgrade needs GET.
+        // Another method reaches here only when plain HTTP is served: an upgrade needs GET.
         let method = String::from_utf8_lossy(head.bytes(method)).into_owned();
         return Err(RequestError::MethodNotAllowed(method));
     }
@@ -618,8 +619,9 @@ impl RequestParser {
         }
     }
 
-    /// Report well-formed non-upgrade `GET` and `POST` requests as
-    /// [`RequestProgress::Plain`] instead of failing them with 400 (405 for `POST`). A body
+    /// Report well-formed requests that attempt no upgrade, whatever their method, as
+    /// [`RequestProgress::Plain`] instead of failing them with 400 (405 for a method other
+    /// than `GET`); an upgrade attempt still needs `GET` (405). A body
     /// needs one `Content-Length` (411 otherwise) of at most `Config::max_request_body`
     /// (413); the parser stops at the end of the head, and the caller reads the body
     /// ([`HandshakeRequest::body_len`]). Off by default.
