@@ -6,15 +6,17 @@
 //! cargo run --example client -- ws://127.0.0.1:9001/
 //! ```
 //!
-//! End of input (Ctrl-D) starts the closing handshake. A thread reads stdin; the main thread
-//! owns the socket and the [`Connection`], reading with a short timeout so that it can pick up
-//! typed lines in between.
+//! End of input (Ctrl-D, or the end of a pipe) starts the closing handshake once the server has
+//! been quiet for half a second, so that the replies still due to the last lines are printed
+//! (`echo hi | client ws://…` shows the echo: a server sends no data after it received Close).
+//! A thread reads stdin; the main thread owns the socket and the [`Connection`], reading with a
+//! short timeout so that it can pick up typed lines in between.
 
 use std::io::{self, BufRead, Read, Write};
 use std::net::TcpStream;
 use std::process::ExitCode;
 use std::sync::mpsc::{self, TryRecvError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wsmachine::deflate::DeflateConfig;
 use wsmachine::handshake::ClientRequest;
@@ -34,6 +36,9 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// After the end of input, how long the server must have been quiet before the Close goes out.
+const LINGER: Duration = Duration::from_millis(500);
 
 fn run(url: &str, deflate: bool) -> io::Result<()> {
     let request =
@@ -57,6 +62,9 @@ fn run(url: &str, deflate: bool) -> io::Result<()> {
     });
     let mut open = false;
     let mut input_done = false;
+    let mut close_sent = false;
+    // When the last line went out or the last byte came in.
+    let mut last_activity = Instant::now();
 
     loop {
         let out = conn.pending_output();
@@ -70,7 +78,10 @@ fn run(url: &str, deflate: bool) -> io::Result<()> {
         }
         match stream.read(conn.receive_buffer(16 * 1024)) {
             Ok(0) => conn.receive_eof(),
-            Ok(n) => conn.commit_received(n),
+            Ok(n) => {
+                conn.commit_received(n);
+                last_activity = Instant::now();
+            }
             Err(e)
                 if matches!(
                     e.kind(),
@@ -106,13 +117,15 @@ fn run(url: &str, deflate: bool) -> io::Result<()> {
                     if let Err(e) = conn.send_text(&line) {
                         println!("[not sent: {e}]");
                     }
+                    last_activity = Instant::now();
                 }
-                Ok(None) | Err(TryRecvError::Disconnected) => {
-                    input_done = true;
-                    let _ = conn.close(1000, "bye");
-                }
+                Ok(None) | Err(TryRecvError::Disconnected) => input_done = true,
                 Err(TryRecvError::Empty) => break,
             }
+        }
+        if input_done && !close_sent && last_activity.elapsed() >= LINGER {
+            close_sent = true;
+            let _ = conn.close(1000, "bye");
         }
     }
 }

@@ -102,6 +102,10 @@ impl Default for Config {
         Config {
             max_header_bytes: 8 * 1024,
             max_headers: 64,
+            // 1 MiB, below the 16 MiB of tungstenite and the 64 MiB of fastwebsockets on
+            // purpose: a frame is buffered whole before a message delivered whole is handed
+            // out, so this bounds what one peer can make a connection hold; raise it (with
+            // `max_message_size`) for large uploads, or stream them (`Delivery::Streaming`).
             max_frame_size: 1 << 20,
             max_message_size: 4 << 20,
             max_response_body: 16 * 1024,
