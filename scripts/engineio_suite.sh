@@ -18,33 +18,9 @@ SUITE_REPO=https://github.com/socketio/engine.io-protocol
 SUITE_COMMIT=f21de7b00ed09b3bbad2807db718ea5d6bc36aba
 ADDR=127.0.0.1:3000
 
-work=$(mktemp -d)
-server_pid=
-cleanup() {
-  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-if [ -n "${ENGINEIO_SUITE:-}" ]; then
-  cp -R "$ENGINEIO_SUITE" "$work/test-suite"
-else
-  timeout 120 git clone --quiet "$SUITE_REPO" "$work/repo"
-  git -C "$work/repo" checkout --quiet "$SUITE_COMMIT"
-  mv "$work/repo/test-suite" "$work/test-suite"
-fi
-
-(cd "$work/test-suite" && timeout 300 npm ci --no-audit --no-fund --loglevel=error)
-
-cargo build --quiet --features engineio --example engineio_echo
-target/debug/examples/engineio_echo --addr "$ADDR" \
-  --ping-interval 300 --ping-timeout 200 --max-payload 1000000 &
-server_pid=$!
-# Wait for the listener.
-for _ in $(seq 50); do
-  if (exec 3<>"/dev/tcp/${ADDR%:*}/${ADDR#*:}") 2>/dev/null; then break; fi
-  sleep 0.1
-done
-
+source scripts/lib/example_server.sh
+fetch_suite "$SUITE_REPO" "$SUITE_COMMIT" "${ENGINEIO_SUITE:-}"
+start_example engineio engineio_echo "$ADDR" \
+  --ping-interval 300 --ping-timeout 200 --max-payload 1000000
 cd "$work/test-suite"
 timeout 120 npx mocha test-suite.js

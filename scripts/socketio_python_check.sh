@@ -17,23 +17,8 @@ PACKAGES=(
 )
 ADDR=127.0.0.1:3000
 
-work=$(mktemp -d)
-server_pid=
-cleanup() {
-  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
+source scripts/lib/example_server.sh
 timeout 60 python3 -m venv "$work/venv"
 timeout 300 "$work/venv/bin/pip" install --quiet --disable-pip-version-check "${PACKAGES[@]}"
-
-cargo build --quiet --features socketio --example socketio_server
-target/debug/examples/socketio_server --addr "$ADDR" &
-server_pid=$!
-for _ in $(seq 50); do
-  if (exec 3<>"/dev/tcp/${ADDR%:*}/${ADDR#*:}") 2>/dev/null; then break; fi
-  sleep 0.1
-done
-
+start_example socketio socketio_server "$ADDR"
 SOCKETIO_URL="http://$ADDR" timeout 120 "$work/venv/bin/python" scripts/socketio_python_check.py

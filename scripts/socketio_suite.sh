@@ -23,33 +23,9 @@ SUITE_REPO=https://github.com/socketio/socket.io-protocol
 SUITE_COMMIT=4f633dd6a4445492d57af3b27ddd2d336014f1f1
 ADDR=127.0.0.1:3000
 
-work=$(mktemp -d)
-server_pid=
-cleanup() {
-  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-if [ -n "${SOCKETIO_SUITE:-}" ]; then
-  cp -R "$SOCKETIO_SUITE" "$work/test-suite"
-else
-  timeout 120 git clone --quiet "$SUITE_REPO" "$work/repo"
-  git -C "$work/repo" checkout --quiet "$SUITE_COMMIT"
-  mv "$work/repo/test-suite" "$work/test-suite"
-fi
-
-(cd "$work/test-suite" && timeout 300 npm ci --no-audit --no-fund --loglevel=error)
-
-cargo build --quiet --features socketio --example socketio_server
-target/debug/examples/socketio_server --addr "$ADDR" \
-  --ping-interval 300 --ping-timeout 200 --connect-timeout 1000 &
-server_pid=$!
-# Wait for the listener.
-for _ in $(seq 50); do
-  if (exec 3<>"/dev/tcp/${ADDR%:*}/${ADDR#*:}") 2>/dev/null; then break; fi
-  sleep 0.1
-done
-
+source scripts/lib/example_server.sh
+fetch_suite "$SUITE_REPO" "$SUITE_COMMIT" "${SOCKETIO_SUITE:-}"
+start_example socketio socketio_server "$ADDR" \
+  --ping-interval 300 --ping-timeout 200 --connect-timeout 1000
 cd "$work/test-suite"
 timeout 120 npx mocha test-suite.js

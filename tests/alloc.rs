@@ -3,63 +3,18 @@
 //! negotiated (RFC 7692), where idle connections without context takeover also give back the
 //! compressor and the inflater.
 //!
-//! A counting global allocator (this test binary only) records, per thread, how many
-//! allocations were made and how many bytes are live, so tests running in parallel do not see
-//! each other's allocations.
+//! The counting global allocator of `tests/counting` records, per thread, how many allocations
+//! were made and how many bytes are live, so tests running in parallel do not see each other's
+//! allocations.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+mod counting;
+
+use counting::{allocations, live_bytes};
 
 use wsmachine::{Config, Connection, Delivery, Event, MessageKind, Role, State};
 
-struct Counting;
-
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-    static LIVE_BYTES: Cell<i64> = const { Cell::new(0) };
-}
-
-fn record(allocation: bool, delta: i64) {
-    // `try_with`: the allocator also runs while thread-locals are being torn down.
-    let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + allocation as u64));
-    let _ = LIVE_BYTES.try_with(|c| c.set(c.get() + delta));
-}
-
-// SAFETY: every call is forwarded unchanged to the system allocator; the bookkeeping only
-// touches thread-local counters.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        record(true, layout.size() as i64);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        record(true, layout.size() as i64);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        record(true, new_size as i64 - layout.size() as i64);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        record(false, -(layout.size() as i64));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations() -> u64 {
-    ALLOCATIONS.with(Cell::get)
-}
-
-fn live_bytes() -> i64 {
-    LIVE_BYTES.with(Cell::get)
-}
+static GLOBAL: counting::Counting = counting::Counting;
 
 // ----- traffic -------------------------------------------------------------------------------
 

@@ -3,79 +3,19 @@
 //! streams exist, and a compressed message that would inflate to over 1 GiB refused with the
 //! heap never more than the limit plus one step above where it started.
 //!
-//! A counting global allocator (this test binary only) records, per thread, allocations, live
+//! The counting global allocator of `tests/counting` records, per thread, allocations, live
 //! bytes and the peak of live bytes, so tests running in parallel do not see each other's.
 #![cfg(feature = "deflate")]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+mod counting;
+
+use counting::{allocations, live_bytes as live, mark, peak};
 
 use wsmachine::Role;
 use wsmachine::deflate::{DeflateConfig, DeflateParams, PerMessageDeflate};
 
-struct Counting;
-
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-    static LIVE: Cell<i64> = const { Cell::new(0) };
-    static PEAK: Cell<i64> = const { Cell::new(0) };
-}
-
-fn record(allocation: bool, delta: i64) {
-    // `try_with`: the allocator also runs while thread-locals are being torn down.
-    let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + allocation as u64));
-    let _ = LIVE.try_with(|live| {
-        live.set(live.get() + delta);
-        let _ = PEAK.try_with(|peak| peak.set(peak.get().max(live.get())));
-    });
-}
-
-// SAFETY: every call is forwarded unchanged to the system allocator; the bookkeeping only
-// touches thread-local counters.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        record(true, layout.size() as i64);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        record(true, layout.size() as i64);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        record(true, new_size as i64 - layout.size() as i64);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        record(false, -(layout.size() as i64));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations() -> u64 {
-    ALLOCATIONS.with(Cell::get)
-}
-
-fn live() -> i64 {
-    LIVE.with(Cell::get)
-}
-
-/// Reset the peak to the live bytes now, and return them.
-fn mark() -> i64 {
-    let now = live();
-    PEAK.with(|p| p.set(now));
-    now
-}
-
-fn peak() -> i64 {
-    PEAK.with(Cell::get)
-}
+static GLOBAL: counting::Counting = counting::Counting;
 
 fn params(window: u8, no_context_takeover: bool) -> DeflateParams {
     let mut p = DeflateParams::default();
