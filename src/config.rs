@@ -18,6 +18,23 @@ pub enum Delivery {
     /// needs no buffer of its size. `max_message_size` still caps a streamed message (1009
     /// past it); raise it for large uploads.
     Streaming,
+    /// Messages of up to this many bytes are delivered whole; a larger one is streamed, from
+    /// the frame header that shows it larger (its first frame's, or a later fragment's: what
+    /// was reassembled until then comes as the first [`crate::Event::Data`] piece). A
+    /// compressed message is measured by what it decodes to. For a server taking large uploads
+    /// beside small messages it handles whole.
+    StreamAbove(usize),
+}
+
+impl Delivery {
+    /// Whether a message known to be at least `len` bytes long is streamed.
+    pub(crate) fn streams(self, len: usize) -> bool {
+        match self {
+            Delivery::Whole => false,
+            Delivery::Streaming => true,
+            Delivery::StreamAbove(n) => len > n,
+        }
+    }
 }
 
 /// Limits and behaviour of a connection. Build with [`Config::default`] and the setters.

@@ -930,3 +930,97 @@ fn nothing_is_sent_after_close() {
     assert_eq!(s.send_binary(b"x"), Err(UsageError::AlreadyClosing));
     assert_eq!(s.pending_output(), &queued[..]);
 }
+
+/// `Delivery::StreamAbove(n)`: small messages whole, a large one in pieces from the header that
+/// shows it large — its first frame's, or a later fragment's, after the part reassembled so
+/// far — the same however the input is split.
+#[test]
+fn messages_above_the_threshold_are_streamed_the_rest_whole() {
+    let long: Vec<u8> = (0..150u8).map(|i| b'a' + i % 26).collect();
+    let wire = [
+        masked(0x81, b"small", K),
+        masked(0x82, &long, K),
+        // 60 + 60 bytes: whole until the second fragment's header passes 100.
+        masked(0x01, &long[..60], K),
+        masked(0x89, b"p", K),
+        masked(0x80, &long[60..120], K),
+        masked(0x81, b"after", K),
+    ]
+    .concat();
+    for cut in 0..=wire.len() {
+        let mut s = Connection::from_upgraded(
+            Role::Server,
+            Config::default().delivery(Delivery::StreamAbove(100)),
+        );
+        let (events, _) = feed_split(&mut s, &wire, &[cut]);
+        // Merge the streamed pieces of each message to compare what they carry.
+        let mut merged: Vec<Ev> = Vec::new();
+        for ev in events {
+            match (ev, merged.last_mut()) {
+                (
+                    Ev::Data {
+                        data,
+                        text,
+                        finished,
+                    },
+                    Some(Ev::Data {
+                        data: acc,
+                        finished: f,
+                        ..
+                    }),
+                ) if !*f => {
+                    acc.extend_from_slice(&data);
+                    *f = finished;
+                    let _ = text;
+                }
+                (ev, _) => merged.push(ev),
+            }
+        }
+        assert_eq!(
+            merged,
+            vec![
+                Ev::Text("small".into()),
+                Ev::Data {
+                    data: long.clone(),
+                    text: false,
+                    finished: true
+                },
+                Ev::Ping(b"p".to_vec()),
+                Ev::Data {
+                    data: long[..120].to_vec(),
+                    text: true,
+                    finished: true
+                },
+                Ev::Text("after".into()),
+            ],
+            "cut {cut}"
+        );
+    }
+}
+
+/// The part reassembled before the threshold is passed comes as the first piece, whole.
+#[test]
+fn the_reassembled_part_is_the_first_piece() {
+    let mut s = Connection::from_upgraded(
+        Role::Server,
+        Config::default().delivery(Delivery::StreamAbove(100)),
+    );
+    s.receive(&masked(0x01, &[b'x'; 60], K));
+    assert_eq!(drain(&mut s), vec![]);
+    s.receive(&masked(0x80, &[b'y'; 60], K));
+    assert_eq!(
+        drain(&mut s),
+        vec![
+            Ev::Data {
+                data: vec![b'x'; 60],
+                text: true,
+                finished: false
+            },
+            Ev::Data {
+                data: vec![b'y'; 60],
+                text: true,
+                finished: true
+            },
+        ]
+    );
+}

@@ -237,3 +237,38 @@ fn a_message_can_be_sent_uncompressed_on_a_compressing_connection() {
         Err(wsmachine::UsageError::InvalidUtf8)
     );
 }
+
+#[test]
+fn a_compressed_message_is_streamed_once_it_decodes_past_the_threshold() {
+    let (mut c, mut s) = open(
+        deflating(DeflateConfig::default()),
+        deflating(DeflateConfig::default()).delivery(Delivery::StreamAbove(1000)),
+    );
+    let small = json(5);
+    let large = json(400);
+    assert!(
+        small.len() < 1000 && large.len() > 20_000,
+        "{} {}",
+        small.len(),
+        large.len()
+    );
+    c.send_text(&small).unwrap();
+    c.send_text(&large).unwrap();
+    c.send_text(&small).unwrap();
+    s.receive(&take_output(&mut c));
+    let got = drain(&mut s);
+    assert_eq!(got.first(), Some(&Ev::Text(small.clone())));
+    assert_eq!(got.last(), Some(&Ev::Text(small)));
+    let mut streamed = Vec::new();
+    for ev in &got[1..got.len() - 1] {
+        let Ev::Data {
+            data, text: true, ..
+        } = ev
+        else {
+            panic!("{ev:?}")
+        };
+        streamed.extend_from_slice(data);
+    }
+    assert!(got.len() > 3, "the large message in pieces");
+    assert_eq!(streamed, large.as_bytes());
+}

@@ -21,7 +21,7 @@ mod timers;
 
 use std::sync::Arc;
 
-use crate::config::{Config, Delivery};
+use crate::config::Config;
 use crate::error::{ProtocolError, UsageError};
 use crate::event::Event;
 use crate::extension::Extension;
@@ -405,7 +405,7 @@ impl Connection {
             self.rx.release();
         }
         self.tx.release();
-        if self.msg.is_none() || self.config.delivery == Delivery::Streaming {
+        if self.msg.as_ref().is_none_or(|m| m.streams()) {
             self.assembled = Vec::new();
         }
         if self.msg.is_none()
@@ -646,7 +646,7 @@ impl Connection {
     /// The next event, or `None` when the bytes received so far hold no more. The event borrows
     /// the connection: finish with it before calling the connection again.
     pub fn poll_event(&mut self) -> Option<Event<'_>> {
-        if self.msg.is_none() || self.config.delivery == Delivery::Streaming {
+        if self.msg.as_ref().is_none_or(|m| m.streams()) {
             // What was handed out from it last time (a whole message, or a decoded piece).
             self.assembled.clear();
         }

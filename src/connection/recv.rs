@@ -6,7 +6,6 @@
 //! borrows them once every state change is done.
 
 use crate::close;
-use crate::config::Delivery;
 use crate::error::ProtocolError;
 use crate::event::Event;
 use crate::frame::{self, OpCode};
@@ -31,6 +30,8 @@ pub(super) struct InFrame {
     pub unmasked: usize,
     /// The payload passes through the extension stage.
     pub transformed: bool,
+    /// The message is delivered in pieces.
+    pub streaming: bool,
 }
 
 /// The data message being received.
@@ -42,7 +43,16 @@ pub(super) struct InMessage {
     /// Bytes the extension stage decoded the message into so far.
     decoded: usize,
     transformed: bool,
+    /// Delivered in pieces as it arrives (decided by `Config::delivery` and the size known).
+    streaming: bool,
     utf8: Utf8Validator,
+}
+
+impl InMessage {
+    /// Whether the message is delivered in pieces.
+    pub(super) fn streams(&self) -> bool {
+        self.streaming
+    }
 }
 
 /// What the next event is, as positions in the buffers, so that the event can borrow them once
@@ -95,10 +105,8 @@ impl Connection {
             None => self.read_header(),
             Some(f) if f.opcode.is_control() => self.read_control(f),
             Some(f) if f.transformed => self.read_transformed(f),
-            Some(f) => match self.config.delivery {
-                Delivery::Whole => self.read_whole(f),
-                Delivery::Streaming => self.read_streaming(f),
-            },
+            Some(f) if f.streaming => self.read_streaming(f),
+            Some(f) => self.read_whole(f),
         }
     }
 
@@ -154,11 +162,18 @@ impl Connection {
                     Err(e) => return self.fail(e),
                 }
             }
+            let delivery = self.config.delivery;
             let msg = self.msg.get_or_insert_with(|| InMessage {
                 text: h.opcode == OpCode::Text,
                 len: 0,
                 decoded: 0,
                 transformed,
+                // A transformed message's size shows as it decodes.
+                streaming: delivery.streams(if transformed {
+                    0
+                } else {
+                    h.payload_len as usize
+                }),
                 utf8: Utf8Validator::new(),
             });
             transformed = msg.transformed;
@@ -170,7 +185,33 @@ impl Connection {
                 });
             }
             msg.len = total.min(usize::MAX as u64) as usize;
+            if !transformed && !msg.streaming && delivery.streams(msg.len) {
+                // Past the threshold: from here on in pieces, starting with what was
+                // reassembled so far (validated as it came, for text).
+                msg.streaming = true;
+                let (text, reassembled) = (msg.text, self.assembled.len());
+                self.rx.consume(n);
+                self.frame = Some(InFrame {
+                    opcode: h.opcode,
+                    fin: h.fin,
+                    mask: h.mask,
+                    len: h.payload_len as usize,
+                    done: 0,
+                    unmasked: 0,
+                    transformed,
+                    streaming: true,
+                });
+                if reassembled > 0 {
+                    return Step::Emit(Out::DataAssembled {
+                        len: reassembled,
+                        text,
+                        finished: false,
+                    });
+                }
+                return Step::Continue;
+            }
         }
+        let streaming = self.msg.as_ref().is_some_and(|m| m.streaming);
         self.rx.consume(n);
         // Lengths of data frames are bounded by max_frame_size, control frames by 125.
         self.frame = Some(InFrame {
@@ -181,6 +222,7 @@ impl Connection {
             done: 0,
             unmasked: 0,
             transformed,
+            streaming,
         });
         Step::Continue
     }
@@ -390,11 +432,18 @@ impl Connection {
         }
         let end = f.fin && f.done + avail == f.len;
         let max = self.config.max_message_size;
-        let whole = self.config.delivery == Delivery::Whole;
         let msg = self.msg.as_mut().expect("inside a message");
+        let whole = !msg.streaming;
         let before = self.assembled.len();
         // Room for one byte past the limit, so that a message over it shows itself.
         let room = (max - msg.decoded.min(max)).saturating_add(1);
+        let room = match self.config.delivery {
+            // Decoded whole only up to one byte past the threshold, which switches it to pieces.
+            crate::config::Delivery::StreamAbove(n) if whole => {
+                room.min((n - msg.decoded.min(n)).saturating_add(1))
+            }
+            _ => room,
+        };
         let limit = before + if whole { room } else { room.min(DECODED_PIECE) };
         let ext = self
             .extension
@@ -436,6 +485,18 @@ impl Connection {
         // message is decoded to its end.
         let frame_done = f.done == f.len && (!f.fin || decoded.finished);
         self.frame = if frame_done { None } else { Some(f) };
+        if whole && self.config.delivery.streams(msg.decoded) {
+            // Past the threshold: what was decoded so far is the first piece.
+            msg.streaming = true;
+            if decoded.finished {
+                self.msg = None;
+            }
+            return Step::Emit(Out::DataAssembled {
+                len: self.assembled.len(),
+                text,
+                finished: decoded.finished,
+            });
+        }
         if decoded.finished {
             if whole {
                 return self.deliver_assembled();

@@ -2,6 +2,7 @@
 //! far larger than its input, as a compressed message's can.
 
 use super::*;
+use crate::config::Delivery;
 use crate::extension::Decoded;
 use crate::rng::FixedMasks;
 
