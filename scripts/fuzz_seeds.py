@@ -180,6 +180,10 @@ def main() -> int:
             head = bytes([role | 0x06, len(cuts)]) + b"".join(struct.pack(">H", c) for c in cuts)
             write("chunking", f"{name}_{'server' if masked else 'client'}", head + peer)
 
+    # differential_tungstenite: a flags byte, then a client's frames.
+    for name, frames in CONVERSATIONS:
+        write("differential_tungstenite", name, b"\x00" + conversation_bytes(frames, masked=True))
+
     # frame_decoder: options (bit 7 expect masked, low bits allowed RSV), then a header.
     headers = [
         (0x80, frame(1, b"Hello", mask=MASK)),
