@@ -96,6 +96,7 @@ CONVERSATIONS = [
     ("7_close_empty", [(8, b"", True, 0)]),
     ("7_close_one_byte", [(8, b"\x03", True, 0)]),
     ("7_close_bad_code", [(8, close_payload(1005), True, 0)]),
+    ("7_close_registered_codes", [(8, close_payload(1014, b"bad gateway"), True, 0)]),
     ("7_close_bad_reason", [(8, close_payload(1000, b"\xff"), True, 0)]),
     ("7_frame_after_close", [(8, close_payload(1001), True, 0), (1, b"late", True, 0)]),
     ("9_large_binary", [(2, bytes(i % 251 for i in range(4000)), True, 0)]),

@@ -11,6 +11,8 @@
 //! * A Close whose code may not be sent on the wire (1004-1006, 1015, below 1000, unassigned
 //!   ones): wsmachine fails the connection (1002); tungstenite hands the Close out with code
 //!   1002 and reason "Protocol violation" in its place, and answers it so. Both close with 1002.
+//! * Close code 1014 (Bad Gateway, in IANA's registry of codes, §11.7): wsmachine hands it
+//!   out; tungstenite counts it among the codes that may not be sent (as above).
 //! * A header that declares more than the frame limit and also breaks the protocol (a 64-bit
 //!   length with its top bit set, a control frame over 125 bytes, …): tungstenite checks the
 //!   size first (1009), wsmachine the protocol first (1002). Accepted when wsmachine fails at
@@ -173,7 +175,9 @@ fn tungstenite(input: &[u8], bytewise: bool) -> Vec<Item> {
 /// last item.
 fn same_end(want: &Item, got: &Item) -> bool {
     match (want, got) {
-        (Item::InvalidCloseCode, Item::Close(1002, reason)) => reason == "Protocol violation",
+        (Item::InvalidCloseCode | Item::Close(1014, _), Item::Close(1002, reason)) => {
+            reason == "Protocol violation"
+        }
         (w, g) => w == g,
     }
 }
