@@ -359,11 +359,13 @@ fn converse(closer: Role, io: Io, fault: Option<Fault>) -> ([Side; 2], [Stream; 
             step < 1_000_000,
             "the conversation does not end: {io:?} {fault:?}"
         );
-        // Each side: 0 writes (client to server), 1 reads what was written to it.
+        // A side (0 the client, 1 the server) writes to stream `out` or reads from stream
+        // `inp` (stream 0 goes to the server, 1 to the client).
         let who = rng.below(2);
         let (out, inp) = if who == 0 { (0, 1) } else { (1, 0) };
         let side = &mut sides[who];
         if side.closed {
+            // Its transport is closed: it neither writes nor reads.
         } else if rng.below(2) == 0 {
             // Write.
             let pending = side.conn.pending_output().len();
@@ -399,6 +401,7 @@ fn converse(closer: Role, io: Io, fault: Option<Fault>) -> ([Side; 2], [Stream; 
             let s = &mut streams[inp];
             let avail = s.readable();
             if side.eof_fed {
+                // The machine was told the input is over.
             } else if avail > 0 {
                 let m = match io {
                     Io::Bytewise => 1,
