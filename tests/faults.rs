@@ -6,7 +6,8 @@
 //! `receive` or through `receive_buffer` and `commit_received`. Each conversation is a
 //! handshake, then a few messages each way (text, binary with a 16-bit length, a fragmented
 //! text, pings answered by the machines) and a close started by one side, the client or the
-//! server.
+//! server; each conversation runs plain and with permessage-deflate (every message
+//! compressed).
 //!
 //! Faults end the transport after exactly `at` bytes went one way, for every `at` from 0 to
 //! the length of that way's whole conversation: an EOF (each side still reads what was sent
@@ -22,7 +23,11 @@
 //!   code and reason when the peer's Close frame was received, `Close` with 1006 otherwise
 //!   (the transport ended without one), and both sides then ask for the transport to close;
 //! * nothing queued is lost: what went on the wire, followed by what is still pending, holds
-//!   every message the application sent, in order; with no fault the conversation completes.
+//!   every message the application sent, in order (byte for byte where not compressed); with
+//!   no fault the conversation completes.
+//!
+//! The test reads the wire itself (frames, fragments, control frames) rather than through a
+//! machine; a compressed message's content is checked where it is delivered.
 
 mod common;
 
@@ -84,6 +89,8 @@ struct WireFrame {
     end: usize,
     opcode: u8,
     fin: bool,
+    /// RSV1: a compressed message's first frame (permessage-deflate).
+    compressed: bool,
     payload: Vec<u8>,
 }
 
@@ -135,46 +142,69 @@ fn frames(wire: &[u8], from: usize) -> Vec<WireFrame> {
             end: at,
             opcode: rest[0] & 0x0f,
             fin: rest[0] & 0x80 != 0,
+            compressed: rest[0] & 0x40 != 0,
             payload,
         });
     }
 }
 
-/// What the frames of a stream are, to its receiver: messages (fragments joined), pings,
-/// pongs and a Close, each with the offset where its last byte ends.
-fn wire_events(wire: &[u8]) -> Vec<(usize, Ev)> {
+/// What a frame or message on the wire is to its receiver.
+#[derive(Debug)]
+enum WireEv {
+    /// The sender's `n`th data message (fragments joined), as it went on the wire: its
+    /// payload is compressed when `compressed`.
+    Data {
+        n: usize,
+        text: bool,
+        compressed: bool,
+        payload: Vec<u8>,
+    },
+    /// A control frame: Ping, Pong or Close.
+    Control(Ev),
+}
+
+/// What the frames of a stream are, to its receiver: data messages, pings, pongs and a Close,
+/// each with the offset where its last byte ends.
+fn wire_events(wire: &[u8]) -> Vec<(usize, WireEv)> {
     let Some(head) = head_len(wire) else {
         return Vec::new();
     };
     let mut out = Vec::new();
-    let mut partial: Option<(u8, Vec<u8>)> = None;
+    let mut messages = 0;
+    let mut partial: Option<(u8, bool, Vec<u8>)> = None;
     for f in frames(wire, head) {
         let ev = match f.opcode {
             0x0..=0x2 => {
-                let (kind, mut data) = partial.take().unwrap_or((f.opcode, Vec::new()));
+                let (kind, compressed, mut data) =
+                    partial
+                        .take()
+                        .unwrap_or((f.opcode, f.compressed, Vec::new()));
                 data.extend_from_slice(&f.payload);
                 if !f.fin {
-                    partial = Some((kind, data));
+                    partial = Some((kind, compressed, data));
                     continue;
                 }
-                match kind {
-                    0x1 => Ev::Text(String::from_utf8(data).expect("text on the wire")),
-                    _ => Ev::Binary(data),
+                messages += 1;
+                WireEv::Data {
+                    n: messages - 1,
+                    text: kind == 0x1,
+                    compressed,
+                    payload: data,
                 }
             }
-            0x9 => Ev::Ping(f.payload),
-            0xA => Ev::Pong(f.payload),
-            0x8 => match f.payload.as_slice() {
+            0x9 => WireEv::Control(Ev::Ping(f.payload)),
+            0xA => WireEv::Control(Ev::Pong(f.payload)),
+            0x8 => WireEv::Control(match f.payload.as_slice() {
                 [] => Ev::Close(1005, String::new()),
                 [a, b, reason @ ..] => Ev::Close(
                     u16::from_be_bytes([*a, *b]),
                     String::from_utf8(reason.to_vec()).expect("close reason"),
                 ),
                 _ => panic!("one-byte close payload on the wire"),
-            },
+            }),
             op => panic!("opcode {op} on the wire"),
         };
-        let close = matches!(ev, Ev::Close(..));
+        let close = matches!(ev, WireEv::Control(Ev::Close(..)));
         out.push((f.end, ev));
         if close {
             break;
@@ -183,16 +213,38 @@ fn wire_events(wire: &[u8]) -> Vec<(usize, Ev)> {
     out
 }
 
-/// The data messages of a stream, in order.
-fn wire_messages(wire: &[u8]) -> Vec<Msg> {
+/// The data messages of a stream, in order, as (text, compressed, payload on the wire).
+fn wire_messages(wire: &[u8]) -> Vec<(bool, bool, Vec<u8>)> {
     wire_events(wire)
         .into_iter()
         .filter_map(|(_, ev)| match ev {
-            Ev::Text(t) => Some(Msg::Text(t)),
-            Ev::Binary(b) => Some(Msg::Binary(b)),
-            _ => None,
+            WireEv::Data {
+                text,
+                compressed,
+                payload,
+                ..
+            } => Some((text, compressed, payload)),
+            WireEv::Control(_) => None,
         })
         .collect()
+}
+
+impl Msg {
+    fn is_text(&self) -> bool {
+        matches!(self, Msg::Text(_))
+    }
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Msg::Text(t) => t.as_bytes(),
+            Msg::Binary(b) => b,
+        }
+    }
+    fn event(&self) -> Ev {
+        match self {
+            Msg::Text(t) => Ev::Text(t.clone()),
+            Msg::Binary(b) => Ev::Binary(b.clone()),
+        }
+    }
 }
 
 // ----- the transport ------------------------------------------------------------------------
@@ -322,13 +374,35 @@ impl Side {
     }
 }
 
+/// The machines' configuration: the default, or with permessage-deflate offered and accepted
+/// and every message compressed.
+fn config(deflate: bool) -> Config {
+    if !deflate {
+        return Config::default();
+    }
+    #[cfg(feature = "deflate")]
+    return Config::default().deflate(Some(
+        wsmachine::deflate::DeflateConfig::default().threshold(0),
+    ));
+    #[cfg(not(feature = "deflate"))]
+    unreachable!("permessage-deflate needs the feature");
+}
+
+/// Whether to run with permessage-deflate too: with the feature.
+const DEFLATE: &[bool] = if cfg!(feature = "deflate") {
+    &[false, true]
+} else {
+    &[false]
+};
+
 /// Run one conversation; returns the two sides and the two streams (to the server, to the
 /// client) once neither side can do anything more.
-fn converse(closer: Role, io: Io, fault: Option<Fault>) -> ([Side; 2], [Stream; 2]) {
+fn converse(closer: Role, deflate: bool, io: Io, fault: Option<Fault>) -> ([Side; 2], [Stream; 2]) {
     let request = ClientRequest::new("example.com", "/chat").key(*b"0123456789abcdef");
+    let config = config(deflate);
     let mut sides = [
-        Side::new(Connection::client(&request, Config::default()), closer),
-        Side::new(Connection::server(Config::default()), closer),
+        Side::new(Connection::client(&request, config), closer),
+        Side::new(Connection::server(config), closer),
     ];
     let mut streams = [Stream::default(), Stream::default()];
     let mut rng = Rng::new(match io {
@@ -454,12 +528,12 @@ fn converse(closer: Role, io: Io, fault: Option<Fault>) -> ([Side; 2], [Stream; 
 }
 
 /// The properties of the module documentation, for one conversation.
-fn check(closer: Role, io: Io, fault: Option<Fault>) {
-    let ([client, server], [to_server, to_client]) = converse(closer, io, fault);
-    let ctx = format!("{closer:?} closes, {io:?} {fault:?}");
-    for (side, from_peer, to_peer, role) in [
-        (&client, &to_client, &to_server, Role::Client),
-        (&server, &to_server, &to_client, Role::Server),
+fn check(closer: Role, deflate: bool, io: Io, fault: Option<Fault>) {
+    let ([client, server], [to_server, to_client]) = converse(closer, deflate, io, fault);
+    let ctx = format!("{closer:?} closes, deflate {deflate}, {io:?} {fault:?}");
+    for (side, peer, from_peer, to_peer, role) in [
+        (&client, &server, &to_client, &to_server, Role::Client),
+        (&server, &client, &to_server, &to_client, Role::Server),
     ] {
         // What the bytes it received call for.
         let received = &from_peer.wire[..side.fed];
@@ -470,12 +544,27 @@ fn check(closer: Role, io: Io, fault: Option<Fault>) {
             }
             want.push(Ev::Open);
         }
-        want.extend(
-            wire_events(received)
-                .into_iter()
-                .filter(|&(end, _)| end <= side.fed)
-                .map(|(_, ev)| ev),
-        );
+        for (end, ev) in wire_events(received) {
+            assert!(end <= side.fed);
+            want.push(match ev {
+                // The peer's `n`th message: what its application sent, which is also what went
+                // on the wire unless it was compressed.
+                WireEv::Data {
+                    n,
+                    text,
+                    compressed,
+                    payload,
+                } => {
+                    let msg = peer.sent.get(n).expect("a message the peer sent");
+                    assert_eq!(text, msg.is_text(), "{ctx}");
+                    if !compressed {
+                        assert_eq!(payload, msg.bytes(), "{ctx}");
+                    }
+                    msg.event()
+                }
+                WireEv::Control(ev) => ev,
+            });
+        }
         if !matches!(want.last(), Some(Ev::Close(..))) {
             want.push(Ev::Close(1006, String::new()));
         }
@@ -485,9 +574,22 @@ fn check(closer: Role, io: Io, fault: Option<Fault>) {
         // Nothing queued is lost: the wire and what is still pending hold every message sent.
         let mut queued = to_peer.wire.clone();
         queued.extend_from_slice(side.conn.pending_output());
-        assert_eq!(wire_messages(&queued), side.sent, "{role:?} sent, {ctx}");
+        let queued = wire_messages(&queued);
+        assert_eq!(queued.len(), side.sent.len(), "{role:?} sent, {ctx}");
+        for ((text, compressed, payload), msg) in queued.iter().zip(&side.sent) {
+            assert_eq!(*text, msg.is_text(), "{role:?} sent, {ctx}");
+            assert!(deflate || !compressed, "{ctx}");
+            if !compressed {
+                assert_eq!(payload, msg.bytes(), "{role:?} sent, {ctx}");
+            }
+        }
     }
     if fault.is_none() {
+        // With permessage-deflate, messages went compressed both ways.
+        for stream in [&to_server, &to_client] {
+            let compressed = wire_messages(&stream.wire).iter().any(|m| m.1);
+            assert_eq!(compressed, deflate, "{ctx}");
+        }
         // Everything arrives: each side gets all the other sent, and the closing handshake
         // completes with the closer's code, echoed.
         assert_eq!(client.sent.len(), 3, "{ctx}");
@@ -529,33 +631,40 @@ fn check(closer: Role, io: Io, fault: Option<Fault>) {
     }
 }
 
-/// Either side may start the closing handshake.
-const CLOSERS: [Role; 2] = [Role::Client, Role::Server];
+/// The conversations: either side starts the closing handshake, with and without
+/// permessage-deflate.
+fn setups() -> Vec<(Role, bool)> {
+    [Role::Client, Role::Server]
+        .into_iter()
+        .flat_map(|closer| DEFLATE.iter().map(move |&deflate| (closer, deflate)))
+        .collect()
+}
 
 #[test]
 fn without_faults_every_schedule_completes_the_conversation() {
-    for closer in CLOSERS {
-        check(closer, Io::Bytewise, None);
-        for seed in 1..2000 {
-            check(closer, Io::Random(seed), None);
+    for (closer, deflate) in setups() {
+        check(closer, deflate, Io::Bytewise, None);
+        for seed in 1..1000 {
+            check(closer, deflate, Io::Random(seed), None);
         }
     }
 }
 
 /// The length of each way's whole conversation.
-fn stream_lengths(closer: Role) -> (usize, usize) {
-    let (_, [to_server, to_client]) = converse(closer, Io::Bytewise, None);
+fn stream_lengths(closer: Role, deflate: bool) -> (usize, usize) {
+    let (_, [to_server, to_client]) = converse(closer, deflate, Io::Bytewise, None);
     (to_server.wire.len(), to_client.wire.len())
 }
 
 #[test]
 fn eof_or_reset_after_every_byte_one_byte_at_a_time() {
-    for closer in CLOSERS {
-        let (to_server, to_client) = stream_lengths(closer);
+    for (closer, deflate) in setups() {
+        let (to_server, to_client) = stream_lengths(closer, deflate);
         for (dir, len) in [(Dir::ToServer, to_server), (Dir::ToClient, to_client)] {
             for at in 0..=len {
                 for kind in [Kind::Eof, Kind::Reset] {
-                    check(closer, Io::Bytewise, Some(Fault { dir, at, kind }));
+                    let fault = Some(Fault { dir, at, kind });
+                    check(closer, deflate, Io::Bytewise, fault);
                 }
             }
         }
@@ -563,12 +672,12 @@ fn eof_or_reset_after_every_byte_one_byte_at_a_time() {
 }
 
 /// Random schedules tried for each fault.
-const SCHEDULES: u64 = 8;
+const SCHEDULES: u64 = 6;
 
 #[test]
 fn eof_or_reset_after_every_byte_with_short_writes_and_would_block() {
-    for closer in CLOSERS {
-        let (to_server, to_client) = stream_lengths(closer);
+    for (closer, deflate) in setups() {
+        let (to_server, to_client) = stream_lengths(closer, deflate);
         for (dir, len) in [(Dir::ToServer, to_server), (Dir::ToClient, to_client)] {
             for at in 0..=len {
                 for (i, kind) in [Kind::Eof, Kind::Reset].into_iter().enumerate() {
@@ -577,7 +686,8 @@ fn eof_or_reset_after_every_byte_with_short_writes_and_would_block() {
                             | n << 2
                             | (i as u64) << 1
                             | u64::from(dir == Dir::ToClient);
-                        check(closer, Io::Random(seed), Some(Fault { dir, at, kind }));
+                        let fault = Some(Fault { dir, at, kind });
+                        check(closer, deflate, Io::Random(seed), fault);
                     }
                 }
             }
