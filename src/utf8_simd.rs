@@ -397,6 +397,14 @@ mod tests {
             && std::arch::is_x86_feature_detected!("avx512bw");
         #[cfg(not(target_arch = "x86_64"))]
         let has = false;
+        // A Miri build with the features enabled runs the vector code (`scripts/miri.sh`).
+        if cfg!(all(
+            miri,
+            target_feature = "avx512f",
+            target_feature = "avx512bw"
+        )) {
+            assert!(has);
+        }
         assert_eq!(is_valid(b"").is_some(), has);
         assert_eq!(is_valid("é".repeat(100).as_bytes()).is_some(), has);
     }
@@ -631,6 +639,34 @@ mod tests {
         }
     }
 
+    /// Every input length from 0 to 200 (so every length of the masked tail, after no block,
+    /// one block or pairs of blocks), ASCII and multi-byte, valid and with its last byte
+    /// replaced by a lead byte, each input the whole of its allocation and a slice inside a
+    /// larger one. Under Miri, which runs this test with AVX-512 enabled (`scripts/miri.sh`),
+    /// a load outside the slice is an error even where the allocation goes on.
+    #[test]
+    fn every_length_in_bounds() {
+        for len in 0..=200usize {
+            for multibyte in [false, true] {
+                let text = filler(len, multibyte, 1);
+                let mut cut = text.clone();
+                if let Some(last) = cut.last_mut() {
+                    *last = 0xE2;
+                }
+                for bytes in [text, cut] {
+                    // Exactly as long as its allocation.
+                    let exact = bytes.clone().into_boxed_slice();
+                    assert!(agrees(&exact), "{len} {multibyte} {bytes:x?}");
+                    // Inside a larger allocation, with bytes on both sides that would change
+                    // the answer if read.
+                    let mut wide = vec![0x80u8; len + 130];
+                    wide[64..64 + len].copy_from_slice(&bytes);
+                    assert!(agrees(&wide[64..64 + len]), "{len} {multibyte} {bytes:x?}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn code_point_cut_by_a_block_end_then_ascii() {
         // Each block or pair of blocks after the cut is all ASCII, so only the check that the
@@ -644,8 +680,17 @@ mod tests {
             &[0xF0, 0x9F, 0x98],
         ] {
             for multibyte in [false, true] {
-                for end in [64, 128, 192, 256] {
-                    for len in end..=end + 260 {
+                // Under Miri (slow), the first two block ends and lengths around them.
+                for end in [64, 128, 192, 256]
+                    .into_iter()
+                    .take(if cfg!(miri) { 2 } else { 4 })
+                {
+                    let lens: Vec<usize> = if cfg!(miri) {
+                        vec![end, end + 1, end + 63, end + 64, end + 65, end + 130]
+                    } else {
+                        (end..=end + 260).collect()
+                    };
+                    for len in lens {
                         let mut buf = filler(end - cut.len(), multibyte, 0);
                         buf.extend_from_slice(cut);
                         buf.resize(len, b'a');
