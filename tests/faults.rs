@@ -603,9 +603,10 @@ fn check(closer: Role, deflate: bool, io: Io, fault: Option<Fault>) {
             Some(&Ev::Close(code, reason.into())),
             "{ctx}"
         );
+        // The echo carries the code and the reason back.
         assert_eq!(
             closer.events.last(),
-            Some(&Ev::Close(code, String::new())),
+            Some(&Ev::Close(code, reason.into())),
             "{ctx}"
         );
         for (side, peer) in [(&client, &server), (&server, &client)] {
