@@ -190,17 +190,7 @@ impl Connection {
                 // reassembled so far (validated as it came, for text).
                 msg.streaming = true;
                 let (text, reassembled) = (msg.text, self.assembled.len());
-                self.rx.consume(n);
-                self.frame = Some(InFrame {
-                    opcode: h.opcode,
-                    fin: h.fin,
-                    mask: h.mask,
-                    len: h.payload_len as usize,
-                    done: 0,
-                    unmasked: 0,
-                    transformed,
-                    streaming: true,
-                });
+                self.begin_frame(&h, n, transformed, true);
                 if reassembled > 0 {
                     return Step::Emit(Out::DataAssembled {
                         len: reassembled,
@@ -212,6 +202,18 @@ impl Connection {
             }
         }
         let streaming = self.msg.as_ref().is_some_and(|m| m.streaming);
+        self.begin_frame(&h, n, transformed, streaming);
+        Step::Continue
+    }
+
+    /// The header of `n` bytes is consumed: its payload comes next.
+    fn begin_frame(
+        &mut self,
+        h: &frame::FrameHeader,
+        n: usize,
+        transformed: bool,
+        streaming: bool,
+    ) {
         self.rx.consume(n);
         // Lengths of data frames are bounded by max_frame_size, control frames by 125.
         self.frame = Some(InFrame {
@@ -224,7 +226,6 @@ impl Connection {
             transformed,
             streaming,
         });
-        Step::Continue
     }
 
     /// Unmask `n` payload bytes at `start`, the first at payload position `offset`, skipping
