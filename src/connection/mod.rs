@@ -214,9 +214,13 @@ impl Connection {
     /// queued at once without reading the request, and the transport should be closed once it
     /// is written.
     pub fn server_refusing(config: Config, response: &Response) -> Self {
-        let mut conn = Self::server(config);
+        // Closed from the start: no request parser is made for a client that is turned away.
+        let ended = crate::state::Ending {
+            close_sent: false,
+            failed: true,
+        };
+        let mut conn = Self::new(Role::Server, config, Phase::Closed(ended));
         response.write(conn.tx.buffer());
-        conn.phase.fail(false);
         conn
     }
 

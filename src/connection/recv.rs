@@ -546,17 +546,7 @@ impl Connection {
         self.frame = None;
         let queue = !self.phase.close_sent();
         if queue {
-            let mut payload = [0u8; 2 + super::send::MAX_CLOSE_REASON];
-            let n = super::send::close_payload(&mut payload, e.close_code(), e.reason());
-            let mask = self.next_mask();
-            frame::write_frame(
-                self.tx.buffer(),
-                true,
-                0,
-                OpCode::Close,
-                mask,
-                &payload[..n],
-            );
+            self.write_close(e.close_code(), e.reason());
         }
         self.phase.fail(queue);
         self.end(Ending::ProtocolError(e));

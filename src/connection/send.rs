@@ -11,7 +11,7 @@ use super::{Connection, MessageKind};
 use crate::state::Phase;
 
 /// Largest Close reason that fits a control frame next to the 2-byte code.
-pub(super) const MAX_CLOSE_REASON: usize = 123;
+const MAX_CLOSE_REASON: usize = 123;
 
 /// Bytes waiting to be written, and the message being sent in pieces.
 #[derive(Debug, Default)]
@@ -156,7 +156,7 @@ impl Connection {
     }
 
     /// Queue a frame with `payload` as it is.
-    fn write(&mut self, fin: bool, opcode: OpCode, payload: &[u8]) {
+    pub(super) fn write(&mut self, fin: bool, opcode: OpCode, payload: &[u8]) {
         let mask = self.next_mask();
         frame::write_frame(&mut self.tx.out, fin, 0, opcode, mask, payload);
     }
@@ -383,11 +383,16 @@ impl Connection {
         if reason.len() > MAX_CLOSE_REASON {
             return Err(UsageError::CloseReasonTooLong);
         }
+        self.write_close(code, reason);
+        self.phase.close_sent_now();
+        Ok(())
+    }
+
+    /// Queue a Close frame with `code` and as much of `reason` as fits.
+    pub(super) fn write_close(&mut self, code: u16, reason: &str) {
         let mut payload = [0u8; 2 + MAX_CLOSE_REASON];
         let n = close_payload(&mut payload, code, reason);
         self.write(true, OpCode::Close, &payload[..n]);
-        self.phase.close_sent_now();
-        Ok(())
     }
 
     // ----- output -------------------------------------------------------------------------
@@ -433,11 +438,7 @@ impl Connection {
 }
 
 /// Write a Close payload (code, then as much of `reason` as fits on a UTF-8 boundary).
-pub(super) fn close_payload(
-    dst: &mut [u8; 2 + MAX_CLOSE_REASON],
-    code: u16,
-    reason: &str,
-) -> usize {
+fn close_payload(dst: &mut [u8; 2 + MAX_CLOSE_REASON], code: u16, reason: &str) -> usize {
     dst[..2].copy_from_slice(&code.to_be_bytes());
     let mut n = reason.len().min(MAX_CLOSE_REASON);
     while !reason.is_char_boundary(n) {

@@ -91,15 +91,7 @@ impl Connection {
                         Some(deadline) if now >= deadline => self.expired = true,
                         Some(_) => {}
                         None if now >= last_input + interval => {
-                            let mask = self.next_mask();
-                            crate::frame::write_frame(
-                                self.tx.buffer(),
-                                true,
-                                0,
-                                OpCode::Ping,
-                                mask,
-                                b"",
-                            );
+                            self.write(true, OpCode::Ping, b"");
                             self.timers.ping = Some(now + config.keepalive_timeout);
                         }
                         None => {}
