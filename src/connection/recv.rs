@@ -6,6 +6,7 @@
 //! borrows them once every state change is done.
 
 use crate::close;
+use crate::config::Delivery;
 use crate::error::ProtocolError;
 use crate::event::Event;
 use crate::frame::{self, OpCode};
@@ -163,19 +164,22 @@ impl Connection {
                 }
             }
             let delivery = self.config.delivery;
-            let msg = self.msg.get_or_insert_with(|| InMessage {
-                text: h.opcode == OpCode::Text,
-                len: 0,
-                decoded: 0,
-                transformed,
-                // A transformed message's size shows as it decodes.
-                streaming: delivery.streams(if transformed {
-                    0
-                } else {
-                    h.payload_len as usize
-                }),
-                utf8: Utf8Validator::new(),
-            });
+            if self.msg.is_none() {
+                self.msg = Some(InMessage {
+                    text: h.opcode == OpCode::Text,
+                    len: 0,
+                    decoded: 0,
+                    transformed,
+                    // A transformed message's size shows as it decodes.
+                    streaming: delivery.streams(if transformed {
+                        0
+                    } else {
+                        h.payload_len as usize
+                    }),
+                    utf8: Utf8Validator::new(),
+                });
+            }
+            let msg = self.msg.as_mut().expect("set above");
             transformed = msg.transformed;
             let total = msg.len as u64 + h.payload_len;
             // A transformed message is bounded by what it decodes to, checked as it decodes.
@@ -185,7 +189,11 @@ impl Connection {
                 });
             }
             msg.len = total.min(usize::MAX as u64) as usize;
-            if !transformed && !msg.streaming && delivery.streams(msg.len) {
+            if let Delivery::StreamAbove(threshold) = delivery
+                && !transformed
+                && !msg.streaming
+                && msg.len > threshold
+            {
                 // Past the threshold: from here on in pieces, starting with what was
                 // reassembled so far (validated as it came, for text).
                 msg.streaming = true;
