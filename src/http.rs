@@ -67,6 +67,18 @@ pub(crate) fn is_tchar(b: u8) -> bool {
     CLASS[b as usize] & TCHAR != 0
 }
 
+/// A `Content-Length` value (RFC 9110 §8.6): one or more decimal digits, leading zeros
+/// allowed, that fit a `usize`; `None` for anything else.
+pub(crate) fn content_length(v: &[u8]) -> Option<usize> {
+    if v.is_empty() {
+        return None;
+    }
+    v.iter().try_fold(0usize, |n, &d| {
+        let digit = d.checked_sub(b'0').filter(|&d| d <= 9)?;
+        n.checked_mul(10)?.checked_add(usize::from(digit))
+    })
+}
+
 /// Whether `s` is a non-empty `token` (RFC 9110 §5.6.2).
 pub(crate) fn is_token(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(is_tchar)
@@ -930,6 +942,23 @@ mod work {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn content_length_values() {
+        assert_eq!(content_length(b"0"), Some(0));
+        assert_eq!(
+            content_length(b"0011"),
+            Some(11),
+            "leading zeros are allowed"
+        );
+        let max = usize::MAX.to_string();
+        assert_eq!(content_length(max.as_bytes()), Some(usize::MAX));
+        let over = format!("{max}0");
+        assert_eq!(content_length(over.as_bytes()), None, "overflow");
+        for bad in [&b""[..], b"-1", b"1 ", b"0x10", b"1e3", b"+5"] {
+            assert_eq!(content_length(bad), None, "{bad:?}");
+        }
+    }
 
     fn parse_all(kind: HeadKind, input: &[u8]) -> HeadProgress {
         HeadParser::new(kind, 8192, 64).receive(input)

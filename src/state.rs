@@ -78,14 +78,9 @@ pub(crate) struct Ending {
 pub(crate) enum Handshake {
     /// Server: reading the request head.
     ServerReading(Box<ServerSide>),
-    /// Server: reading the body of a plain HTTP request (a `POST`) after its head; `left`
-    /// bytes of it are still to come.
-    ServerReadingBody {
-        /// The parser and the request, whose body grows as it arrives.
-        side: Box<ServerSide>,
-        /// Body bytes still to come.
-        left: usize,
-    },
+    /// Server: reading the body of a plain HTTP request (a `POST`) after its head, into the
+    /// request; what is left is the announced length less what arrived.
+    ServerReadingBody(Box<ServerSide>),
     /// Server: the request arrived; the application decides. `plain` for an ordinary HTTP
     /// request (answered with `respond`), and `announced` once the event reporting the request
     /// was handed out: the application can only decide on a request it was told about.
@@ -109,6 +104,15 @@ pub(crate) struct ServerSide {
     pub parser: RequestParser,
     /// Set by the parser when the head is complete.
     pub request: Option<HandshakeRequest>,
+}
+
+impl ServerSide {
+    /// Bytes of the request's announced body still to come.
+    pub(crate) fn body_left(&self) -> usize {
+        self.request
+            .as_ref()
+            .map_or(0, |r| r.body_len - r.body.len())
+    }
 }
 
 impl Phase {
@@ -147,7 +151,9 @@ impl Phase {
                     announced: false,
                 });
             }
-            Phase::Connecting(Handshake::ServerReadingBody { side, left: 0 }) if plain => {
+            Phase::Connecting(Handshake::ServerReadingBody(side))
+                if plain && side.body_left() == 0 =>
+            {
                 *self = Phase::Connecting(Handshake::ServerDeciding {
                     side,
                     plain,
@@ -158,12 +164,12 @@ impl Phase {
         }
     }
 
-    /// Server: a plain HTTP request's head was read and announces a body of `len` bytes.
-    /// Reading the head → reading the body.
-    pub(crate) fn body_follows(&mut self, len: usize) {
+    /// Server: a plain HTTP request's head was read and announces a body. Reading the head →
+    /// reading the body.
+    pub(crate) fn body_follows(&mut self) {
         match self.take() {
             Phase::Connecting(Handshake::ServerReading(side)) => {
-                *self = Phase::Connecting(Handshake::ServerReadingBody { side, left: len });
+                *self = Phase::Connecting(Handshake::ServerReadingBody(side));
             }
             other => self.invalid(other, "body follows"),
         }

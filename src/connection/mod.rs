@@ -396,7 +396,7 @@ impl Connection {
             self.phase,
             Phase::Connecting(
                 Handshake::ServerReading(_)
-                    | Handshake::ServerReadingBody { .. }
+                    | Handshake::ServerReadingBody(_)
                     | Handshake::ClientReading(_)
             )
         )
@@ -466,7 +466,7 @@ impl Connection {
                 let body = side.request.as_ref().map_or(0, |r| r.body_len);
                 match origin {
                     Ok(()) if body > 0 => {
-                        self.phase.body_follows(body);
+                        self.phase.body_follows();
                         // The body's first bytes may have come with the head.
                         return consumed + self.feed_handshake(&data[consumed..]);
                     }
@@ -475,16 +475,16 @@ impl Connection {
                 }
                 consumed
             }
-            Handshake::ServerReadingBody { side, left } => {
-                let take = (*left).min(data.len());
-                if let Some(request) = &mut side.request {
-                    if request.body.capacity() == 0 {
-                        request.body.reserve_exact(request.body_len);
-                    }
-                    request.body.extend_from_slice(&data[..take]);
-                }
-                *left -= take;
-                if *left == 0 {
+            Handshake::ServerReadingBody(side) => {
+                let take = side.body_left().min(data.len());
+                // The body grows as it arrives (a Vec's doubling): an announced length only
+                // reserves memory once the bytes come.
+                side.request
+                    .as_mut()
+                    .expect("a body is read into the request its head made")
+                    .body
+                    .extend_from_slice(&data[..take]);
+                if side.body_left() == 0 {
                     self.phase.request_read(true);
                 }
                 take

@@ -66,7 +66,7 @@ impl Connection {
             // deciding on a request it was given is not waited for.
             Phase::Connecting(
                 Handshake::ServerReading(_)
-                | Handshake::ServerReadingBody { .. }
+                | Handshake::ServerReadingBody(_)
                 | Handshake::ClientReading(_),
             ) => {
                 if let Some(limit) = config.handshake_timeout {
@@ -142,7 +142,7 @@ impl Connection {
         match self.phase {
             Phase::Connecting(
                 Handshake::ServerReading(_)
-                | Handshake::ServerReadingBody { .. }
+                | Handshake::ServerReadingBody(_)
                 | Handshake::ClientReading(_),
             ) => consider(self.timers.handshake),
             Phase::Open => {

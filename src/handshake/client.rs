@@ -410,12 +410,7 @@ impl ClientHandshake {
         }
         let mut length: Option<usize> = None;
         for v in head.values("content-length") {
-            let n = if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
-                v.parse::<usize>().ok()
-            } else {
-                None
-            };
-            match (n, length) {
+            match (crate::http::content_length(v.as_bytes()), length) {
                 (None, _) => {
                     return self.fail(ResponseError::Malformed("invalid Content-Length"));
                 }

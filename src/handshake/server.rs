@@ -392,16 +392,6 @@ impl Fields for RequestFields {
     }
 }
 
-/// A `Content-Length` value: decimal digits only (RFC 9110 §8.6), no overflow.
-fn parse_length(v: &[u8]) -> Option<usize> {
-    if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    v.iter().try_fold(0usize, |n, &d| {
-        n.checked_mul(10)?.checked_add(usize::from(d - b'0'))
-    })
-}
-
 /// Validate a complete request head per §4.2.1.
 ///
 /// The fields that matter were found as the head was parsed; the checks run in a fixed order,
@@ -450,7 +440,29 @@ fn validate_request(
         _ if chunked => None,
         None => Some(0),
         Some(_) if content_length.count > 1 => None,
-        Some(v) => parse_length(head.bytes(v)),
+        Some(v) => crate::http::content_length(head.bytes(v)),
+    };
+    let request = |key: Span,
+                   protocols: Vec<String>,
+                   extension_count: usize,
+                   body_len: usize,
+                   head: Head<RequestFields>| {
+        HandshakeRequest {
+            method,
+            target,
+            http_minor: head.minor_version,
+            host,
+            origin: origin.first(),
+            key,
+            protocols,
+            extension_count,
+            extensions: OnceLock::new(),
+            fields_start: head.fields_start,
+            field_count: count,
+            head: head.buf,
+            body: Vec::new(),
+            body_len,
+        }
     };
     if !upgrade && plain_http && key.count == 0 {
         // An ordinary HTTP request may carry a body the connection reads after the head.
@@ -458,24 +470,7 @@ fn validate_request(
         if body_len > max_body {
             return Err(RequestError::BodyTooLarge { limit: max_body });
         }
-        let mut request = HandshakeRequest {
-            method,
-            target,
-            http_minor: head.minor_version,
-            host,
-            origin: origin.first(),
-            key: Span::default(),
-            protocols: Vec::new(),
-            extension_count: 0,
-            extensions: OnceLock::new(),
-            fields_start: head.fields_start,
-            field_count: count,
-            head: head.buf,
-            body: Vec::new(),
-            body_len: 0,
-        };
-        request.body_len = body_len;
-        *slot = Some(request);
+        *slot = Some(request(Span::default(), Vec::new(), 0, body_len, head));
         return Ok(RequestProgress::Plain {
             request: (),
             consumed,
@@ -491,25 +486,6 @@ fn validate_request(
     if chunked || body_len != Some(0) {
         return Err(RequestError::Malformed("a handshake request has no body"));
     }
-    let request =
-        |key: Span, protocols: Vec<String>, extension_count: usize, head: Head<RequestFields>| {
-            HandshakeRequest {
-                method,
-                target,
-                http_minor: head.minor_version,
-                host,
-                origin: origin.first(),
-                key,
-                protocols,
-                extension_count,
-                extensions: OnceLock::new(),
-                fields_start: head.fields_start,
-                field_count: count,
-                head: head.buf,
-                body: Vec::new(),
-                body_len: 0,
-            }
-        };
     if !upgrade {
         // An ordinary HTTP request (no upgrade attempted at all) is served by the application
         // only when it opted in (above); a broken upgrade attempt is always a 400.
@@ -529,7 +505,7 @@ fn validate_request(
         return Err(RequestError::InvalidProtocols);
     }
     let extension_count = extensions.map_err(|e| RequestError::InvalidExtensions(e.reason()))?;
-    *slot = Some(request(key, protocols, extension_count, head));
+    *slot = Some(request(key, protocols, extension_count, 0, head));
     Ok(RequestProgress::Complete {
         request: (),
         consumed,
@@ -553,10 +529,11 @@ pub enum RequestProgress<R = HandshakeRequest> {
         /// are the client's first frames: keep them.
         consumed: usize,
     },
-    /// A well-formed `GET` that attempts no upgrade at all (no `Upgrade: websocket`, no
-    /// `Sec-WebSocket-Key`), reported only when [`RequestParser::allow_plain_http`] is on, so
-    /// that the application can serve it (a page, a health check). Its key, subprotocols and
-    /// extensions are empty.
+    /// A well-formed request, of any method, that attempts no upgrade at all (no `Upgrade:
+    /// websocket`, no `Sec-WebSocket-Key`), reported only when
+    /// [`RequestParser::allow_plain_http`] is on, so that the application can serve it (a page,
+    /// a health check, an Engine.IO poll). Its key, subprotocols and extensions are empty; a
+    /// body it announces ([`HandshakeRequest::body_len`]) follows the head.
     Plain {
         /// The request.
         request: R,
