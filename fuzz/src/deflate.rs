@@ -27,33 +27,14 @@
 use std::collections::VecDeque;
 
 use wsmachine::__private::rng::FixedMasks;
+use crate::{Input, MAX_FRAME, MAX_MESSAGE};
 use wsmachine::deflate::DeflateConfig;
 use wsmachine::handshake::{Accept, ClientRequest};
 use wsmachine::{Config, Connection, Delivery, Event, MessageKind, Role, State};
 
-const MAX_FRAME: usize = 4096;
-const MAX_MESSAGE: usize = 16 * 1024;
 /// The most both zlib-rs streams of one side can hold: window 15, memLevel 9 (494,720 bytes)
 /// and the inflater (47,552 bytes), with room to spare.
 const STREAMS: usize = 600 * 1024;
-
-struct Input<'a> {
-    data: &'a [u8],
-}
-
-impl<'a> Input<'a> {
-    fn byte(&mut self) -> Option<u8> {
-        let (&b, rest) = self.data.split_first()?;
-        self.data = rest;
-        Some(b)
-    }
-    fn bytes(&mut self, n: usize) -> &'a [u8] {
-        let n = n.min(self.data.len());
-        let (a, b) = self.data.split_at(n);
-        self.data = b;
-        a
-    }
-}
 
 /// Both sides' settings, from the flags byte.
 fn deflate_config(flags: u8) -> DeflateConfig {

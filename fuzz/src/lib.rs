@@ -15,20 +15,22 @@ use wsmachine::handshake::{Accept, ClientRequest, Response};
 use wsmachine::__private::rng::FixedMasks;
 use wsmachine::{Config, Connection, Delivery, Event, MessageKind, Role, State};
 
-const MAX_FRAME: usize = 4096;
-const MAX_MESSAGE: usize = 16 * 1024;
+/// The limits of the machines under test.
+pub(crate) const MAX_FRAME: usize = 4096;
+pub(crate) const MAX_MESSAGE: usize = 16 * 1024;
 
-struct Input<'a> {
+/// The fuzzer's bytes, taken from the front.
+pub(crate) struct Input<'a> {
     data: &'a [u8],
 }
 
 impl<'a> Input<'a> {
-    fn byte(&mut self) -> Option<u8> {
+    pub(crate) fn byte(&mut self) -> Option<u8> {
         let (&b, rest) = self.data.split_first()?;
         self.data = rest;
         Some(b)
     }
-    fn bytes(&mut self, n: usize) -> &'a [u8] {
+    pub(crate) fn bytes(&mut self, n: usize) -> &'a [u8] {
         let n = n.min(self.data.len());
         let (a, b) = self.data.split_at(n);
         self.data = b;
