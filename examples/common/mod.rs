@@ -235,11 +235,6 @@ impl<A: App> Server<A> {
                             self.requests.insert(id, token);
                             client.stage = Stage::Held(id);
                         }
-                        // `handle_request` reads a POST whole: the machine read its body.
-                        Reply::ReadBody(id) => {
-                            self.app.endpoint().cancel_request(id, now);
-                            let _ = client.conn.respond(Response::new(500));
-                        }
                     }
                     break;
                 }
