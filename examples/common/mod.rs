@@ -218,9 +218,8 @@ impl<A: App> Server<A> {
             match (event, &mut client.stage) {
                 (Event::HttpRequest(hr), Stage::Http) => {
                     let req = request(hr);
-                    let body = hr.body().to_vec();
                     let reply = if self.app.endpoint().matches(&req.target) {
-                        self.app.endpoint().handle_request(&req, &body, now)
+                        self.app.endpoint().handle_request(&req, hr.body(), now)
                     } else {
                         Reply::Respond(
                             page(&self.app, &req)

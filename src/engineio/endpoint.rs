@@ -422,7 +422,7 @@ impl Endpoint {
         if let Some(socket) = s.socket {
             let close = s.closing;
             for p in s.take_queue() {
-                self.transmits.push_back((socket, p.to_frame()));
+                self.transmits.push_back((socket, p.into_frame()));
             }
             if close {
                 self.close_session(sid, CloseReason::ServerClose);
