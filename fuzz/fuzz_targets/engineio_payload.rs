@@ -12,15 +12,26 @@ fuzz_target!(|data: &[u8]| {
     let Some((&first, body)) = data.split_first() else {
         return;
     };
-    let limit = if first & 0x80 == 0 { usize::MAX } else { usize::from(first & 0x3f) * 4 };
+    let limit = if first & 0x80 == 0 {
+        usize::MAX
+    } else {
+        usize::from(first & 0x3f) * 4
+    };
     let whole = decode_payload(body, limit);
     if let Ok(packets) = whole {
-        assert!(body.len() <= limit, "{} bytes over a limit of {limit}", body.len());
+        assert!(
+            body.len() <= limit,
+            "{} bytes over a limit of {limit}",
+            body.len()
+        );
         for p in &packets {
             assert_eq!(Packet::decode(&p.to_text()).as_ref(), Ok(p));
         }
         let mut again = String::new();
         encode_payload(&packets, &mut again);
-        assert_eq!(decode_payload(again.as_bytes(), usize::MAX).as_ref(), Ok(&packets));
+        assert_eq!(
+            decode_payload(again.as_bytes(), usize::MAX).as_ref(),
+            Ok(&packets)
+        );
     }
 });

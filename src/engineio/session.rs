@@ -57,7 +57,7 @@ impl std::fmt::Display for Sid {
     }
 }
 
-/// A long-polling request the endpoint holds or reads: the handle under which its response
+/// A long-polling request the endpoint holds: the handle under which its response
 /// comes out of [`Endpoint::poll_response`](super::Endpoint::poll_response).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RequestId(pub(crate) u64);
