@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use wsmachine::engineio::{Endpoint, Frame, Reply, Request, RequestId, SocketId};
-use wsmachine::handshake::{Accept, HandshakeRequest, Response, ServerPolicy};
+use wsmachine::handshake::{Accept, Response, ServerPolicy};
 use wsmachine::{Config, Connection, Event};
 
 /// What runs on the endpoint: it owns it, reads its events and keeps its own deadlines.
@@ -217,7 +217,7 @@ impl<A: App> Server<A> {
         while let Some(event) = client.conn.poll_event() {
             match (event, &mut client.stage) {
                 (Event::HttpRequest(hr), Stage::Http) => {
-                    let req = request(hr);
+                    let req = Request::from(hr);
                     let reply = if self.app.endpoint().matches(&req.target) {
                         self.app.endpoint().handle_request(&req, hr.body(), now)
                     } else {
@@ -238,7 +238,7 @@ impl<A: App> Server<A> {
                     break;
                 }
                 (Event::HandshakeRequest(hr), Stage::Http) => {
-                    let opened = self.app.endpoint().open_websocket(&request(hr), now);
+                    let opened = self.app.endpoint().open_websocket(&Request::from(hr), now);
                     let _ = client.conn.accept(Accept::new());
                     match opened {
                         Ok(id) => {
@@ -355,15 +355,6 @@ impl<A: App> Server<A> {
         let _ = poll.registry().deregister(&mut client.stream);
         self.clients.remove(&token);
     }
-}
-
-/// The endpoint's view of a request the machine read.
-fn request(hr: &HandshakeRequest) -> Request {
-    let mut req = Request::new(hr.method(), hr.target());
-    for (n, v) in hr.headers() {
-        req.headers.push((n.to_owned(), v.to_owned()));
-    }
-    req
 }
 
 /// The app's static page for a GET outside the endpoint's path, if it has one.

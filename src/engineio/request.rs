@@ -1,7 +1,7 @@
 //! What the endpoint reads from an HTTP request, and the errors it answers with.
 
 use super::config::OriginPolicy;
-use crate::handshake::Response;
+use crate::handshake::{HandshakeRequest, Response};
 
 /// The head of an HTTP request (or of a WebSocket handshake) for the endpoint.
 ///
@@ -23,6 +23,21 @@ pub struct Request {
     pub target: String,
     /// The header fields, names as sent.
     pub headers: Vec<(String, String)>,
+}
+
+/// The endpoint's view of a request the crate's [`Connection`](crate::Connection) read: an
+/// `HttpRequest`'s or a `HandshakeRequest`'s method, target and headers.
+impl From<&HandshakeRequest> for Request {
+    fn from(hr: &HandshakeRequest) -> Self {
+        Request {
+            method: hr.method().to_owned(),
+            target: hr.target().to_owned(),
+            headers: hr
+                .headers()
+                .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                .collect(),
+        }
+    }
 }
 
 impl Request {
