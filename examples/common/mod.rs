@@ -33,7 +33,7 @@ pub trait App {
     /// Fire what is due, the endpoint's timers included.
     fn handle_timeout(&mut self, now: Instant);
     /// A static page for a GET to a path outside the endpoint's: its content type and
-    /// body. None by default (404).
+    /// body. None by default (the endpoint's 404).
     fn page(&self, _path: &str) -> Option<(&'static str, &'static str)> {
         None
     }
@@ -218,13 +218,16 @@ impl<A: App> Server<A> {
             match (event, &mut client.stage) {
                 (Event::HttpRequest(hr), Stage::Http) => {
                     let req = Request::from(hr);
-                    let reply = if self.app.endpoint().matches(&req.target) {
-                        self.app.endpoint().handle_request(&req, hr.body(), now)
+                    // Off the endpoint's path the app's page, if it has one; else the
+                    // endpoint answers (with its 404 off its path).
+                    let page = if self.app.endpoint().matches(&req.target) {
+                        None
                     } else {
-                        Reply::Respond(
-                            page(&self.app, &req)
-                                .unwrap_or_else(|| Response::new(404).body("not found")),
-                        )
+                        page(&self.app, &req)
+                    };
+                    let reply = match page {
+                        Some(resp) => Reply::Respond(resp),
+                        None => self.app.endpoint().handle_request(&req, hr.body(), now),
                     };
                     match reply {
                         Reply::Respond(resp) => {

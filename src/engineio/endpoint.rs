@@ -8,7 +8,7 @@ use std::time::Instant;
 use super::config::EndpointConfig;
 use super::packet::{Frame, Packet};
 use super::payload::{PayloadError, decode_payload, encode_payload};
-use super::request::{Cors, EngineError, Request, check_origin, with_cors};
+use super::request::{Cors, EngineError, Request, check_origin, target_path, with_cors};
 use super::session::{
     CloseReason, EngineEvent, Heartbeat, Message, RequestId, SendError, Session, Sid, SocketId,
     TransportKind,
@@ -106,7 +106,7 @@ impl Endpoint {
 
     /// Whether a request target is on the endpoint's path.
     pub fn matches(&self, target: &str) -> bool {
-        let path = target.split(['?', '#']).next().unwrap_or("");
+        let path = target_path(target);
         let own = &self.config.path;
         path == own || Some(path) == own.strip_suffix('/')
     }
@@ -329,9 +329,9 @@ impl Endpoint {
     }
 
     /// The client of a held poll went away. A session loses its packets with its poll, so it
-    /// is closed.
+    /// is closed. What is due at `now` fires first, as for a WebSocket that ends.
     pub fn cancel_request(&mut self, id: RequestId, now: Instant) {
-        let _ = now;
+        self.handle_timeout(now);
         let Some(Pending { sid, .. }) = self.requests.remove(&id) else {
             return;
         };
@@ -469,14 +469,12 @@ impl Endpoint {
             let body = match reason {
                 CloseReason::ClientClose => Packet::Noop.to_text(),
                 _ => {
-                    let mut queue = if s.closing {
+                    // A session the application closed has its `close` queued already.
+                    let queue = if s.closing {
                         s.take_queue()
                     } else {
-                        Default::default()
+                        VecDeque::from([Packet::Close])
                     };
-                    if !s.closing {
-                        queue.push_back(Packet::Close);
-                    }
                     let mut body = String::new();
                     encode_payload(&queue, &mut body);
                     body

@@ -25,6 +25,11 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
 }
 
+/// A request target's path, without the query or fragment.
+pub(crate) fn target_path(target: &str) -> &str {
+    target.split(['?', '#']).next().unwrap_or("")
+}
+
 /// The endpoint's view of a request the crate's [`Connection`](crate::Connection) read: an
 /// `HttpRequest`'s or a `HandshakeRequest`'s method, target and headers.
 impl From<&HandshakeRequest> for Request {
@@ -66,7 +71,7 @@ impl Request {
 
     /// The target's path, without the query.
     pub fn path(&self) -> &str {
-        self.target.split(['?', '#']).next().unwrap_or("")
+        target_path(&self.target)
     }
 
     /// The first value of query parameter `name`, as written (no percent-decoding: the

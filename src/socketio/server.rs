@@ -320,7 +320,7 @@ impl<A: Adapter> Server<A> {
                 };
                 match done {
                     Ok(Some((packet, attachments))) => {
-                        self.client_packet(sid, packet, attachments, now);
+                        self.client_packet(sid, packet, attachments);
                     }
                     Ok(None) => {}
                     Err(e) => self.malformed(sid, e),
@@ -334,8 +334,7 @@ impl<A: Adapter> Server<A> {
     }
 
     /// A complete packet from a client.
-    fn client_packet(&mut self, conn: Sid, p: Packet, attachments: Vec<Vec<u8>>, now: Instant) {
-        let _ = now;
+    fn client_packet(&mut self, conn: Sid, p: Packet, attachments: Vec<Vec<u8>>) {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
