@@ -265,20 +265,13 @@ impl<A: App> Server<A> {
             }
         }
         if client.conn.should_close_transport() {
-            match client.stage {
-                Stage::Ws(Some(id)) => {
-                    self.sockets.remove(&id);
-                    self.app.endpoint().websocket_closed(id, now);
-                    client.stage = Stage::Ws(None);
-                }
-                Stage::Held(id) => {
-                    // The client went away while its poll was held.
-                    self.requests.remove(&id);
-                    self.app.endpoint().cancel_request(id, now);
-                    client.stage = Stage::Http;
-                }
-                _ => {}
-            }
+            release(
+                &mut self.app,
+                &mut self.requests,
+                &mut self.sockets,
+                client,
+                now,
+            );
         }
     }
 
@@ -343,20 +336,40 @@ impl<A: App> Server<A> {
             return;
         }
         let now = Instant::now();
-        match client.stage {
-            Stage::Ws(Some(socket)) => {
-                self.sockets.remove(&socket);
-                self.app.endpoint().websocket_closed(socket, now);
-            }
-            Stage::Held(id) => {
-                self.requests.remove(&id);
-                self.app.endpoint().cancel_request(id, now);
-            }
-            _ => {}
-        }
+        release(
+            &mut self.app,
+            &mut self.requests,
+            &mut self.sockets,
+            client,
+            now,
+        );
         let _ = client.stream.shutdown(Shutdown::Write);
         let _ = poll.registry().deregister(&mut client.stream);
         self.clients.remove(&token);
+    }
+}
+
+/// A client's connection is ending: its WebSocket is closed at the endpoint, or its held poll
+/// cancelled (the client went away while it was held), and the client forgets it.
+fn release<A: App>(
+    app: &mut A,
+    requests: &mut HashMap<RequestId, Token>,
+    sockets: &mut HashMap<SocketId, Token>,
+    client: &mut Client,
+    now: Instant,
+) {
+    match client.stage {
+        Stage::Ws(Some(socket)) => {
+            sockets.remove(&socket);
+            app.endpoint().websocket_closed(socket, now);
+            client.stage = Stage::Ws(None);
+        }
+        Stage::Held(id) => {
+            requests.remove(&id);
+            app.endpoint().cancel_request(id, now);
+            client.stage = Stage::Http;
+        }
+        _ => {}
     }
 }
 
