@@ -122,7 +122,7 @@ Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n
 }
 
 #[test]
-fn any_method_reaches_the_application_and_an_upgrade_needs_get() {
+fn any_method_reaches_the_application() {
     let mut s = server(Config::default());
     let got = feed(
         &mut s,

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use wsmachine::engineio::{Endpoint, Frame, Reply, Request, RequestId, SocketId};
-use wsmachine::handshake::{Accept, HandshakeRequest, Response, ServerPolicy};
+use wsmachine::handshake::{Accept, Response, ServerPolicy};
 use wsmachine::{Config, Connection, Event};
 
 /// What runs on the endpoint: it owns it, reads its events and keeps its own deadlines.
@@ -33,7 +33,7 @@ pub trait App {
     /// Fire what is due, the endpoint's timers included.
     fn handle_timeout(&mut self, now: Instant);
     /// A static page for a GET to a path outside the endpoint's: its content type and
-    /// body. None by default (404).
+    /// body. None by default (the endpoint's 404).
     fn page(&self, _path: &str) -> Option<(&'static str, &'static str)> {
         None
     }
@@ -217,15 +217,17 @@ impl<A: App> Server<A> {
         while let Some(event) = client.conn.poll_event() {
             match (event, &mut client.stage) {
                 (Event::HttpRequest(hr), Stage::Http) => {
-                    let req = request(hr);
-                    let body = hr.body().to_vec();
-                    let reply = if self.app.endpoint().matches(&req.target) {
-                        self.app.endpoint().handle_request(&req, &body, now)
+                    let req = Request::from(hr);
+                    // Off the endpoint's path the app's page, if it has one; else the
+                    // endpoint answers (with its 404 off its path).
+                    let page = if self.app.endpoint().matches(&req.target) {
+                        None
                     } else {
-                        Reply::Respond(
-                            page(&self.app, &req)
-                                .unwrap_or_else(|| Response::new(404).body("not found")),
-                        )
+                        page(&self.app, &req)
+                    };
+                    let reply = match page {
+                        Some(resp) => Reply::Respond(resp),
+                        None => self.app.endpoint().handle_request(&req, hr.body(), now),
                     };
                     match reply {
                         Reply::Respond(resp) => {
@@ -235,16 +237,11 @@ impl<A: App> Server<A> {
                             self.requests.insert(id, token);
                             client.stage = Stage::Held(id);
                         }
-                        // `handle_request` reads a POST whole: the machine read its body.
-                        Reply::ReadBody(id) => {
-                            self.app.endpoint().cancel_request(id, now);
-                            let _ = client.conn.respond(Response::new(500));
-                        }
                     }
                     break;
                 }
                 (Event::HandshakeRequest(hr), Stage::Http) => {
-                    let opened = self.app.endpoint().open_websocket(&request(hr), now);
+                    let opened = self.app.endpoint().open_websocket(&Request::from(hr), now);
                     let _ = client.conn.accept(Accept::new());
                     match opened {
                         Ok(id) => {
@@ -268,20 +265,13 @@ impl<A: App> Server<A> {
             }
         }
         if client.conn.should_close_transport() {
-            match client.stage {
-                Stage::Ws(Some(id)) => {
-                    self.sockets.remove(&id);
-                    self.app.endpoint().websocket_closed(id, now);
-                    client.stage = Stage::Ws(None);
-                }
-                Stage::Held(id) => {
-                    // The client went away while its poll was held.
-                    self.requests.remove(&id);
-                    self.app.endpoint().cancel_request(id, now);
-                    client.stage = Stage::Http;
-                }
-                _ => {}
-            }
+            release(
+                &mut self.app,
+                &mut self.requests,
+                &mut self.sockets,
+                client,
+                now,
+            );
         }
     }
 
@@ -346,30 +336,41 @@ impl<A: App> Server<A> {
             return;
         }
         let now = Instant::now();
-        match client.stage {
-            Stage::Ws(Some(socket)) => {
-                self.sockets.remove(&socket);
-                self.app.endpoint().websocket_closed(socket, now);
-            }
-            Stage::Held(id) => {
-                self.requests.remove(&id);
-                self.app.endpoint().cancel_request(id, now);
-            }
-            _ => {}
-        }
+        release(
+            &mut self.app,
+            &mut self.requests,
+            &mut self.sockets,
+            client,
+            now,
+        );
         let _ = client.stream.shutdown(Shutdown::Write);
         let _ = poll.registry().deregister(&mut client.stream);
         self.clients.remove(&token);
     }
 }
 
-/// The endpoint's view of a request the machine read.
-fn request(hr: &HandshakeRequest) -> Request {
-    let mut req = Request::new(hr.method(), hr.target());
-    for (n, v) in hr.headers() {
-        req.headers.push((n.to_owned(), v.to_owned()));
+/// A client's connection is ending: its WebSocket is closed at the endpoint, or its held poll
+/// cancelled (the client went away while it was held), and the client forgets it.
+fn release<A: App>(
+    app: &mut A,
+    requests: &mut HashMap<RequestId, Token>,
+    sockets: &mut HashMap<SocketId, Token>,
+    client: &mut Client,
+    now: Instant,
+) {
+    match client.stage {
+        Stage::Ws(Some(socket)) => {
+            sockets.remove(&socket);
+            app.endpoint().websocket_closed(socket, now);
+            client.stage = Stage::Ws(None);
+        }
+        Stage::Held(id) => {
+            requests.remove(&id);
+            app.endpoint().cancel_request(id, now);
+            client.stage = Stage::Http;
+        }
+        _ => {}
     }
-    req
 }
 
 /// The app's static page for a GET outside the endpoint's path, if it has one.

@@ -1,16 +1,20 @@
 //! The Engine.IO endpoint fed arbitrary requests: handshakes, polls and POSTs on the sids it
 //! handed out (and on made-up ones), WebSockets opened, fed and dropped, time jumps, held polls
 //! cancelled, messages sent by the application, and requests with arbitrary methods and
-//! targets. Nothing may panic, the session count stays within its cap, and every answer is a
-//! well-formed HTTP status.
+//! targets. Nothing may panic, the session count stays within its cap, every held poll is
+//! answered at most once (and never after it was cancelled), and every error response carries
+//! the protocol's JSON body `{"code":N,"message":".."}` with a known code (the 404 off the
+//! endpoint's path excepted).
 #![no_main]
 
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
 use wsmachine::engineio::{
-    EndpointConfig, EngineEvent, Endpoint, Reply, Request, RequestId, Sid, SocketId,
+    Endpoint, EndpointConfig, EngineEvent, Reply, Request, RequestId, Sid, SocketId,
 };
+use wsmachine::handshake::Response;
 
 const MAX_SESSIONS: usize = 4;
 
@@ -24,7 +28,9 @@ fuzz_target!(|data: &[u8]| {
     let mut ep = Endpoint::new(config);
     let mut now = Instant::now();
     let mut sids: Vec<Sid> = Vec::new();
+    // Held polls not yet answered nor cancelled; every poll handed out, to spot a reused id.
     let mut held: Vec<RequestId> = Vec::new();
+    let mut seen: HashSet<RequestId> = HashSet::new();
     let mut sockets: Vec<SocketId> = Vec::new();
     let mut input = data;
     let mut take = |n: usize| {
@@ -47,31 +53,24 @@ fuzz_target!(|data: &[u8]| {
         match op % 9 {
             0 => {
                 let req = Request::new("GET", "/engine.io/?EIO=4&transport=polling");
-                answer(&mut held, ep.handle_request(&req, b"", now));
+                answer(&mut held, &mut seen, ep.handle_request(&req, b"", now));
             }
             1 => {
                 let target = format!("/engine.io/?EIO=4&transport=polling&sid={}", sid(&sids));
-                answer(&mut held, ep.handle_request(&Request::new("GET", target), b"", now));
+                answer(
+                    &mut held,
+                    &mut seen,
+                    ep.handle_request(&Request::new("GET", target), b"", now),
+                );
             }
             2 => {
                 let target = format!("/engine.io/?EIO=4&transport=polling&sid={}", sid(&sids));
                 let body = take(usize::from(arg) * 4).to_vec();
-                match ep.begin_request(&Request::new("POST", target), now) {
-                    Reply::ReadBody(id) => {
-                        let mut refused = false;
-                        for chunk in body.chunks(usize::from(arg % 7) + 1) {
-                            if let Some(resp) = ep.request_body(id, chunk, now) {
-                                check_status(resp.status());
-                                refused = true;
-                                break;
-                            }
-                        }
-                        if !refused {
-                            check_status(ep.end_request(id, now).status());
-                        }
-                    }
-                    other => answer(&mut held, other),
-                }
+                answer(
+                    &mut held,
+                    &mut seen,
+                    ep.handle_request(&Request::new("POST", target), &body, now),
+                );
             }
             3 => {
                 let target = if arg & 1 == 0 {
@@ -115,7 +114,11 @@ fuzz_target!(|data: &[u8]| {
                 } else {
                     let raw = String::from_utf8_lossy(take(usize::from(arg % 32))).into_owned();
                     let method = if arg & 0x80 == 0 { "GET" } else { "PUT" };
-                    answer(&mut held, ep.handle_request(&Request::new(method, raw), b"", now));
+                    answer(
+                        &mut held,
+                        &mut seen,
+                        ep.handle_request(&Request::new(method, raw), b"", now),
+                    );
                 }
             }
         }
@@ -127,22 +130,59 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         while let Some((id, resp)) = ep.poll_response() {
-            held.retain(|h| h != &id);
-            check_status(resp.status());
+            let at = held.iter().position(|h| h == &id);
+            let at = at.unwrap_or_else(|| {
+                panic!("{id:?} answered twice, after its cancel, or never held")
+            });
+            held.remove(at);
+            check_response(&resp);
         }
         while ep.poll_transmit().is_some() {}
-        assert!(ep.session_count() <= MAX_SESSIONS, "{} sessions", ep.session_count());
+        assert!(
+            ep.session_count() <= MAX_SESSIONS,
+            "{} sessions",
+            ep.session_count()
+        );
     }
 });
 
-fn answer(held: &mut Vec<RequestId>, reply: Reply) {
+fn answer(held: &mut Vec<RequestId>, seen: &mut HashSet<RequestId>, reply: Reply) {
     match reply {
-        Reply::Respond(resp) => check_status(resp.status()),
-        Reply::Held(id) => held.push(id),
-        Reply::ReadBody(_) => panic!("handle_request answers a POST at once"),
+        Reply::Respond(resp) => check_response(&resp),
+        Reply::Held(id) => {
+            assert!(seen.insert(id), "request id {id:?} handed out twice");
+            held.push(id);
+        }
     }
 }
 
-fn check_status(status: u16) {
-    assert!((100..600).contains(&status), "status {status}");
+/// A success, the endpoint's 404 off its path, or an error with the protocol's JSON body
+/// whose code matches the status.
+fn check_response(resp: &Response) {
+    let status = resp.status();
+    let body = std::str::from_utf8(resp.body_bytes()).expect("a UTF-8 body");
+    match status {
+        200 | 204 => {}
+        404 => assert_eq!(body, "Not Found"),
+        400 | 403 | 413 | 503 => {
+            let rest = body
+                .strip_prefix("{\"code\":")
+                .unwrap_or_else(|| panic!("{status} without a code: {body:?}"));
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            let code: u8 = rest[..digits]
+                .parse()
+                .unwrap_or_else(|_| panic!("bad code in {body:?}"));
+            assert!(
+                rest[digits..].starts_with(",\"message\":\"") && body.ends_with("\"}"),
+                "{body:?}"
+            );
+            let expected: &[u8] = match status {
+                403 => &[4],
+                413 | 503 => &[3],
+                _ => &[0, 1, 2, 3, 5],
+            };
+            assert!(expected.contains(&code), "{status} with code {code}");
+        }
+        _ => panic!("unexpected status {status}: {body:?}"),
+    }
 }

@@ -12,7 +12,9 @@ cleanup() {
 trap cleanup EXIT
 
 # start_example FEATURE EXAMPLE ADDR [ARG...]: build the example with FEATURE, start it on ADDR
-# (host:port, loopback) with the further arguments, and wait up to 5 s for its listener.
+# (host:port, loopback) with the further arguments, and wait up to 5 s for its listener. Fails
+# when the example exits first (its address taken, say: another server answering there is not
+# the example) or no listener appears.
 start_example() {
   local feature=$1 example=$2 addr=$3
   shift 3
@@ -20,9 +22,16 @@ start_example() {
   "target/debug/examples/$example" --addr "$addr" "$@" &
   server_pid=$!
   for _ in $(seq 50); do
+    if ! kill -0 "$server_pid" 2>/dev/null; then
+      echo "$example exited before listening on $addr" >&2
+      server_pid=
+      return 1
+    fi
     if (exec 3<>"/dev/tcp/${addr%:*}/${addr#*:}") 2>/dev/null; then return 0; fi
     sleep 0.1
   done
+  echo "$example: no listener on $addr" >&2
+  return 1
 }
 
 # npm_install SPEC...: install npm packages at pinned versions into the work directory, as an

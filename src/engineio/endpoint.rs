@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use super::config::EndpointConfig;
 use super::packet::{Frame, Packet};
-use super::payload::{PayloadDecoder, PayloadError, encode_payload};
-use super::request::{Cors, EngineError, Request, check_origin, with_cors};
+use super::payload::{PayloadError, decode_payload, encode_payload};
+use super::request::{Cors, EngineError, Request, check_origin, target_path, with_cors};
 use super::session::{
     CloseReason, EngineEvent, Heartbeat, Message, RequestId, SendError, Session, Sid, SocketId,
     TransportKind,
@@ -24,30 +24,19 @@ pub enum Reply {
     /// [`Endpoint::poll_response`] under this handle. If the client goes away first, call
     /// [`Endpoint::cancel_request`].
     Held(RequestId),
-    /// A POST is accepted: feed its body to [`Endpoint::request_body`] and finish it with
-    /// [`Endpoint::end_request`].
-    ReadBody(RequestId),
 }
 
-/// A request the endpoint holds or reads.
+/// A held poll: its session and the CORS headers its response carries.
 #[derive(Debug)]
-pub(crate) enum Pending {
-    Get {
-        sid: Sid,
-        cors: Cors,
-    },
-    Post {
-        sid: Sid,
-        cors: Cors,
-        body: PayloadDecoder,
-    },
+pub(crate) struct Pending {
+    sid: Sid,
+    cors: Cors,
 }
 
 /// An Engine.IO v4 server endpoint, sans-IO.
 ///
 /// It owns the sessions. The application hands it each HTTP request to the endpoint's path
-/// ([`handle_request`](Self::handle_request), or [`begin_request`](Self::begin_request) and
-/// the body in pieces) and each WebSocket opened there with its messages
+/// with its whole body ([`handle_request`](Self::handle_request)) and each WebSocket opened there with its messages
 /// ([`open_websocket`](Self::open_websocket), [`websocket_text`](Self::websocket_text), ...),
 /// and the time. It gives back responses, held responses completed later
 /// ([`poll_response`](Self::poll_response)), frames for the WebSockets
@@ -117,7 +106,7 @@ impl Endpoint {
 
     /// Whether a request target is on the endpoint's path.
     pub fn matches(&self, target: &str) -> bool {
-        let path = target.split(['?', '#']).next().unwrap_or("");
+        let path = target_path(target);
         let own = &self.config.path;
         path == own || Some(path) == own.strip_suffix('/')
     }
@@ -147,7 +136,7 @@ impl Endpoint {
         self.events.pop_front()
     }
 
-    /// The next response to a held poll (or to a POST whose session ended while it was read).
+    /// The next response to a held poll.
     pub fn poll_response(&mut self) -> Option<(RequestId, Response)> {
         self.responses.pop_front()
     }
@@ -234,22 +223,9 @@ impl Endpoint {
         Ok(())
     }
 
-    /// Handle a whole HTTP request to the endpoint's path: its head and its complete body.
-    ///
-    /// Never returns [`Reply::ReadBody`]: a POST is read and answered at once.
+    /// Handle a whole HTTP request to the endpoint's path: its head and its complete body
+    /// (a POST's payload; ignored for other methods).
     pub fn handle_request(&mut self, req: &Request, body: &[u8], now: Instant) -> Reply {
-        match self.begin_request(req, now) {
-            Reply::ReadBody(id) => match self.request_body(id, body, now) {
-                Some(resp) => Reply::Respond(resp),
-                None => Reply::Respond(self.end_request(id, now)),
-            },
-            other => other,
-        }
-    }
-
-    /// Handle an HTTP request's head. A POST's body follows through
-    /// [`request_body`](Self::request_body) and [`end_request`](Self::end_request).
-    pub fn begin_request(&mut self, req: &Request, now: Instant) -> Reply {
         self.handle_timeout(now);
         if !self.matches(&req.target) {
             return Reply::Respond(
@@ -262,18 +238,24 @@ impl Endpoint {
             Ok(c) => c,
             Err(e) => return Reply::Respond(e.response()),
         };
-        match self.route(req, cors.clone(), now) {
+        match self.route(req, body, &cors, now) {
             Ok(reply) => reply,
             Err(e) => Reply::Respond(with_cors(e.response(), &cors)),
         }
     }
 
-    fn route(&mut self, req: &Request, cors: Cors, now: Instant) -> Result<Reply, EngineError> {
+    fn route(
+        &mut self,
+        req: &Request,
+        body: &[u8],
+        cors: &Cors,
+        now: Instant,
+    ) -> Result<Reply, EngineError> {
         if req.method == "OPTIONS" {
             let mut resp = Response::new(204)
                 .header("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
                 .header("Access-Control-Allow-Headers", "Content-Type");
-            resp = with_cors(resp, &cors);
+            resp = with_cors(resp, cors);
             return Ok(Reply::Respond(resp));
         }
         if req.query("EIO") != Some("4") {
@@ -291,7 +273,7 @@ impl Endpoint {
             }
             let (_, open) = self.open_session(None, req, now)?;
             let body = Packet::Open(open).to_text();
-            return Ok(Reply::Respond(ok_response(body, &cors)));
+            return Ok(Reply::Respond(ok_response(body, cors)));
         };
         let sid = Sid::parse(sid).ok_or(EngineError::UnknownSid)?;
         let Some(session) = self.sessions.get_mut(&sid) else {
@@ -310,7 +292,8 @@ impl Endpoint {
                 if let Some(s) = self.sessions.get_mut(&sid) {
                     s.get = Some(id);
                 }
-                self.requests.insert(id, Pending::Get { sid, cors });
+                let cors = cors.clone();
+                self.requests.insert(id, Pending { sid, cors });
                 self.flush(sid);
                 // The poll may have been answered at once.
                 Ok(match self.take_response(id) {
@@ -318,54 +301,21 @@ impl Endpoint {
                     None => Reply::Held(id),
                 })
             }
-            "POST" => {
-                if session.post.is_some() {
-                    self.close_session(sid, CloseReason::DuplicateRequest);
-                    return Err(EngineError::BadRequest);
-                }
-                let id = self.next_request();
-                if let Some(s) = self.sessions.get_mut(&sid) {
-                    s.post = Some(id);
-                }
-                let body = PayloadDecoder::new(self.config.max_payload);
-                self.requests.insert(id, Pending::Post { sid, cors, body });
-                Ok(Reply::ReadBody(id))
-            }
+            // A POST is decoded and takes effect within this call, so two POSTs of one
+            // session never overlap here: the protocol's duplicate-POST rule cannot arise.
+            "POST" => Ok(Reply::Respond(self.post(sid, body, cors, now))),
             _ => Err(EngineError::BadRequest),
         }
     }
 
-    /// Feed the next piece of a POST's body. `Some` is the final response when the body
-    /// is already refused (over `max_payload`, or not a valid payload): write it and stop
-    /// reading; the session is closed.
-    pub fn request_body(&mut self, id: RequestId, chunk: &[u8], now: Instant) -> Option<Response> {
-        let _ = now;
-        let Some(Pending::Post { body, .. }) = self.requests.get_mut(&id) else {
-            return Some(EngineError::BadRequest.response());
-        };
-        match body.push(chunk) {
-            Ok(()) => None,
-            Err(e) => Some(self.refuse_post(id, e)),
-        }
-    }
-
-    /// The POST's body is complete: its packets take effect and the response is returned.
-    pub fn end_request(&mut self, id: RequestId, now: Instant) -> Response {
-        self.handle_timeout(now);
-        let Some(Pending::Post { sid, cors, body }) = self.requests.remove(&id) else {
-            self.requests.remove(&id);
-            return EngineError::BadRequest.response();
-        };
-        let Some(session) = self.sessions.get_mut(&sid).filter(|s| s.post == Some(id)) else {
-            return with_cors(EngineError::UnknownSid.response(), &cors);
-        };
-        session.post = None;
-        let packets = match body.finish() {
+    /// A POST's whole body: its packets take effect, or the session is closed when the body
+    /// is refused (over `max_payload`, or not a valid payload).
+    fn post(&mut self, sid: Sid, body: &[u8], cors: &Cors, now: Instant) -> Response {
+        let packets = match decode_payload(body, self.config.max_payload) {
             Ok(p) => p,
             Err(e) => {
-                let resp = payload_error(e).response();
                 self.close_session(sid, close_reason(e));
-                return with_cors(resp, &cors);
+                return with_cors(payload_error(e).response(), cors);
             }
         };
         for p in packets {
@@ -375,38 +325,20 @@ impl Endpoint {
             self.client_packet(sid, p, now);
         }
         self.flush(sid);
-        ok_response("ok".to_owned(), &cors)
+        ok_response("ok".to_owned(), cors)
     }
 
-    /// The client of a held poll or of a POST being read went away. A session loses its
-    /// packets with its poll, so it is closed.
+    /// The client of a held poll went away. A session loses its packets with its poll, so it
+    /// is closed. What is due at `now` fires first, as for a WebSocket that ends.
     pub fn cancel_request(&mut self, id: RequestId, now: Instant) {
-        let _ = now;
-        let sid = match self.requests.remove(&id) {
-            Some(Pending::Get { sid, .. } | Pending::Post { sid, .. }) => sid,
-            None => return,
+        self.handle_timeout(now);
+        let Some(Pending { sid, .. }) = self.requests.remove(&id) else {
+            return;
         };
-        if let Some(s) = self.sessions.get_mut(&sid) {
-            if s.get == Some(id) {
-                s.get = None;
-            } else if s.post == Some(id) {
-                s.post = None;
-            } else {
-                return;
-            }
+        if let Some(s) = self.sessions.get_mut(&sid).filter(|s| s.get == Some(id)) {
+            s.get = None;
             self.close_session(sid, CloseReason::TransportClose);
         }
-    }
-
-    fn refuse_post(&mut self, id: RequestId, e: PayloadError) -> Response {
-        let Some(Pending::Post { sid, cors, .. }) = self.requests.remove(&id) else {
-            return EngineError::BadRequest.response();
-        };
-        if let Some(s) = self.sessions.get_mut(&sid).filter(|s| s.post == Some(id)) {
-            s.post = None;
-            self.close_session(sid, close_reason(e));
-        }
-        with_cors(payload_error(e).response(), &cors)
     }
 
     /// Create a session; its open packet's JSON.
@@ -490,7 +422,7 @@ impl Endpoint {
         if let Some(socket) = s.socket {
             let close = s.closing;
             for p in s.take_queue() {
-                self.transmits.push_back((socket, p.to_frame()));
+                self.transmits.push_back((socket, p.into_frame()));
             }
             if close {
                 self.close_session(sid, CloseReason::ServerClose);
@@ -519,7 +451,7 @@ impl Endpoint {
 
     /// Complete a held poll with a 200 and this body.
     fn answer_get(&mut self, id: RequestId, body: String) {
-        if let Some(Pending::Get { cors, .. }) = self.requests.remove(&id) {
+        if let Some(Pending { cors, .. }) = self.requests.remove(&id) {
             self.responses.push_back((id, ok_response(body, &cors)));
         }
     }
@@ -537,24 +469,18 @@ impl Endpoint {
             let body = match reason {
                 CloseReason::ClientClose => Packet::Noop.to_text(),
                 _ => {
-                    let mut queue = if s.closing {
+                    // A session the application closed has its `close` queued already.
+                    let queue = if s.closing {
                         s.take_queue()
                     } else {
-                        Default::default()
+                        VecDeque::from([Packet::Close])
                     };
-                    if !s.closing {
-                        queue.push_back(Packet::Close);
-                    }
                     let mut body = String::new();
                     encode_payload(&queue, &mut body);
                     body
                 }
             };
             self.answer_get(get, body);
-        }
-        if let Some(post) = s.post {
-            // The POST is answered when its body ends: its session is gone by then.
-            let _ = post;
         }
         for socket in s.socket.into_iter().chain(s.probe.map(|p| p.socket)) {
             if self.sockets.remove(&socket).is_some() {

@@ -11,7 +11,7 @@
 //! | file | what |
 //! |---|---|
 //! | `packet.rs` | the packet codec: type digit, data, `b` + base64 for binary on polling |
-//! | `payload.rs` | long-polling payloads: packets joined by `\x1e`, decoded incrementally |
+//! | `payload.rs` | long-polling payloads: packets joined by `\x1e` |
 //! | `request.rs` | the request head the endpoint reads, its errors (`{"code":N,"message":..}`), the origin policy |
 //! | `session.rs` | a session: transport, bounded queue, heartbeat; ids, events |
 //! | `endpoint.rs` | the endpoint: handshake, polls and POSTs, timers, sending, closing |
@@ -19,9 +19,8 @@
 //!
 //! # Driving it
 //!
-//! - An HTTP request to the path: [`Endpoint::handle_request`] (head and whole body), or
-//!   [`Endpoint::begin_request`], [`Endpoint::request_body`] and [`Endpoint::end_request`]
-//!   to stream a POST's body. A [`Reply`] says whether to answer now, or that the poll is
+//! - An HTTP request to the path: [`Endpoint::handle_request`] (head and whole body). A
+//!   [`Reply`] says whether to answer now, or that the poll is
 //!   held and its response comes from [`Endpoint::poll_response`] under its [`RequestId`].
 //! - A WebSocket handshake to the path: [`Endpoint::open_websocket`]; then its messages
 //!   ([`Endpoint::websocket_text`], [`Endpoint::websocket_binary`]) and its end
@@ -46,7 +45,7 @@ mod websocket;
 pub use config::{EndpointConfig, OriginPolicy};
 pub use endpoint::{Endpoint, Reply};
 pub use packet::{Frame, Packet, PacketError};
-pub use payload::{PayloadDecoder, PayloadError, SEPARATOR, decode_payload, encode_payload};
+pub use payload::{PayloadError, SEPARATOR, decode_payload, encode_payload};
 pub use request::{EngineError, Request};
 pub use session::{
     CloseReason, EngineEvent, Message, RequestId, SendError, Sid, SocketId, TransportKind,

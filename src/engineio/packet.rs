@@ -133,6 +133,19 @@ impl Packet {
             other => Frame::Text(other.to_text()),
         }
     }
+
+    /// The WebSocket form of the packet, taking it: binary data moves into the frame, and a
+    /// message's text is the frame's text after its type digit, without a copy of the data.
+    pub fn into_frame(self) -> Frame {
+        match self {
+            Packet::Binary(bytes) => Frame::Binary(bytes),
+            Packet::Message(mut text) => {
+                text.insert(0, '4');
+                Frame::Text(text)
+            }
+            other => Frame::Text(other.to_text()),
+        }
+    }
 }
 
 /// What the application sends on one WebSocket: a frame to send, or the end of the socket.
@@ -191,5 +204,13 @@ mod tests {
             Frame::Text("4hi".into())
         );
         assert_eq!(Packet::Binary(vec![7]).to_frame(), Frame::Binary(vec![7]));
+        for p in [
+            Packet::Message("hi".into()),
+            Packet::Binary(vec![7]),
+            Packet::Pong("probe".into()),
+            Packet::Close,
+        ] {
+            assert_eq!(p.to_frame(), p.clone().into_frame());
+        }
     }
 }

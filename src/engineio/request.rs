@@ -1,7 +1,7 @@
 //! What the endpoint reads from an HTTP request, and the errors it answers with.
 
 use super::config::OriginPolicy;
-use crate::handshake::Response;
+use crate::handshake::{HandshakeRequest, Response};
 
 /// The head of an HTTP request (or of a WebSocket handshake) for the endpoint.
 ///
@@ -23,6 +23,26 @@ pub struct Request {
     pub target: String,
     /// The header fields, names as sent.
     pub headers: Vec<(String, String)>,
+}
+
+/// A request target's path, without the query or fragment.
+pub(crate) fn target_path(target: &str) -> &str {
+    target.split(['?', '#']).next().unwrap_or("")
+}
+
+/// The endpoint's view of a request the crate's [`Connection`](crate::Connection) read: an
+/// `HttpRequest`'s or a `HandshakeRequest`'s method, target and headers.
+impl From<&HandshakeRequest> for Request {
+    fn from(hr: &HandshakeRequest) -> Self {
+        Request {
+            method: hr.method().to_owned(),
+            target: hr.target().to_owned(),
+            headers: hr
+                .headers()
+                .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                .collect(),
+        }
+    }
 }
 
 impl Request {
@@ -51,7 +71,7 @@ impl Request {
 
     /// The target's path, without the query.
     pub fn path(&self) -> &str {
-        self.target.split(['?', '#']).next().unwrap_or("")
+        target_path(&self.target)
     }
 
     /// The first value of query parameter `name`, as written (no percent-decoding: the

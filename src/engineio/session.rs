@@ -57,7 +57,7 @@ impl std::fmt::Display for Sid {
     }
 }
 
-/// A long-polling request the endpoint holds or reads: the handle under which its response
+/// A long-polling request the endpoint holds: the handle under which its response
 /// comes out of [`Endpoint::poll_response`](super::Endpoint::poll_response).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RequestId(pub(crate) u64);
@@ -97,7 +97,7 @@ pub enum CloseReason {
     ParseError,
     /// The client sent a body or message over `max_payload`.
     PayloadTooLarge,
-    /// The client opened a second poll or POST while one was open.
+    /// The client opened a second poll while one was held.
     DuplicateRequest,
     /// The application closed the session.
     ServerClose,
@@ -180,8 +180,6 @@ pub(crate) struct Session {
     pub socket: Option<SocketId>,
     /// The held poll.
     pub get: Option<RequestId>,
-    /// The POST whose body is being read.
-    pub post: Option<RequestId>,
     pub probe: Option<Probe>,
     queue: VecDeque<Packet>,
     queued_bytes: usize,
@@ -199,7 +197,6 @@ impl Session {
         Session {
             socket,
             get: None,
-            post: None,
             probe: None,
             queue: VecDeque::new(),
             queued_bytes: 0,

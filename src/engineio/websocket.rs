@@ -36,7 +36,7 @@ impl Endpoint {
         let Some(sid) = req.query("sid") else {
             let (_, open) = self.open_session(Some(socket), req, now)?;
             self.transmits
-                .push_back((socket, Packet::Open(open).to_frame()));
+                .push_back((socket, Packet::Open(open).into_frame()));
             return Ok(socket);
         };
         let sid = Sid::parse(sid).ok_or(EngineError::UnknownSid)?;
@@ -127,7 +127,7 @@ impl Endpoint {
             Ok(Packet::Ping(data)) if data == "probe" && !probe.probed => {
                 probe.probed = true;
                 self.transmits
-                    .push_back((socket, Packet::Pong(data).to_frame()));
+                    .push_back((socket, Packet::Pong(data).into_frame()));
                 // A held poll is released with a noop.
                 self.flush(sid);
             }

@@ -17,8 +17,8 @@ impl<A: Adapter> Server<A> {
     /// Emit an event to one socket.
     pub fn emit(&mut self, socket: &Sid, event: &str, payload: Payload) -> Result<(), SocketError> {
         let (conn, nsp) = self.socket_route(socket)?;
-        let packet = event_packet(&nsp, event, &payload, None)?;
-        self.send_packet(conn, &packet, &payload.attachments)
+        let packet = event_packet(&nsp, event, payload.args, &payload.attachments, None)?;
+        self.send_packet(conn, &packet, payload.attachments)
     }
 
     /// Emit an event to one socket and ask for its acknowledgement: it comes as
@@ -34,8 +34,8 @@ impl<A: Adapter> Server<A> {
     ) -> Result<u64, SocketError> {
         let (conn, nsp) = self.socket_route(socket)?;
         let id = self.sockets.get(socket).map_or(0, |s| s.next_ack);
-        let packet = event_packet(&nsp, event, &payload, Some(id))?;
-        self.send_packet(conn, &packet, &payload.attachments)?;
+        let packet = event_packet(&nsp, event, payload.args, &payload.attachments, Some(id))?;
+        self.send_packet(conn, &packet, payload.attachments)?;
         // A timeout beyond the clock's range never fires.
         let at = now.checked_add(timeout);
         if let Some(s) = self.sockets.get_mut(socket) {
@@ -61,7 +61,7 @@ impl<A: Adapter> Server<A> {
         let mut packet = Packet::new(kind, nsp).with_id(id);
         packet.data = Some(Value::Array(payload.args));
         packet.attachments = payload.attachments.len();
-        self.send_packet(conn, &packet, &payload.attachments)
+        self.send_packet(conn, &packet, payload.attachments)
     }
 
     /// Take a socket out of its namespace: the client gets a DISCONNECT; the connection
@@ -69,7 +69,7 @@ impl<A: Adapter> Server<A> {
     pub fn disconnect(&mut self, socket: &Sid) -> Result<(), SocketError> {
         let (conn, nsp) = self.socket_route(socket)?;
         // The socket goes whether or not the client can still be told.
-        let _ = self.send_packet(conn, &Packet::new(PacketType::Disconnect, nsp), &[]);
+        let _ = self.send_packet(conn, &Packet::new(PacketType::Disconnect, nsp), Vec::new());
         self.remove_socket(*socket, DisconnectReason::ServerDisconnect);
         Ok(())
     }
@@ -152,19 +152,31 @@ impl<A: Adapter> Server<A> {
         if !self.namespaces.contains_key(&b.nsp) {
             return Err(SocketError::UnknownNamespace);
         }
-        let packet = event_packet(&b.nsp, &b.event, &b.payload, None)?;
+        // The broadcast stays the caller's (the adapter publishes it after): each recipient
+        // gets its own copy of the attachments.
+        let attachments = &b.payload.attachments;
+        let packet = event_packet(&b.nsp, &b.event, b.payload.args.clone(), attachments, None)?;
         let text = packet.encode();
+        let mut conns: Vec<Sid> = self
+            .recipients(b)
+            .iter()
+            .filter_map(|socket| self.sockets.get(socket).map(|s| s.conn))
+            .collect();
+        // The text is copied for every recipient but the last, which takes it.
+        let last = conns.pop();
         let mut sent = 0;
-        for socket in self.recipients(b) {
-            let Some(conn) = self.sockets.get(&socket).map(|s| s.conn) else {
-                continue;
-            };
+        for conn in conns {
             if self
-                .send_text(conn, text.clone(), &b.payload.attachments)
+                .send_text(conn, text.clone(), attachments.clone())
                 .is_ok()
             {
                 sent += 1;
             }
+        }
+        if let Some(conn) = last
+            && self.send_text(conn, text, attachments.clone()).is_ok()
+        {
+            sent += 1;
         }
         Ok(sent)
     }
@@ -188,23 +200,27 @@ fn check_placeholders(payload: &Payload) -> Result<(), SocketError> {
 fn event_packet(
     nsp: &str,
     event: &str,
-    payload: &Payload,
+    args: Vec<Value>,
+    attachments: &[Vec<u8>],
     id: Option<u64>,
 ) -> Result<Packet, SocketError> {
     if RESERVED_EVENTS.contains(&event) {
         return Err(SocketError::ReservedEvent);
     }
-    check_placeholders(payload)?;
-    let kind = if payload.attachments.is_empty() {
+    let n = attachments.len();
+    if !args.iter().all(|a| placeholders_within(a, n)) {
+        return Err(SocketError::BadPlaceholder);
+    }
+    let kind = if n == 0 {
         PacketType::Event
     } else {
         PacketType::BinaryEvent
     };
-    let mut data = Vec::with_capacity(payload.args.len() + 1);
+    let mut data = Vec::with_capacity(args.len() + 1);
     data.push(Value::from(event));
-    data.extend(payload.args.iter().cloned());
+    data.extend(args);
     let mut packet = Packet::new(kind, nsp).with_data(Value::Array(data));
     packet.id = id;
-    packet.attachments = payload.attachments.len();
+    packet.attachments = n;
     Ok(packet)
 }

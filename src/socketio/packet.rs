@@ -271,8 +271,8 @@ impl Packet {
             let _ = write!(out, "{id}");
         }
         if let Some(data) = &self.data {
-            // Serializing a `Value` to a `String` cannot fail.
-            out.push_str(&serde_json::to_string(data).unwrap_or_default());
+            // `Value`'s `Display` is its compact JSON, written straight into `out`.
+            let _ = write!(out, "{data}");
         }
     }
 }

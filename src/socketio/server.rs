@@ -245,7 +245,7 @@ impl<A: Adapter> Server<A> {
         let mut data = Map::new();
         data.insert("sid".to_owned(), Value::String(socket.to_string()));
         let packet = Packet::new(PacketType::Connect, req.nsp.as_str()).with_data(data.into());
-        self.send_packet(req.conn, &packet, &[])?;
+        self.send_packet(req.conn, &packet, Vec::new())?;
         self.sockets.insert(
             socket,
             Socket {
@@ -270,7 +270,7 @@ impl<A: Adapter> Server<A> {
     pub fn refuse(&mut self, req: &ConnectRequest, data: Value) -> Result<(), SocketError> {
         self.take_pending(req)?;
         let packet = Packet::new(PacketType::ConnectError, req.nsp.as_str()).with_data(data);
-        self.send_packet(req.conn, &packet, &[])
+        self.send_packet(req.conn, &packet, Vec::new())
     }
 
     fn take_pending(&mut self, req: &ConnectRequest) -> Result<(), SocketError> {
@@ -320,7 +320,7 @@ impl<A: Adapter> Server<A> {
                 };
                 match done {
                     Ok(Some((packet, attachments))) => {
-                        self.client_packet(sid, packet, attachments, now);
+                        self.client_packet(sid, packet, attachments);
                     }
                     Ok(None) => {}
                     Err(e) => self.malformed(sid, e),
@@ -334,8 +334,7 @@ impl<A: Adapter> Server<A> {
     }
 
     /// A complete packet from a client.
-    fn client_packet(&mut self, conn: Sid, p: Packet, attachments: Vec<Vec<u8>>, now: Instant) {
-        let _ = now;
+    fn client_packet(&mut self, conn: Sid, p: Packet, attachments: Vec<Vec<u8>>) {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
@@ -347,7 +346,7 @@ impl<A: Adapter> Server<A> {
                 let mut data = Map::new();
                 data.insert("message".into(), Value::from("Invalid namespace"));
                 let refusal = Packet::new(PacketType::ConnectError, p.nsp).with_data(data.into());
-                let _ = self.send_packet(conn, &refusal, &[]);
+                let _ = self.send_packet(conn, &refusal, Vec::new());
                 return;
             }
             if c.sockets.contains_key(&p.nsp) || !c.pending.insert(p.nsp.clone()) {
@@ -475,7 +474,7 @@ impl<A: Adapter> Server<A> {
         &mut self,
         conn: Sid,
         packet: &Packet,
-        attachments: &[Vec<u8>],
+        attachments: Vec<Vec<u8>>,
     ) -> Result<(), SocketError> {
         let text = packet.encode();
         self.send_text(conn, text, attachments)
@@ -486,7 +485,7 @@ impl<A: Adapter> Server<A> {
         &mut self,
         conn: Sid,
         text: String,
-        attachments: &[Vec<u8>],
+        attachments: Vec<Vec<u8>>,
     ) -> Result<(), SocketError> {
         use crate::engineio::SendError;
         let refused = |e: SendError| match e {
@@ -497,7 +496,7 @@ impl<A: Adapter> Server<A> {
             .send(&conn, Message::Text(text))
             .map_err(refused)?;
         for a in attachments {
-            if let Err(e) = self.engine.send(&conn, Message::Binary(a.clone())) {
+            if let Err(e) = self.engine.send(&conn, Message::Binary(a)) {
                 self.close(&conn);
                 return Err(refused(e));
             }
