@@ -63,10 +63,8 @@ fn stream_strategy(window_bits: u8) -> Strategy {
 /// Where a received message is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Inbound {
-    /// Between messages.
+    /// Between messages, or in a message sent without compression.
     Idle,
-    /// A message sent without compression.
-    Plain,
     /// A compressed message.
     Compressed {
         /// Whether any payload byte of it was taken.
@@ -175,26 +173,28 @@ impl PerMessageDeflate {
 
     /// A received data frame's header: RSV1 on the first frame marks a compressed message
     /// (returns `true`: its payload goes through [`decode`](Self::decode)); RSV1 on a
-    /// continuation frame is the peer's error (§6.1).
+    /// continuation frame is the peer's error (§6.1). For a continuation frame the answer of
+    /// the first frame holds, and `false` is returned.
     pub fn inbound_frame(&mut self, rsv: u8, first: bool) -> Result<bool, ProtocolError> {
         let compressed = rsv & RSV1 != 0;
-        if first {
-            self.held = None;
-            self.inbound = if compressed {
-                Inbound::Compressed {
-                    any_input: false,
-                    tail_fed: 0,
-                    stream_end: false,
-                }
+        if !first {
+            return if compressed {
+                Err(ProtocolError::ReservedBitsSet)
             } else {
-                Inbound::Plain
+                Ok(false)
             };
-            Ok(compressed)
-        } else if compressed {
-            Err(ProtocolError::ReservedBitsSet)
-        } else {
-            Ok(matches!(self.inbound, Inbound::Compressed { .. }))
         }
+        self.held = None;
+        self.inbound = if compressed {
+            Inbound::Compressed {
+                any_input: false,
+                tail_fed: 0,
+                stream_end: false,
+            }
+        } else {
+            Inbound::Idle
+        };
+        Ok(compressed)
     }
 
     /// Inflate payload bytes of a compressed message into `out`, never past `limit` bytes, in
