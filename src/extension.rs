@@ -381,7 +381,11 @@ pub struct Decoded {
 /// [`decode`]: Extension::decode
 /// [`outbound_wants`]: Extension::outbound_wants
 /// [`encode`]: Extension::encode
-pub(crate) trait Extension: Send + fmt::Debug {
+///
+/// Public (hidden) for the permessage-deflate tests, benchmarks and fuzz targets, which call
+/// the transform as the connection does.
+#[doc(hidden)]
+pub trait Extension: Send + fmt::Debug {
     /// The RSV bits this extension gives a meaning to (RSV1 = `0b100`).
     fn rsv_bits(&self) -> u8;
 

@@ -12,6 +12,7 @@
 use libfuzzer_sys::fuzz_target;
 use wsmachine::Role;
 use wsmachine::deflate::{DeflateConfig, DeflateParams, PerMessageDeflate};
+use wsmachine::extension::Extension;
 
 const LIMITS: [usize; 4] = [0, 1, 1000, 70_000];
 

@@ -1,7 +1,7 @@
 use super::negotiate::{Params, answer, check_response, offered_params, parse_params};
 use super::*;
 use crate::ProtocolError;
-use crate::extension::{AcceptedExtension, ExtensionOffer, parse_extensions};
+use crate::extension::{AcceptedExtension, Extension, ExtensionOffer, parse_extensions};
 use crate::role::Role;
 
 // ---- negotiation ------------------------------------------------------------------------------
