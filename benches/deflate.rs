@@ -35,6 +35,7 @@ use std::time::Instant;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use wsmachine::deflate::{DeflateConfig, DeflateParams, PerMessageDeflate};
+use wsmachine::extension::Extension;
 use wsmachine::handshake::{Accept, ClientRequest};
 use wsmachine::{Config, Connection, Event, Role};
 

@@ -77,10 +77,13 @@ pub struct Config {
     pub max_request_body: usize,
     /// Largest output the application may queue before data sends are refused, in bytes:
     /// a data message (or piece) is refused with [`crate::UsageError::OutputFull`] when output
-    /// is already queued and the message's payload would take it past this bound. An empty
-    /// output takes a message of any size, so that no message is unsendable; the output thus
-    /// never holds more than this bound or one message. Control frames (Pings, Pongs, the
-    /// Close) are never refused: they are at most 131 bytes. `usize::MAX` turns the bound off.
+    /// is already queued and the bytes queued plus the length of the payload given to the
+    /// send would pass this bound. The check counts the payload as given: its frame header
+    /// (2 to 14 bytes) is not counted, nor the difference compression makes, so the output
+    /// can pass the bound by the headers of the frames it took. An empty output takes a
+    /// message of any size, so that no message is unsendable. Control frames (Pings, Pongs,
+    /// the Close) are never refused: they are at most 131 bytes. `usize::MAX` turns the bound
+    /// off.
     ///
     /// 16 MiB by default: four of the largest messages the default `max_message_size` lets
     /// the peer send, so that a loop echoing what it receives, or a driver that writes only

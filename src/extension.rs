@@ -381,15 +381,20 @@ pub struct Decoded {
 /// [`decode`]: Extension::decode
 /// [`outbound_wants`]: Extension::outbound_wants
 /// [`encode`]: Extension::encode
-pub(crate) trait Extension: Send + fmt::Debug {
+///
+/// Public (hidden) for the permessage-deflate tests, benchmarks and fuzz targets, which call
+/// the transform as the connection does.
+#[doc(hidden)]
+pub trait Extension: Send + fmt::Debug {
     /// The RSV bits this extension gives a meaning to (RSV1 = `0b100`).
     fn rsv_bits(&self) -> u8;
 
     /// The header of a received data frame: `rsv` its RSV bits (only bits this extension
-    /// claims can be set here), `first` whether it starts a message. Returns whether the
-    /// message's payload is to be passed through [`decode`](Extension::decode) (the answer
-    /// for the first frame holds for the whole message), or the peer's violation (e.g. RSV1 on
-    /// a continuation frame).
+    /// claims can be set here), `first` whether it starts a message. Returns, for the first
+    /// frame, whether the message's payload is to be passed through
+    /// [`decode`](Extension::decode) (the answer holds for the whole message; the return for
+    /// a continuation frame is not read), or the peer's violation (e.g. RSV1 on a
+    /// continuation frame).
     fn inbound_frame(&mut self, rsv: u8, first: bool) -> Result<bool, crate::ProtocolError>;
 
     /// Decode payload bytes of a transformed message: take bytes from `input` and append what

@@ -42,7 +42,7 @@ use crate::connection::{Connection, Role};
 use crate::error::UsageError;
 use crate::handshake::{
     Accept, HandshakeError, HandshakeRequest, Negotiated, RequestError, RequestParser,
-    RequestProgress, Response, ServerPolicy, write_accept,
+    RequestProgress, Response, ServerPolicy, prepare_accept,
 };
 
 /// Validate an upgrade request as a [`Connection`] would (§4.2.1, with `config`'s head limits,
@@ -141,24 +141,17 @@ pub fn accept_response(
     accept: &Accept,
     policy: &ServerPolicy,
 ) -> Result<(::http::Response<()>, Negotiated), UsageError> {
-    let mut head = Vec::new();
-    let negotiated = write_accept(request, accept, policy, &mut head)?;
+    let prepared = prepare_accept(request, accept, policy)?;
     let mut response = ::http::Response::new(());
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    // The head written above: a status line, then `Name: value` lines, checked as they were
-    // written; read back into the framework's types.
-    let text = String::from_utf8_lossy(&head);
-    for line in text.split("\r\n").skip(1).filter(|l| !l.is_empty()) {
-        let Some((name, value)) = line.split_once(": ") else {
-            continue;
-        };
+    for (name, value) in prepared.header_fields(accept) {
         let name = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| UsageError::InvalidHeader(name.to_owned()))?;
         let value = HeaderValue::from_str(value)
             .map_err(|_| UsageError::InvalidHeader(format!("{name}: {value}")))?;
         response.headers_mut().append(name, value);
     }
-    Ok((response, negotiated))
+    Ok((response, prepared.into_negotiated()))
 }
 
 /// The answer to a request [`validate`] refused: its status (400, 403, 405, 426, 431) with the

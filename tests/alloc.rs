@@ -652,6 +652,8 @@ mod compressed {
 
         assert_eq!((stats, heard), expected_pair(&measured));
         let (stats, _) = expected_pair(&measured);
+        // A check on the plan, not on the machines: the measured run must exercise enough
+        // messages and Pings for "no allocation" to mean something.
         assert!(stats.messages > 150 && stats.pings > 75, "{stats:?}");
         assert_eq!((c.state(), s.state()), (State::Open, State::Open));
         // Random binary does not compress; the text (a repeated sentence) compresses to a

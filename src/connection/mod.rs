@@ -102,7 +102,8 @@ pub struct Connection {
     /// The extension stage: the negotiated extension that sees RSV bits and transforms
     /// payloads, if any.
     extension: Option<Box<dyn Extension>>,
-    /// RSV bits claimed by negotiated extensions.
+    /// RSV bits claimed by negotiated extensions: `negotiated`'s, kept here for the frame
+    /// parser (set with it, in [`install`](Self::install)).
     rsv_allowed: u8,
     masks: Option<Box<dyn MaskSource>>,
 
@@ -267,14 +268,6 @@ impl Connection {
         if self.role == Role::Client {
             self.masks = Some(source);
         }
-    }
-
-    /// Put a negotiated extension in the pipeline's extension stage: it sees the RSV bits it
-    /// claims and transforms the payloads of the messages it takes.
-    #[cfg_attr(not(any(test, feature = "deflate")), allow(dead_code))]
-    pub(crate) fn set_extension(&mut self, ext: Box<dyn Extension>) {
-        self.rsv_allowed |= ext.rsv_bits();
-        self.extension = Some(ext);
     }
 
     /// This endpoint's role.
@@ -498,12 +491,17 @@ impl Connection {
                     #[cfg(feature = "deflate")]
                     let mut negotiated = negotiated;
                     #[cfg(feature = "deflate")]
-                    if let Err(e) = self.client_deflate(&mut negotiated) {
-                        self.handshake_failed(e);
-                        return 0;
-                    }
+                    let stage = match self.client_deflate(&mut negotiated) {
+                        Ok(stage) => stage,
+                        Err(e) => {
+                            self.handshake_failed(e);
+                            return 0;
+                        }
+                    };
+                    #[cfg(not(feature = "deflate"))]
+                    let stage = None;
                     self.phase.open();
-                    self.opened(negotiated);
+                    self.opened(negotiated, stage);
                     consumed
                 }
                 ResponseProgress::Rejected { response, consumed } => {
@@ -530,10 +528,24 @@ impl Connection {
     }
 
     /// The handshake completed with these settings: messages may flow.
-    fn opened(&mut self, negotiated: Negotiated) {
+    fn opened(&mut self, negotiated: Negotiated, stage: Option<Box<dyn Extension>>) {
+        self.install(negotiated, stage);
+        self.announce_open = true;
+    }
+
+    /// Take what the handshake settled, and the extension stage for the negotiated extension
+    /// the machine implements. The RSV bits frames may carry are those `negotiated` lists
+    /// (each extension's `rsv_bits`, the stage's among them): the one place they are set.
+    fn install(&mut self, negotiated: Negotiated, stage: Option<Box<dyn Extension>>) {
+        debug_assert!(
+            stage
+                .as_ref()
+                .is_none_or(|s| s.rsv_bits() & !negotiated.rsv_bits() == 0),
+            "the extension stage's RSV bits are listed in the negotiated extensions"
+        );
         self.rsv_allowed = negotiated.rsv_bits();
         self.negotiated = Some(negotiated);
-        self.announce_open = true;
+        self.extension = stage;
     }
 
     /// Server: accept the upgrade request reported by [`Event::HandshakeRequest`]. The 101
@@ -583,40 +595,44 @@ impl Connection {
             *self.tx.buffer() = buf;
         }
         let negotiated = prepared.write(&accept, self.tx.buffer());
-        self.opened(negotiated);
+        // The accepted permessage-deflate entry, added above, carries its RSV bit.
         #[cfg(feature = "deflate")]
-        if let Some(stage) = deflate {
-            self.set_extension(Box::new(stage));
-        }
+        let stage = deflate.map(|stage| Box::new(stage) as Box<dyn Extension>);
+        #[cfg(not(feature = "deflate"))]
+        let stage = None;
+        self.opened(negotiated, stage);
         Ok(())
     }
 
-    /// Client: take the server's permessage-deflate answer, if it gave one, into the extension
-    /// stage; its RSV bit is RSV1.
+    /// Client: the extension stage for the server's permessage-deflate answer, if it gave one.
+    /// The answer's entry in `negotiated` is given the stage's RSV bit, which the 101 does not
+    /// state.
     #[cfg(feature = "deflate")]
-    fn client_deflate(&mut self, negotiated: &mut Negotiated) -> Result<(), HandshakeError> {
+    fn client_deflate(
+        &self,
+        negotiated: &mut Negotiated,
+    ) -> Result<Option<Box<dyn Extension>>, HandshakeError> {
         use crate::handshake::ResponseError;
         let Some(config) = self.config.deflate else {
-            return Ok(());
+            return Ok(None);
         };
         let mut answers = negotiated
             .extensions_mut()
             .iter_mut()
             .filter(|e| e.name.eq_ignore_ascii_case(crate::deflate::NAME));
         let Some(answer) = answers.next() else {
-            return Ok(());
+            return Ok(None);
         };
         let params = crate::deflate::accept_response(&config, answer)
             .map_err(|e| HandshakeError::Response(ResponseError::ExtensionParams(e.to_string())))?;
-        answer.rsv_bits = 0b100;
+        let stage = crate::deflate::PerMessageDeflate::new(Role::Client, &params, &config);
+        answer.rsv_bits = Extension::rsv_bits(&stage);
         if answers.next().is_some() {
             return Err(HandshakeError::Response(ResponseError::ExtensionParams(
                 "permessage-deflate accepted twice".into(),
             )));
         }
-        let stage = crate::deflate::PerMessageDeflate::new(Role::Client, &params, &config);
-        self.set_extension(Box::new(stage));
-        Ok(())
+        Ok(Some(Box::new(stage)))
     }
 
     /// Server: refuse the upgrade request with any response (401, 302 with `Location`, …).

@@ -186,12 +186,12 @@ impl Connection {
     /// [`UsageError::OutputFull`] when queued output would pass
     /// [`Config::max_output_buffer`](crate::Config::max_output_buffer).
     pub fn send_text(&mut self, text: &str) -> Result<(), UsageError> {
-        self.send_message(OpCode::Text, text.as_bytes())
+        self.send_message(OpCode::Text, text.as_bytes(), true)
     }
 
     /// Queue a binary message in one frame.
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), UsageError> {
-        self.send_message(OpCode::Binary, data)
+        self.send_message(OpCode::Binary, data, true)
     }
 
     /// Queue a whole message that does not pass through the extension stage, whatever it
@@ -209,22 +209,23 @@ impl Connection {
             }
             MessageKind::Binary => OpCode::Binary,
         };
-        self.check_data_allowed()?;
-        if self.tx.sending.is_some() {
-            return Err(UsageError::MessageInProgress);
-        }
-        self.check_room(data.len())?;
-        self.write(true, opcode, data);
-        Ok(())
+        self.send_message(opcode, data, false)
     }
 
-    fn send_message(&mut self, opcode: OpCode, data: &[u8]) -> Result<(), UsageError> {
+    /// Queue a whole message in one frame, through the extension stage if `transformable`
+    /// and the stage takes it.
+    fn send_message(
+        &mut self,
+        opcode: OpCode,
+        data: &[u8],
+        transformable: bool,
+    ) -> Result<(), UsageError> {
         self.check_data_allowed()?;
         if self.tx.sending.is_some() {
             return Err(UsageError::MessageInProgress);
         }
         self.check_room(data.len())?;
-        let transformed = self.transforms(data.len());
+        let transformed = transformable && self.transforms(data.len());
         self.write_data(true, opcode, data, transformed);
         Ok(())
     }
@@ -248,7 +249,8 @@ impl Connection {
 
     /// Check that a data frame with `data` may be sent as the next piece of a message of
     /// `kind`, and record it: the opcode to send it with, and whether it passes through the
-    /// extension stage (`transformable`: a message starting here may).
+    /// extension stage (`transformable`: a message starting here may). The caller checked
+    /// that data may be sent ([`check_data_allowed`](Self::check_data_allowed)).
     fn begin_fragment(
         &mut self,
         kind: MessageKind,
@@ -256,7 +258,6 @@ impl Connection {
         fin: bool,
         transformable: bool,
     ) -> Result<(OpCode, bool), UsageError> {
-        self.check_data_allowed()?;
         let (opcode, transformed) = match self.tx.sending {
             None => (
                 match kind {
@@ -336,6 +337,7 @@ impl Connection {
         if self.tx.unbuffered.is_some() {
             return Err(UsageError::UnbufferedPayloadPending);
         }
+        self.check_data_allowed()?;
         let (opcode, _) = self.begin_fragment(kind, payload, fin, false)?;
         let mask = self.next_mask();
         let mut header = [0u8; frame::MAX_HEADER_LEN];

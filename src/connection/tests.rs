@@ -87,7 +87,11 @@ impl Extension for Rle {
 
 fn with_rle(role: Role, config: Config) -> Connection {
     let mut c = Connection::from_upgraded(role, config);
-    c.set_extension(Box::<Rle>::default());
+    let mut negotiated = Negotiated::default();
+    let mut rle = crate::extension::AcceptedExtension::new("x-rle");
+    rle.rsv_bits = 0b100;
+    negotiated.push_extension(rle);
+    c.install(negotiated, Some(Box::<Rle>::default()));
     if role == Role::Client {
         c.set_mask_source(Box::new(FixedMasks::new(vec![[0x37, 0xfa, 0x21, 0x3d]])));
     }

@@ -63,10 +63,8 @@ fn stream_strategy(window_bits: u8) -> Strategy {
 /// Where a received message is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Inbound {
-    /// Between messages.
+    /// Between messages, or in a message sent without compression.
     Idle,
-    /// A message sent without compression.
-    Plain,
     /// A compressed message.
     Compressed {
         /// Whether any payload byte of it was taken.
@@ -86,7 +84,7 @@ enum Inbound {
 ///
 /// Both zlib-rs streams are created on first use, reused from message to message, reset after
 /// each message in a direction without context takeover, and dropped by
-/// [`release_buffers`](Self::release_buffers) in such a direction between messages.
+/// [`release_buffers`](Extension::release_buffers) in such a direction between messages.
 #[doc(hidden)]
 pub struct PerMessageDeflate {
     /// The window this side compresses with, 8 to 15.
@@ -167,34 +165,65 @@ impl PerMessageDeflate {
             strategy: stream_strategy(self.compress_window_bits),
         }
     }
+}
 
+/// One inflate call: bytes taken, bytes written, status; a DEFLATE error is the peer's.
+fn run_inflate(
+    inflate: &mut Inflate,
+    src: &[u8],
+    dst: &mut [u8],
+) -> Result<(usize, usize, Status), ProtocolError> {
+    let (in_before, out_before) = (inflate.total_in(), inflate.total_out());
+    let result = inflate.decompress(src, dst, InflateFlush::SyncFlush);
+    let taken = (inflate.total_in() - in_before) as usize;
+    let written = (inflate.total_out() - out_before) as usize;
+    match result {
+        Ok(status) => Ok((taken, written, status)),
+        Err(_) => Err(ProtocolError::InvalidCompressedData),
+    }
+}
+
+/// Lengthen `out` by `step` zero bytes (`out.len() + step <= limit`), growing its capacity
+/// geometrically but never past `limit`, so that a message's buffer stays within its limit.
+fn grow_within(out: &mut Vec<u8>, step: usize, limit: usize) {
+    let need = out.len() + step;
+    if need > out.capacity() {
+        let target = (out.capacity() * 2).clamp(need, limit.max(need));
+        out.reserve_exact(target - out.len());
+    }
+    out.resize(need, 0);
+}
+
+impl Extension for PerMessageDeflate {
     /// The RSV bits this extension claims: RSV1.
-    pub fn rsv_bits(&self) -> u8 {
+    fn rsv_bits(&self) -> u8 {
         RSV1
     }
 
     /// A received data frame's header: RSV1 on the first frame marks a compressed message
     /// (returns `true`: its payload goes through [`decode`](Self::decode)); RSV1 on a
-    /// continuation frame is the peer's error (§6.1).
-    pub fn inbound_frame(&mut self, rsv: u8, first: bool) -> Result<bool, ProtocolError> {
+    /// continuation frame is the peer's error (§6.1). For a continuation frame the answer of
+    /// the first frame holds, and `false` is returned.
+    fn inbound_frame(&mut self, rsv: u8, first: bool) -> Result<bool, ProtocolError> {
         let compressed = rsv & RSV1 != 0;
-        if first {
-            self.held = None;
-            self.inbound = if compressed {
-                Inbound::Compressed {
-                    any_input: false,
-                    tail_fed: 0,
-                    stream_end: false,
-                }
+        if !first {
+            return if compressed {
+                Err(ProtocolError::ReservedBitsSet)
             } else {
-                Inbound::Plain
+                Ok(false)
             };
-            Ok(compressed)
-        } else if compressed {
-            Err(ProtocolError::ReservedBitsSet)
-        } else {
-            Ok(matches!(self.inbound, Inbound::Compressed { .. }))
         }
+        self.held = None;
+        self.inbound = if compressed {
+            Inbound::Compressed {
+                any_input: false,
+                tail_fed: 0,
+                stream_end: false,
+            }
+        } else {
+            Inbound::Idle
+        };
+        Ok(compressed)
     }
 
     /// Inflate payload bytes of a compressed message into `out`, never past `limit` bytes, in
@@ -202,7 +231,7 @@ impl PerMessageDeflate {
     /// while they fill up); `end` when `input` ends the message, after which the tail
     /// `00 00 ff ff` is fed. Returns having taken less than all of `input` only with `out` at
     /// `limit`. Data that does not inflate is [`ProtocolError::InvalidCompressedData`].
-    pub fn decode(
+    fn decode(
         &mut self,
         input: &[u8],
         end: bool,
@@ -323,7 +352,7 @@ impl PerMessageDeflate {
 
     /// Whether a message about to be sent, its first piece `len` bytes long, is compressed:
     /// from the configured threshold up.
-    pub fn outbound_wants(&self, len: usize) -> bool {
+    fn outbound_wants(&self, len: usize) -> bool {
         len >= self.threshold
     }
 
@@ -332,7 +361,7 @@ impl PerMessageDeflate {
     /// trailing `00 00 ff ff` is removed (§7.2.1); a last frame with nothing to add is the
     /// single byte `00`, the start of the empty stored block the receiver's tail completes.
     /// Returns the frame's RSV bits: RSV1 on the first frame only.
-    pub fn encode(&mut self, payload: &[u8], first: bool, fin: bool, out: &mut Vec<u8>) -> u8 {
+    fn encode(&mut self, payload: &[u8], first: bool, fin: bool, out: &mut Vec<u8>) -> u8 {
         let config = self.deflate_config();
         let deflate = self
             .deflate
@@ -376,7 +405,7 @@ impl PerMessageDeflate {
     /// message is under way in them; they are created again for the next compressed message.
     /// A message sent or received uncompressed does not use them: the extension is never told
     /// where such a message ends, and it need not be.
-    pub fn release_buffers(&mut self) {
+    fn release_buffers(&mut self) {
         if self.compress_reset && !self.sending {
             self.deflate = None;
         }
@@ -386,74 +415,11 @@ impl PerMessageDeflate {
     }
 
     /// Heap bytes the streams hold (zlib-rs allocates each one in a single block).
-    pub fn heap_size(&self) -> usize {
+    fn heap_size(&self) -> usize {
         let deflate = self.deflate.as_ref().map_or(0, |_| {
             deflate_heap_bytes(self.compress_window_bits, self.mem_level)
         });
         let inflate = self.inflate.as_ref().map_or(0, |_| INFLATE_HEAP_BYTES);
         deflate + inflate
-    }
-}
-
-/// One inflate call: bytes taken, bytes written, status; a DEFLATE error is the peer's.
-fn run_inflate(
-    inflate: &mut Inflate,
-    src: &[u8],
-    dst: &mut [u8],
-) -> Result<(usize, usize, Status), ProtocolError> {
-    let (in_before, out_before) = (inflate.total_in(), inflate.total_out());
-    let result = inflate.decompress(src, dst, InflateFlush::SyncFlush);
-    let taken = (inflate.total_in() - in_before) as usize;
-    let written = (inflate.total_out() - out_before) as usize;
-    match result {
-        Ok(status) => Ok((taken, written, status)),
-        Err(_) => Err(ProtocolError::InvalidCompressedData),
-    }
-}
-
-/// Lengthen `out` by `step` zero bytes (`out.len() + step <= limit`), growing its capacity
-/// geometrically but never past `limit`, so that a message's buffer stays within its limit.
-fn grow_within(out: &mut Vec<u8>, step: usize, limit: usize) {
-    let need = out.len() + step;
-    if need > out.capacity() {
-        let target = (out.capacity() * 2).clamp(need, limit.max(need));
-        out.reserve_exact(target - out.len());
-    }
-    out.resize(need, 0);
-}
-
-impl Extension for PerMessageDeflate {
-    fn rsv_bits(&self) -> u8 {
-        PerMessageDeflate::rsv_bits(self)
-    }
-
-    fn inbound_frame(&mut self, rsv: u8, first: bool) -> Result<bool, ProtocolError> {
-        PerMessageDeflate::inbound_frame(self, rsv, first)
-    }
-
-    fn decode(
-        &mut self,
-        input: &[u8],
-        end: bool,
-        out: &mut Vec<u8>,
-        limit: usize,
-    ) -> Result<Decoded, ProtocolError> {
-        PerMessageDeflate::decode(self, input, end, out, limit)
-    }
-
-    fn outbound_wants(&self, len: usize) -> bool {
-        PerMessageDeflate::outbound_wants(self, len)
-    }
-
-    fn encode(&mut self, payload: &[u8], first: bool, fin: bool, out: &mut Vec<u8>) -> u8 {
-        PerMessageDeflate::encode(self, payload, first, fin, out)
-    }
-
-    fn release_buffers(&mut self) {
-        PerMessageDeflate::release_buffers(self)
-    }
-
-    fn heap_size(&self) -> usize {
-        PerMessageDeflate::heap_size(self)
     }
 }

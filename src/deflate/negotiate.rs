@@ -217,7 +217,7 @@ pub fn accept_response(
     config: &DeflateConfig,
     response: &AcceptedExtension,
 ) -> Result<DeflateParams, DeflateError> {
-    if response.name != NAME {
+    if !response.name.eq_ignore_ascii_case(NAME) {
         return Err(DeflateError::OtherExtension(response.name.clone()));
     }
     let answered = parse_params(&response.params, true)?;
@@ -295,7 +295,7 @@ pub fn accept_offers(
     }
     offers
         .iter()
-        .filter(|o| o.name == NAME)
+        .filter(|o| o.name.eq_ignore_ascii_case(NAME))
         .find_map(|o| parse_params(&o.params, false).ok())
         .map(|offered| answer(config, &offered))
 }

@@ -1,7 +1,7 @@
 use super::negotiate::{Params, answer, check_response, offered_params, parse_params};
 use super::*;
 use crate::ProtocolError;
-use crate::extension::{AcceptedExtension, ExtensionOffer, parse_extensions};
+use crate::extension::{AcceptedExtension, Extension, ExtensionOffer, parse_extensions};
 use crate::role::Role;
 
 // ---- negotiation ------------------------------------------------------------------------------
@@ -542,7 +542,7 @@ fn receive(
     let mut out = Vec::new();
     for (i, (payload, rsv)) in frames.iter().enumerate() {
         let compressed = ext.inbound_frame(*rsv, i == 0)?;
-        assert!(compressed);
+        assert_eq!(compressed, i == 0, "only the first frame's answer is read");
         let last_frame = i + 1 == frames.len();
         let pieces: Vec<&[u8]> = if payload.is_empty() {
             vec![&payload[..]]
@@ -1007,7 +1007,7 @@ fn rsv_bits_and_thresholds() {
     assert_eq!(client.inbound_frame(0, true), Ok(false));
     assert_eq!(client.inbound_frame(0, false), Ok(false));
     assert_eq!(client.inbound_frame(0b100, true), Ok(true));
-    assert_eq!(client.inbound_frame(0, false), Ok(true));
+    assert_eq!(client.inbound_frame(0, false), Ok(false));
     assert_eq!(
         client.inbound_frame(0b100, false),
         Err(ProtocolError::ReservedBitsSet)
@@ -1030,7 +1030,6 @@ fn rsv_bits_and_thresholds() {
     assert_eq!(server.heap_size(), super::codec::deflate_heap_bytes(15, 5));
     receive(&mut client, &frames, 1, 10).unwrap();
     assert_eq!(client.heap_size(), super::codec::INFLATE_HEAP_BYTES);
-    assert!(format!("{server:?}").contains("PerMessageDeflate"));
 }
 
 /// Without the peer's context takeover the inflater is dropped between messages, whether the
@@ -1057,7 +1056,7 @@ fn release_drops_the_inflater_after_any_message() {
     client.release_buffers();
     assert_eq!(client.heap_size(), super::codec::INFLATE_HEAP_BYTES);
     for (payload, rsv) in &frames[1..] {
-        assert_eq!(client.inbound_frame(*rsv, false), Ok(true));
+        assert_eq!(client.inbound_frame(*rsv, false), Ok(false));
         client.decode(payload, false, &mut out, 1000).unwrap();
     }
     assert!(client.decode(&[], true, &mut out, 1000).unwrap().finished);

@@ -316,6 +316,38 @@ impl PreparedAccept {
         true
     }
 
+    /// The 101's header fields, in the order [`write`](Self::write) writes them, for a
+    /// framework's response type: the handshake's own, then the extra ones of `accept`
+    /// (already checked).
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn header_fields<'a>(
+        &'a self,
+        accept: &'a Accept,
+    ) -> impl Iterator<Item = (&'a str, &'a str)> {
+        let key = crate::utf8::expect_text(&self.key);
+        [
+            Some(("Upgrade", "websocket")),
+            Some(("Connection", "Upgrade")),
+            Some(("Sec-WebSocket-Accept", key)),
+            self.negotiated
+                .protocol()
+                .map(|p| ("Sec-WebSocket-Protocol", p)),
+            self.extension_list
+                .as_deref()
+                .map(|e| ("Sec-WebSocket-Extensions", e)),
+        ]
+        .into_iter()
+        .flatten()
+        .chain(accept.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+    }
+
+    /// What the 101 settles, when the response is sent by other means than
+    /// [`write`](Self::write).
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn into_negotiated(self) -> Negotiated {
+        self.negotiated
+    }
+
     /// Append the 101, with the extra headers of `accept` (already checked), and return what
     /// was negotiated.
     pub(crate) fn write(self, accept: &Accept, out: &mut Vec<u8>) -> Negotiated {

@@ -99,7 +99,7 @@ pub use message::{CloseFrame, Message};
 pub use stream::{RecvHalf, SendHalf, WebSocketStream};
 
 use crate::handshake::{
-    Accept, ClientRequest, HandshakeRequest, Negotiated, Response, ServerPolicy,
+    Accept, ClientRequest, HandshakeRequest, Negotiated, RequestError, Response, ServerPolicy,
 };
 use crate::{Config, Connection, Event};
 use driver::Driver;
@@ -147,14 +147,19 @@ where
     loop {
         let step = match driver.conn.poll_event() {
             None => None,
-            Some(Event::HandshakeRequest(request)) => match decide.take() {
-                Some(decide) => Some(Step::Decided(decide(request))),
-                None => Some(Step::Decided(Err(Response::new(500)))),
-            },
-            // A policy serving plain HTTP here: the adapter serves WebSocket only.
-            Some(Event::HttpRequest(_)) => Some(Step::Decided(Err(Response::new(426)
-                .header("Upgrade", "websocket")
-                .header("Sec-WebSocket-Version", "13")))),
+            // The machine reports the request once, and the handshake ends with its answer.
+            Some(Event::HandshakeRequest(request)) => {
+                let decide = decide.take().expect("the upgrade request is reported once");
+                Some(Step::Decided(decide(request)))
+            }
+            // A policy serving plain HTTP here: the adapter serves WebSocket only. The 426 of a
+            // request without the WebSocket version, naming the protocol to upgrade to
+            // (RFC 9110 §15.5.22).
+            Some(Event::HttpRequest(_)) => {
+                Some(Step::Decided(Err(RequestError::UnsupportedVersion
+                    .response()
+                    .header("Upgrade", "websocket"))))
+            }
             Some(Event::Open(_)) => Some(Step::Open),
             Some(Event::HandshakeFailed(e)) => Some(Step::Failed(Error::Handshake(e))),
             Some(_) => Some(Step::Failed(Error::AbnormalClosure)),
