@@ -397,8 +397,9 @@ fn wsm_encode(
     }
 }
 
-/// Binary messages through `send_unbuffered`: the header is queued, the payload written
-/// from the caller's buffer (masked in place by a client), as a vectored write would.
+/// Binary messages sent unbuffered: the header is queued, the payload written from the
+/// caller's buffer (masked in place by a client) by the vectored write `output_slices`
+/// prepares.
 fn wsm_encode_unbuffered(
     conn: &mut Connection,
     sink: &mut MemStream<'_>,
@@ -406,13 +407,17 @@ fn wsm_encode_unbuffered(
     frames: usize,
 ) {
     for _ in 0..frames {
-        conn.send_unbuffered(MessageKind::Binary, p, true)
-            .expect("send");
-        let n = sink.write_from(conn.pending_output());
+        match conn.role() {
+            Role::Server => conn.send_unbuffered(MessageKind::Binary, p, true),
+            Role::Client => conn.send_unbuffered_mut(MessageKind::Binary, p, true),
+        }
+        .expect("send");
+        let n = conn
+            .output_slices(p)
+            .iter()
+            .map(|s| sink.write_from(s))
+            .sum();
         conn.advance_output(n);
-        let due = conn.payload_due();
-        let n = sink.write_from(&p[p.len() - due..]);
-        conn.advance_payload(n);
     }
 }
 

@@ -139,9 +139,10 @@ pub enum UsageError {
     InvalidUtf8,
     /// A close reason longer than 123 bytes (the Close payload is limited to 125 bytes).
     CloseReasonTooLong,
-    /// The payload of an earlier [`crate::Connection::send_unbuffered`] frame is still to be
-    /// written; only one may be outstanding.
-    UnbufferedPayloadPending,
+    /// A client's frames are masked (§5.3), which changes their payload: a payload the
+    /// machine may not change cannot be sent unbuffered in the client role. Use
+    /// [`crate::Connection::send_unbuffered_mut`], which masks it in place.
+    MaskingRequired,
     /// The output queued and not yet written holds `queued` bytes, and the message would take
     /// it past [`crate::Config::max_output_buffer`] (`limit`): write the pending output (the
     /// peer reads too slowly, or the driver has not written yet), then send again. Nothing was
@@ -175,8 +176,8 @@ impl fmt::Display for UsageError {
             UsageError::InvalidHeader(h) => write!(f, "invalid header: {h}"),
             UsageError::InvalidUtf8 => f.write_str("text is not valid UTF-8"),
             UsageError::CloseReasonTooLong => f.write_str("close reasons are limited to 123 bytes"),
-            UsageError::UnbufferedPayloadPending => {
-                f.write_str("the payload of an unbuffered frame is still to be written")
+            UsageError::MaskingRequired => {
+                f.write_str("a client masks its frames: send the payload with send_unbuffered_mut")
             }
             UsageError::OutputFull { queued, limit } => write!(
                 f,

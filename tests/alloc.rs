@@ -310,6 +310,57 @@ fn client_streaming_allocates_nothing_in_steady_state() {
     assert_steady_state_allocation_free(Role::Client, Delivery::Streaming);
 }
 
+/// Payloads sent unbuffered, up to four outstanding at once and written through
+/// `output_slices` in short vectored writes, allocate nothing once the queue of held payloads
+/// and the output have grown: in either role, with Pings queued between them.
+#[test]
+fn unbuffered_sends_allocate_nothing_in_steady_state() {
+    for role in [Role::Server, Role::Client] {
+        let mut conn = connection(role, Delivery::Whole);
+        // The caller's payloads, reused: a ring of four buffers, sent in turn.
+        let mut payloads: Vec<Vec<u8>> = SIZES[5..9].iter().map(|&n| vec![0x5a; n]).collect();
+        let mut oldest = 0;
+        let mut outstanding = 0;
+        let mut written = 0u64;
+        let mut round = |conn: &mut Connection, payloads: &mut [Vec<u8>]| {
+            for step in 0..1000 {
+                if outstanding < payloads.len() {
+                    let p = &mut payloads[(oldest + outstanding) % payloads.len()];
+                    match role {
+                        Role::Server => conn.send_unbuffered(MessageKind::Binary, p, true),
+                        Role::Client => conn.send_unbuffered_mut(MessageKind::Binary, p, true),
+                    }
+                    .unwrap();
+                    outstanding += 1;
+                    conn.send_ping(b"between").unwrap();
+                }
+                // Write half of what the slices hold (at least a byte), every other step.
+                if step % 2 == 1 {
+                    let due = if outstanding > 0 {
+                        &payloads[oldest][..]
+                    } else {
+                        &[][..]
+                    };
+                    let ready: usize = conn.output_slices(due).iter().map(|s| s.len()).sum();
+                    let n = (ready / 2).max(1);
+                    written += n as u64;
+                    conn.advance_output(n);
+                    while outstanding > conn.unbuffered_payloads() {
+                        oldest = (oldest + 1) % payloads.len();
+                        outstanding -= 1;
+                    }
+                }
+            }
+        };
+        round(&mut conn, &mut payloads);
+        let before = allocations();
+        round(&mut conn, &mut payloads);
+        let made = allocations() - before;
+        assert!(written > 200_000, "{role:?}: only {written} bytes written");
+        assert_eq!(made, 0, "{role:?}: {made} heap allocations");
+    }
+}
+
 /// An open connection that has carried traffic and then gone idle costs its struct plus at
 /// most a few hundred heap bytes once `release_buffers` has run.
 #[test]

@@ -94,8 +94,8 @@ fn the_default_bound_is_16_mib() {
 #[test]
 fn unbuffered_payloads_do_not_count() {
     let mut conn = server(100);
-    let mut payload = vec![0u8; 1000];
-    conn.send_unbuffered(MessageKind::Binary, &mut payload, true)
+    let payload = vec![0u8; 1000];
+    conn.send_unbuffered(MessageKind::Binary, &payload, true)
         .unwrap();
     assert_eq!(conn.queued_output(), 4);
     conn.send_ping(b"").unwrap();

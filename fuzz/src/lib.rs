@@ -7,6 +7,7 @@
 //! must never panic, a local call may fail only with a `UsageError`, and the machine's buffer
 //! memory must stay within a bound derived from its configured limits.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 pub mod deflate;
@@ -90,7 +91,8 @@ pub fn run(role: Role, data: &[u8]) {
     let mut now = t0;
     conn.handle_timeout(now);
     let mut largest_chunk = 0usize;
-    let mut unbuffered: Vec<u8> = Vec::new();
+    // Payloads sent unbuffered and not yet written whole, oldest first, as the sends left them.
+    let mut unbuffered: VecDeque<Vec<u8>> = VecDeque::new();
 
     while let Some(op) = input.byte() {
         match op % 12 {
@@ -123,14 +125,17 @@ pub fn run(role: Role, data: &[u8]) {
                 } else {
                     MessageKind::Binary
                 };
-                if b & 0x20 != 0 && conn.payload_due() == 0 {
-                    // The payload to write when due (masked in place by a client).
+                if b & 0x20 != 0 {
+                    // Held by the caller and written when due (masked in place by a client).
                     let mut payload = input.bytes(n * 64).to_vec();
-                    if conn
-                        .send_unbuffered(kind, &mut payload, b & 0x80 != 0)
-                        .is_ok()
-                    {
-                        unbuffered = payload;
+                    let fin = b & 0x80 != 0;
+                    let sent = if n % 2 == 0 {
+                        conn.send_unbuffered(kind, &payload, fin)
+                    } else {
+                        conn.send_unbuffered_mut(kind, &mut payload, fin)
+                    };
+                    if sent.is_ok() && !payload.is_empty() {
+                        unbuffered.push_back(payload);
                     }
                 } else {
                     let _ = conn.send_fragment(kind, input.bytes(n), b & 0x80 != 0);
@@ -153,12 +158,14 @@ pub fn run(role: Role, data: &[u8]) {
             }
             10 => {
                 let n = input.byte().unwrap_or(0) as usize * 16;
-                if conn.pending_output().is_empty() && conn.payload_due() > 0 {
-                    let due = conn.payload_due();
-                    assert!(due <= unbuffered.len());
-                    conn.advance_payload(n);
-                } else {
-                    conn.advance_output(n);
+                let oldest = unbuffered.front().map_or(&[][..], |p| &p[..]);
+                let ready: usize = conn.output_slices(oldest).iter().map(|s| s.len()).sum();
+                conn.advance_output(n);
+                // One write finishes at most the payload it reached, and only by reaching its end.
+                let finished = unbuffered.len() - conn.unbuffered_payloads();
+                assert!(finished <= 1 && (finished == 0 || n >= ready));
+                for _ in 0..finished {
+                    unbuffered.pop_front();
                 }
                 if op & 0x80 != 0 {
                     conn.release_buffers();

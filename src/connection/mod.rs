@@ -767,9 +767,8 @@ impl Connection {
         self.ending.get_or_insert(Box::new(ending));
     }
 
-    /// Whether the transport should be closed once [`pending_output`](Self::pending_output) is
-    /// written (and the payload of an unbuffered frame, while [`payload_due`](Self::payload_due)
-    /// says one is due, with the output after it). True after a failure (handshake refused,
+    /// Whether the transport should be closed once the output is written (with the payloads
+    /// sent unbuffered, [`output_slices`](Self::output_slices)). True after a failure (handshake refused,
     /// protocol error, transport EOF) in either role, and after a completed closing handshake
     /// on a server; a client waits for the server to close the TCP connection first (§7.1.1),
     /// i.e. for EOF.

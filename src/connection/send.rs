@@ -2,12 +2,15 @@
 //! in pieces (through the extension stage when it takes them), control frames, the Close that
 //! starts the closing handshake, and caller-written payloads.
 
+use std::collections::VecDeque;
+use std::io::IoSlice;
+
 use crate::close;
 use crate::error::UsageError;
 use crate::frame::{self, OpCode};
 use crate::utf8::Utf8Validator;
 
-use super::{Connection, MessageKind};
+use super::{Connection, MessageKind, Role};
 use crate::state::Phase;
 
 /// Largest Close reason that fits a control frame next to the 2-byte code.
@@ -19,9 +22,9 @@ pub(super) struct Output {
     /// `out[start..]` is waiting to be written.
     out: Vec<u8>,
     start: usize,
-    /// The payload of a frame sent with `send_unbuffered`, which the caller writes itself
-    /// when the output reaches `out[at]`.
-    unbuffered: Option<Unbuffered>,
+    /// Payloads of frames sent unbuffered, which the caller holds and writes itself where the
+    /// output reaches them, oldest first.
+    unbuffered: VecDeque<Unbuffered>,
     /// The message being sent in pieces, if any.
     sending: Option<Sending>,
     /// Validates the text message being sent in pieces.
@@ -30,13 +33,19 @@ pub(super) struct Output {
     scratch: Vec<u8>,
 }
 
-/// A caller-written payload in the output stream.
+/// A caller-held payload in the output stream.
 #[derive(Debug, Clone, Copy)]
 struct Unbuffered {
-    /// Position in `out` the payload comes before.
+    /// Position in `out` the payload comes before (its header ends there).
     at: usize,
-    /// Payload bytes still to be written.
-    left: usize,
+    /// Its length.
+    len: usize,
+    /// How many of its bytes were written.
+    written: usize,
+    /// A sample of its bytes as they go on the wire, to catch a caller passing another
+    /// buffer to `output_slices`.
+    #[cfg(debug_assertions)]
+    fingerprint: u64,
 }
 
 /// A message being sent in pieces.
@@ -53,17 +62,71 @@ impl Output {
         &mut self.out
     }
 
-    /// Bytes to write before a caller-written payload (or all of them).
+    /// Bytes to write before the oldest caller-held payload (or all of them).
     pub(super) fn pending(&self) -> &[u8] {
-        &self.out[self.start..self.end()]
+        &self.out[self.start..self.head_end()]
     }
 
-    fn end(&self) -> usize {
-        self.unbuffered.map_or(self.out.len(), |u| u.at)
+    /// Where the bytes before the oldest caller-held payload end.
+    fn head_end(&self) -> usize {
+        self.unbuffered.front().map_or(self.out.len(), |u| u.at)
     }
 
+    /// The next bytes to write: the queued bytes up to the oldest caller-held payload, what is
+    /// left of that payload (`payload` is the caller's copy of it), and the queued bytes
+    /// between it and the next one.
+    fn slices<'a>(&'a self, payload: &'a [u8]) -> [&'a [u8]; 3] {
+        let Some(u) = self.unbuffered.front() else {
+            debug_assert!(
+                payload.is_empty(),
+                "Connection::output_slices: a payload of {} bytes was passed, but no payload \
+                 sent unbuffered is waiting to be written",
+                payload.len()
+            );
+            return [&self.out[self.start..], &[], &[]];
+        };
+        debug_assert!(
+            payload.len() == u.len,
+            "Connection::output_slices: the payload passed has {} bytes, but the oldest one \
+             sent unbuffered and not yet written has {}: pass that payload, whole",
+            payload.len(),
+            u.len
+        );
+        #[cfg(debug_assertions)]
+        assert!(
+            payload.len() != u.len || fingerprint(payload) == u.fingerprint,
+            "Connection::output_slices: the payload passed is not the one sent unbuffered (its \
+             bytes differ from those the send left, masked for a client): pass the oldest \
+             payload not yet written, whole and unchanged"
+        );
+        let next = self.unbuffered.get(1).map_or(self.out.len(), |n| n.at);
+        // A wrong payload in a release build puts wrong bytes on the wire (which the peer
+        // refuses); it never reads out of bounds.
+        let rest = payload.get(u.written..u.len).unwrap_or_default();
+        [&self.out[self.start..u.at], rest, &self.out[u.at..next]]
+    }
+
+    /// `n` bytes of [`slices`](Self::slices) were written, in order (clamped to their total).
     fn advance(&mut self, n: usize) {
-        self.start = (self.start + n).min(self.end());
+        let Some(u) = self.unbuffered.front_mut() else {
+            // No caller-held payload: the output is one slice.
+            self.start += n.min(self.out.len() - self.start);
+            self.compact();
+            return;
+        };
+        let head = n.min(u.at - self.start);
+        self.start += head;
+        let taken = (n - head).min(u.len - u.written);
+        u.written += taken;
+        if u.written == u.len {
+            self.unbuffered.pop_front();
+            self.start += (n - head - taken).min(self.head_end() - self.start);
+        }
+        self.compact();
+    }
+
+    /// Reclaim the written prefix of the output buffer.
+    fn compact(&mut self) {
         let written = self.start;
         if self.start == self.out.len() {
             self.out.clear();
@@ -76,29 +139,28 @@ impl Output {
             return;
         }
         self.start = 0;
-        if let Some(u) = &mut self.unbuffered {
-            u.at -= written;
-        }
-    }
-
-    fn payload_due(&self) -> usize {
-        match self.unbuffered {
-            Some(u) if self.start == u.at => u.left,
-            _ => 0,
-        }
-    }
-
-    fn advance_payload(&mut self, n: usize) {
-        let due = self.payload_due();
-        if let Some(u) = &mut self.unbuffered {
-            u.left -= n.min(due);
-            if u.left == 0 {
-                self.unbuffered = None;
+        if !self.unbuffered.is_empty() {
+            for u in &mut self.unbuffered {
+                u.at -= written;
             }
         }
     }
 
-    /// Bytes queued and not yet written, caller-written payloads aside.
+    /// Record a caller-held payload that goes where the output now ends.
+    fn push_unbuffered(&mut self, payload: &[u8]) {
+        if payload.is_empty() {
+            return;
+        }
+        self.unbuffered.push_back(Unbuffered {
+            at: self.out.len(),
+            len: payload.len(),
+            written: 0,
+            #[cfg(debug_assertions)]
+            fingerprint: fingerprint(payload),
+        });
+    }
+
+    /// Bytes queued and not yet written, caller-held payloads aside.
     fn queued(&self) -> usize {
         self.out.len() - self.start
     }
@@ -108,18 +170,48 @@ impl Output {
         if self.start == self.out.len() {
             self.out = Vec::new();
             self.start = 0;
-            if let Some(u) = &mut self.unbuffered {
-                // Only an unbuffered payload may be left, and its place is the empty output's end.
+            // Only caller-held payloads may be left, and their place is the empty output's end.
+            for u in &mut self.unbuffered {
                 u.at = 0;
             }
+        }
+        if self.unbuffered.is_empty() {
+            self.unbuffered = VecDeque::new();
         }
         self.scratch = Vec::new();
     }
 
     /// Heap bytes held.
     pub(super) fn capacity(&self) -> usize {
-        self.out.capacity() + self.scratch.capacity()
+        self.out.capacity()
+            + self.scratch.capacity()
+            + self.unbuffered.capacity() * std::mem::size_of::<Unbuffered>()
     }
+}
+
+/// A sample of `payload`'s bytes (its length, its first and last 16 bytes and 16 between),
+/// hashed with FNV-1a: cheap for any length, and different for another buffer of the same
+/// length unless the two agree on every sampled byte.
+#[cfg(debug_assertions)]
+fn fingerprint(payload: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |b: u8| h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    payload.len().to_le_bytes().into_iter().for_each(&mut eat);
+    let len = payload.len();
+    let stride = (len / 17).max(1);
+    payload.iter().take(16).copied().for_each(&mut eat);
+    payload
+        .iter()
+        .skip(len.saturating_sub(16))
+        .copied()
+        .for_each(&mut eat);
+    payload
+        .iter()
+        .step_by(stride)
+        .take(16)
+        .copied()
+        .for_each(&mut eat);
+    h
 }
 
 impl Connection {
@@ -242,14 +334,15 @@ impl Connection {
     ) -> Result<(), UsageError> {
         self.check_data_allowed()?;
         self.check_room(data.len())?;
-        let (opcode, transformed) = self.begin_fragment(kind, data, fin, true)?;
+        let (opcode, transformed) = self.begin_fragment(kind, data, fin, true, false)?;
         self.write_data(fin, opcode, data, transformed);
         Ok(())
     }
 
     /// Check that a data frame with `data` may be sent as the next piece of a message of
     /// `kind`, and record it: the opcode to send it with, and whether it passes through the
-    /// extension stage (`transformable`: a message starting here may). The caller checked
+    /// extension stage (`transformable`: a message starting here may). `utf8`: the piece is
+    /// a `&str`. The caller checked
     /// that data may be sent ([`check_data_allowed`](Self::check_data_allowed)).
     fn begin_fragment(
         &mut self,
@@ -257,6 +350,7 @@ impl Connection {
         data: &[u8],
         fin: bool,
         transformable: bool,
+        utf8: bool,
     ) -> Result<(OpCode, bool), UsageError> {
         let (opcode, transformed) = match self.tx.sending {
             None => (
@@ -278,81 +372,133 @@ impl Connection {
             if opcode != OpCode::Continuation {
                 self.tx.utf8.reset();
             }
-            let mut check = self.tx.utf8.clone();
-            if check.feed(data).is_err() || (fin && !check.is_complete()) {
-                return Err(UsageError::InvalidUtf8);
+            // A `&str` after a code point boundary leaves the message at one: nothing to check.
+            if !(utf8 && self.tx.utf8.is_complete()) {
+                let mut check = self.tx.utf8.clone();
+                if check.feed(data).is_err() || (fin && !check.is_complete()) {
+                    return Err(UsageError::InvalidUtf8);
+                }
+                self.tx.utf8 = check;
             }
-            self.tx.utf8 = check;
         }
         self.tx.sending = (!fin).then_some(Sending { kind, transformed });
         Ok((opcode, transformed))
     }
 
-    /// Send a data frame without copying its payload into the output: only the header is
-    /// queued, and the caller writes `payload` itself where the output reaches it — for large
-    /// messages, what a vectored write does for other libraries. The payload does not pass
-    /// through the extension stage (a compressed connection sends it uncompressed).
+    /// Send a data frame without copying its payload into the output (server role): only the
+    /// header is queued, and the payload stays in the caller's buffer until it is written from
+    /// there, by the vectored write [`output_slices`](Self::output_slices) prepares. For large
+    /// messages, where the copy into the output would cost more than the write.
     ///
     /// `payload` is the whole frame payload, taken as the next piece of a message of `kind`
     /// exactly as by [`send_fragment`](Self::send_fragment) (`fin` ends the message; a single
-    /// frame with `fin` is a whole message). A client masks it in place, so that the bytes to
-    /// write are `payload` as it is after the call; a server leaves it unchanged.
-    ///
-    /// Writing then takes one more step: when [`pending_output`](Self::pending_output) is
-    /// empty, [`payload_due`](Self::payload_due) says how many bytes of the payload are still
-    /// to be written (its last ones); report them with
-    /// [`advance_payload`](Self::advance_payload). Output queued after this call (other frames,
-    /// automatic Pongs, a Close) follows the payload. One unbuffered payload may be
-    /// outstanding at a time. The payload, held by the caller, does not count against
+    /// frame with `fin` is a whole message). It does not pass through the extension stage (a
+    /// compressed connection sends it uncompressed), and it does not count against
     /// [`Config::max_output_buffer`](crate::Config::max_output_buffer).
     ///
+    /// **The payload's contract.** The machine keeps no borrow of `payload`, only its length
+    /// and place in the output. The caller keeps the bytes unchanged until they are written:
+    /// [`output_slices`](Self::output_slices) takes the payload again, whole, and places what
+    /// is left of it between the output queued before and after it;
+    /// [`advance_output`](Self::advance_output) takes the count written, and [`unbuffered_payloads`](Self::unbuffered_payloads) how many are not yet.
+    /// Several payloads may be outstanding (a server echoing several large messages
+    /// from one read sends them all, in its event loop); they are written oldest first, and
+    /// `output_slices` takes the oldest not yet written. A debug build checks the length and
+    /// a sample of the bytes of the payload passed, and panics on a wrong one; a release build
+    /// then writes wrong bytes (the peer fails the connection), never anything worse.
+    ///
+    /// A client masks its frames (§5.3), which changes the payload: in the client role this
+    /// returns [`UsageError::MaskingRequired`]; use
+    /// [`send_unbuffered_mut`](Self::send_unbuffered_mut). Text is validated as by
+    /// `send_fragment`; [`send_unbuffered_text`](Self::send_unbuffered_text) takes a `&str`
+    /// and skips that.
+    ///
     /// ```
+    /// # use std::collections::VecDeque;
+    /// # use std::io::Write;
     /// # use wsmachine::{Config, Connection, MessageKind, Role};
     /// let mut conn = Connection::from_upgraded(Role::Server, Config::default());
-    /// let mut payload = vec![7u8; 100_000];
-    /// conn.send_unbuffered(MessageKind::Binary, &mut payload, true).unwrap();
-    /// let mut wire = Vec::new();
-    /// loop {
-    ///     if !conn.pending_output().is_empty() {
-    ///         let n = conn.pending_output().len(); // a socket may write less
-    ///         wire.extend_from_slice(conn.pending_output());
-    ///         conn.advance_output(n);
-    ///     } else if conn.payload_due() > 0 {
-    ///         let due = conn.payload_due();
-    ///         wire.extend_from_slice(&payload[payload.len() - due..]);
-    ///         conn.advance_payload(due);
-    ///     } else {
-    ///         break;
+    /// // Payloads sent and not yet written whole, oldest first.
+    /// let mut held: VecDeque<Vec<u8>> = VecDeque::new();
+    /// for byte in [1u8, 2] {
+    ///     let payload = vec![byte; 100_000];
+    ///     conn.send_unbuffered(MessageKind::Binary, &payload, true).unwrap();
+    ///     held.push_back(payload);
+    ///     conn.send_ping(b"queued after it").unwrap();
+    /// }
+    /// let mut socket = Vec::new(); // any `Write`; a socket may take fewer bytes
+    /// while conn.queued_output() > 0 || conn.unbuffered_payloads() > 0 {
+    ///     let oldest = held.front().map_or(&[][..], |p| &p[..]);
+    ///     let n = socket.write_vectored(&conn.output_slices(oldest)).unwrap();
+    ///     conn.advance_output(n);
+    ///     while held.len() > conn.unbuffered_payloads() {
+    ///         held.pop_front(); // written whole: the buffer is free again
     ///     }
     /// }
-    /// assert_eq!(&wire[..4], &[0x82, 127, 0, 0]); // FIN + binary, 64-bit length
-    /// assert_eq!(wire.len(), 10 + 100_000);
+    /// assert!(held.is_empty());
+    /// assert_eq!(&socket[..4], &[0x82, 127, 0, 0]); // FIN + binary, 64-bit length
+    /// assert_eq!(socket.len(), 2 * (10 + 100_000 + 2 + 15));
     /// ```
     pub fn send_unbuffered(
+        &mut self,
+        kind: MessageKind,
+        payload: &[u8],
+        fin: bool,
+    ) -> Result<(), UsageError> {
+        if self.role == Role::Client {
+            return Err(UsageError::MaskingRequired);
+        }
+        self.unbuffered_header(kind, payload, fin, false)?;
+        self.tx.push_unbuffered(payload);
+        Ok(())
+    }
+
+    /// [`send_unbuffered`](Self::send_unbuffered) for a piece of text already known to be
+    /// UTF-8: a `&str` is not validated again (unless the message's earlier pieces, sent as
+    /// bytes, end inside a code point, which a `&str` cannot continue). Server role only, as
+    /// `send_unbuffered`.
+    pub fn send_unbuffered_text(&mut self, text: &str, fin: bool) -> Result<(), UsageError> {
+        if self.role == Role::Client {
+            return Err(UsageError::MaskingRequired);
+        }
+        self.unbuffered_header(MessageKind::Text, text.as_bytes(), fin, true)?;
+        self.tx.push_unbuffered(text.as_bytes());
+        Ok(())
+    }
+
+    /// [`send_unbuffered`](Self::send_unbuffered) in either role: a client masks `payload` in
+    /// place, so that the bytes to write are `payload` as the call leaves it (pass those to
+    /// [`output_slices`](Self::output_slices)); a server leaves it unchanged. Text is
+    /// validated before anything is masked or queued.
+    pub fn send_unbuffered_mut(
         &mut self,
         kind: MessageKind,
         payload: &mut [u8],
         fin: bool,
     ) -> Result<(), UsageError> {
-        if self.tx.unbuffered.is_some() {
-            return Err(UsageError::UnbufferedPayloadPending);
+        if let Some(key) = self.unbuffered_header(kind, payload, fin, false)? {
+            crate::mask::apply_mask(payload, key, 0);
         }
+        self.tx.push_unbuffered(payload);
+        Ok(())
+    }
+
+    /// Check and queue the header of a frame whose payload the caller holds; the masking key
+    /// it announces, if any. `utf8` says a text payload is a `&str`.
+    fn unbuffered_header(
+        &mut self,
+        kind: MessageKind,
+        payload: &[u8],
+        fin: bool,
+        utf8: bool,
+    ) -> Result<Option<[u8; 4]>, UsageError> {
         self.check_data_allowed()?;
-        let (opcode, _) = self.begin_fragment(kind, payload, fin, false)?;
+        let (opcode, _) = self.begin_fragment(kind, payload, fin, false, utf8)?;
         let mask = self.next_mask();
         let mut header = [0u8; frame::MAX_HEADER_LEN];
         let n = frame::encode_header(&mut header, fin, 0, opcode, mask, payload.len() as u64);
         self.tx.out.extend_from_slice(&header[..n]);
-        if let Some(key) = mask {
-            crate::mask::apply_mask(payload, key, 0);
-        }
-        if !payload.is_empty() {
-            self.tx.unbuffered = Some(Unbuffered {
-                at: self.tx.out.len(),
-                left: payload.len(),
-            });
-        }
-        Ok(())
+        Ok(mask)
     }
 
     /// Queue a Ping (payload at most 125 bytes). [`UsageError::AlreadyClosing`] once this side
@@ -399,43 +545,53 @@ impl Connection {
 
     // ----- output -------------------------------------------------------------------------
 
-    /// Bytes waiting to be written to the transport, in order.
-    ///
-    /// When a frame was sent with [`send_unbuffered`](Self::send_unbuffered), this stops where
-    /// its payload goes; once written up to there, [`payload_due`](Self::payload_due) is
-    /// non-zero until the caller has written the payload.
+    /// Bytes waiting to be written to the transport, in order, up to the oldest payload sent
+    /// unbuffered and not yet written (all of them when there is none): for a driver that
+    /// sends no payload unbuffered, everything to write. Report what was written with
+    /// [`advance_output`](Self::advance_output).
     pub fn pending_output(&self) -> &[u8] {
         self.tx.pending()
     }
 
+    /// The next bytes to write, for a vectored write (`write_vectored`): the queued output up
+    /// to the oldest payload sent unbuffered and not yet written, what is left of that
+    /// payload, and the output queued after it up to the next such payload. `payload` is that
+    /// oldest payload, whole, as the send left it (see the contract on
+    /// [`send_unbuffered`](Self::send_unbuffered)); `&[]` when
+    /// [`unbuffered_payloads`](Self::unbuffered_payloads) is 0, and then the first slice is
+    /// [`pending_output`](Self::pending_output) and the others are empty. Slices may be empty.
+    ///
+    /// Report the count written with [`advance_output`](Self::advance_output). Nothing is left
+    /// to write when [`queued_output`](Self::queued_output) and `unbuffered_payloads` are both
+    /// 0. A debug build panics when `payload` is not the one expected.
+    pub fn output_slices<'a>(&'a self, payload: &'a [u8]) -> [IoSlice<'a>; 3] {
+        self.tx.slices(payload).map(IoSlice::new)
+    }
+
     /// How many bytes are queued and not yet written: what [`pending_output`](Self::pending_output)
-    /// holds and the output queued behind an unbuffered payload, not counting that payload
-    /// (the caller holds it). Data sends are refused with [`UsageError::OutputFull`] while this
-    /// is above zero and a message would take it past
+    /// holds and the output queued behind an unbuffered payload, not counting those payloads
+    /// (the caller holds them). Data sends are refused with [`UsageError::OutputFull`] while
+    /// this is above zero and a message would take it past
     /// [`Config::max_output_buffer`](crate::Config::max_output_buffer).
     pub fn queued_output(&self) -> usize {
         self.tx.queued()
     }
 
-    /// Say that the first `n` bytes of [`pending_output`](Self::pending_output) were written.
-    /// A count larger than what is pending is clamped to it.
+    /// How many payloads sent unbuffered are not yet written whole. After
+    /// [`advance_output`](Self::advance_output), the caller's oldest held payloads beyond this
+    /// count are written (at most one per call) and their buffers free again.
+    pub fn unbuffered_payloads(&self) -> usize {
+        self.tx.unbuffered.len()
+    }
+
+    /// Say that the first `n` bytes of [`output_slices`](Self::output_slices) were written, in
+    /// their order (for a driver that sends no payload unbuffered: of
+    /// [`pending_output`](Self::pending_output)). A count larger than the slices hold is
+    /// clamped to it. A payload sent unbuffered that is now written whole leaves the count of
+    /// [`unbuffered_payloads`](Self::unbuffered_payloads): its buffer is free again, and the
+    /// next one is the payload to pass to `output_slices`.
     pub fn advance_output(&mut self, n: usize) {
         self.tx.advance(n);
-    }
-
-    /// How many bytes of the payload given to [`send_unbuffered`](Self::send_unbuffered) are
-    /// to be written now: its last `payload_due()` bytes. Zero while
-    /// [`pending_output`](Self::pending_output) has bytes to write first, and when no such
-    /// payload is outstanding.
-    pub fn payload_due(&self) -> usize {
-        self.tx.payload_due()
-    }
-
-    /// Say that `n` bytes of the due unbuffered payload were written (clamped to
-    /// [`payload_due`](Self::payload_due)). Once all of it is, the output after it becomes
-    /// pending.
-    pub fn advance_payload(&mut self, n: usize) {
-        self.tx.advance_payload(n);
     }
 }
 
