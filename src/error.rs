@@ -134,8 +134,9 @@ pub enum UsageError {
     SubprotocolNotOffered(String),
     /// A header name or value the application supplied is not valid in HTTP/1.1.
     InvalidHeader(String),
-    /// Text sent by the application is not valid UTF-8 (possible only with
-    /// [`crate::Connection::send_fragment`], whose pieces are bytes).
+    /// Text sent by the application is not valid UTF-8 (possible only where text is given as
+    /// bytes: [`crate::Connection::send_fragment`], `send_uncompressed` and the unbuffered
+    /// sends of a `&[u8]`).
     InvalidUtf8,
     /// A close reason longer than 123 bytes (the Close payload is limited to 125 bytes).
     CloseReasonTooLong,

@@ -400,12 +400,19 @@ impl Connection {
     /// and place in the output. The caller keeps the bytes unchanged until they are written:
     /// [`output_slices`](Self::output_slices) takes the payload again, whole, and places what
     /// is left of it between the output queued before and after it;
-    /// [`advance_output`](Self::advance_output) takes the count written, and [`unbuffered_payloads`](Self::unbuffered_payloads) how many are not yet.
-    /// Several payloads may be outstanding (a server echoing several large messages
-    /// from one read sends them all, in its event loop); they are written oldest first, and
-    /// `output_slices` takes the oldest not yet written. A debug build checks the length and
-    /// a sample of the bytes of the payload passed, and panics on a wrong one; a release build
-    /// then writes wrong bytes (the peer fails the connection), never anything worse.
+    /// [`advance_output`](Self::advance_output) takes the count written; and
+    /// [`unbuffered_payloads`](Self::unbuffered_payloads) says how many payloads are not yet
+    /// written whole, so that the caller knows which buffers are free again. A debug build
+    /// checks the length and a sample of the bytes of the payload passed, and panics on a
+    /// wrong one; a release build then writes wrong bytes (the peer fails the connection),
+    /// never anything worse. An empty payload has nothing to write: its frame is queued whole
+    /// and nothing is held.
+    ///
+    /// Several payloads may be outstanding, written oldest first (`output_slices` takes the
+    /// oldest not yet written): a server echoing several large messages from one read sends
+    /// them all in its event loop and writes when the socket is ready. Each costs the machine
+    /// a 24-byte record; the payloads themselves are the caller's memory, which the caller
+    /// bounds (they do not count against `max_output_buffer`, their headers do).
     ///
     /// A client masks its frames (§5.3), which changes the payload: in the client role this
     /// returns [`UsageError::MaskingRequired`]; use
