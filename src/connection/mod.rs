@@ -262,6 +262,38 @@ impl Connection {
         Self::new(role, config, Phase::Open)
     }
 
+    /// A connection whose opening handshake was done elsewhere and settled `negotiated`: the
+    /// extensions it lists frames may use, and permessage-deflate's stage when `config`
+    /// enables it. Without that stage, the permessage-deflate entry claims no RSV bit, so a
+    /// compressed frame fails the connection (1002) instead of passing on undecoded.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn from_negotiated(role: Role, config: Config, mut negotiated: Negotiated) -> Self {
+        let mut conn = Self::new(role, config, Phase::Open);
+        let mut stage: Option<Box<dyn Extension>> = None;
+        for entry in negotiated.extensions_mut() {
+            #[cfg(feature = "deflate")]
+            if entry.name.eq_ignore_ascii_case(crate::deflate::NAME) {
+                let params = conn.config.deflate.and_then(|config| {
+                    crate::deflate::params_in_force(role, &config, entry).map(|p| (p, config))
+                });
+                entry.rsv_bits = 0;
+                if let Some((params, config)) = params
+                    && stage.is_none()
+                {
+                    let deflate = crate::deflate::PerMessageDeflate::new(role, &params, &config);
+                    entry.rsv_bits = Extension::rsv_bits(&deflate);
+                    stage = Some(Box::new(deflate));
+                }
+            }
+            #[cfg(not(feature = "deflate"))]
+            if entry.name.eq_ignore_ascii_case("permessage-deflate") {
+                entry.rsv_bits = 0;
+            }
+        }
+        conn.install(negotiated, stage);
+        conn
+    }
+
     /// Replace the source of client masking keys (the default is the operating system's
     /// CSPRNG). Useful for reproducible tests; has no effect on a server.
     pub fn set_mask_source(&mut self, source: Box<dyn MaskSource>) {
