@@ -52,29 +52,10 @@ const LINGER: Duration = Duration::from_secs(2);
 /// How often lingering connections are checked.
 const LINGER_TICK: Duration = Duration::from_millis(250);
 
-const PAGE: &str = r#"<!doctype html>
-<html>
-<head><meta charset="utf-8"><title>wsmachine echo</title></head>
-<body>
-<h1>wsmachine echo</h1>
-<form id="form"><input id="text" size="50" autofocus> <button>Send</button></form>
-<pre id="log"></pre>
-<script>
-const log = (line) => { document.getElementById("log").textContent += line + "\n"; };
-const ws = new WebSocket("ws://" + location.host + "/");
-ws.onopen = () => log("[open]");
-ws.onmessage = (e) => log("< " + e.data);
-ws.onclose = (e) => log("[closed " + e.code + "]");
-document.getElementById("form").onsubmit = (e) => {
-  e.preventDefault();
-  const input = document.getElementById("text");
-  if (ws.readyState === WebSocket.OPEN) { ws.send(input.value); log("> " + input.value); }
-  input.value = "";
-};
-</script>
-</body>
-</html>
-"#;
+// The browser page, shared with `axum_echo`.
+#[path = "common/echo_page.rs"]
+mod echo_page;
+use echo_page::PAGE;
 
 struct Options {
     addr: SocketAddr,
