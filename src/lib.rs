@@ -163,6 +163,9 @@
 // cfg that guarantees the instructions (`http.rs`, SSE2), the AVX-512 validator's loads, and
 // handing out as `&str` text already validated (`utf8.rs`).
 #![deny(unsafe_code)]
+// docs.rs builds with every feature and `--cfg docsrs` (Cargo.toml's
+// `package.metadata.docs.rs`): each item a feature enables says which.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 pub mod admission;
@@ -170,8 +173,10 @@ pub mod close;
 mod config;
 mod connection;
 #[cfg(feature = "deflate")]
+#[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
 pub mod deflate;
 #[cfg(feature = "engineio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "engineio")))]
 pub mod engineio;
 mod error;
 mod event;
@@ -185,11 +190,14 @@ mod rng;
 mod role;
 mod sha1;
 #[cfg(feature = "socketio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "socketio")))]
 pub mod socketio;
 mod state;
 #[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub mod tokio;
 #[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod upgrade;
 mod utf8;
 mod utf8_simd;
