@@ -147,7 +147,7 @@
 //! | `deflate/` (feature `deflate`) | RFC 7692 permessage-deflate | `deflate` |
 //! | `engineio/` (feature `engineio`) | Engine.IO v4, the transport under Socket.IO | `engineio` |
 //! | `socketio/` (feature `socketio`) | Socket.IO v5 server: namespaces, events, acks, rooms | `socketio` |
-//! | `upgrade.rs` (feature `http`) | §4.2 for HTTP server frameworks: `http::Request` validated, `http::Response` built | `upgrade` |
+//! | `upgrade/` (feature `http`) | §4.2 for HTTP server frameworks: `http::Request` validated, `http::Response` built; RFC 8441 and 9220, the extended CONNECT of HTTP/2 and HTTP/3 (`connect.rs`) | `upgrade` |
 //! | `tokio/` (feature `tokio`) | the machine over tokio's `AsyncRead + AsyncWrite`: async recv/send, Stream/Sink, split halves, timers | `tokio` |
 //! | `event.rs`, `error.rs`, `config.rs` | | [`Event`], [`ProtocolError`], [`UsageError`], [`Config`], [`Delivery`] |
 //! | `admission.rs` | | [`admission`] |

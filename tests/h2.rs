@@ -28,10 +28,8 @@ async fn serve(mut ws: hyper_upgrade::HyperWebSocket) {
     while let Some(Ok(msg)) = ws.recv().await {
         if msg == Message::text("close please") {
             let _ = ws.close(Some(CloseFrame::new(4001, "bye"))).await;
-        } else if msg.is_text() || msg.is_binary() {
-            if ws.send(msg).await.is_err() {
-                return;
-            }
+        } else if (msg.is_text() || msg.is_binary()) && ws.send(msg).await.is_err() {
+            return;
         }
     }
 }

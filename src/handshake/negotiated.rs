@@ -25,7 +25,7 @@ impl Negotiated {
 
     /// The extensions in use, to complete what the 101 alone does not say (the RSV bits of
     /// an extension the machine implements).
-    #[cfg_attr(not(any(feature = "deflate", feature = "http")), allow(dead_code))]
+    #[cfg_attr(not(feature = "deflate"), allow(dead_code))]
     pub(crate) fn extensions_mut(&mut self) -> &mut [AcceptedExtension] {
         &mut self.extensions
     }
