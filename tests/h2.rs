@@ -57,7 +57,15 @@ async fn connect(config: Config) -> h2::client::SendRequest<Bytes> {
             .serve_connection(TokioIo::new(server_io), service)
             .await;
     });
-    let (client, connection) = h2::client::handshake(client_io).await.unwrap();
+    ready_client(client_io).await
+}
+
+/// An h2 client on `io`, once the server's SETTINGS allowed the extended CONNECT.
+async fn ready_client<T>(io: T) -> h2::client::SendRequest<Bytes>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (client, connection) = h2::client::handshake(io).await.unwrap();
     tokio::spawn(connection);
     let mut client = client.ready().await.unwrap();
     // The server's SETTINGS arrive with the connection's first exchange.
@@ -301,4 +309,33 @@ async fn permessage_deflate_is_negotiated_on_the_stream() {
     assert_eq!(echo[0], 0xc1, "FIN, RSV1, text");
     let len = usize::from(echo[1] & 0x7f);
     assert!(len < text.len() / 4, "{len} bytes for {}", text.len());
+}
+
+/// axum 0.8: `axum::serve` enables the extended CONNECT, and a route registered with `any`
+/// receives the CONNECT, with hyper's `:protocol` among its extensions.
+#[tokio::test]
+async fn an_axum_route_takes_an_http2_websocket() {
+    use axum::body::Body;
+    use axum::extract::Request;
+    use axum::routing::any;
+
+    async fn route(request: Request) -> axum::response::Response {
+        hyper_upgrade::upgrade(request, Config::default(), &ServerPolicy::default(), serve)
+            .map(Body::from)
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new().route("/chat", any(route));
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut client = tokio::time::timeout(LIMIT, ready_client(tcp))
+        .await
+        .unwrap();
+    let mut ws = StreamClient::open(&mut client).await;
+    ws.conn.send_text("through axum").unwrap();
+    assert_eq!(ws.next().await, Got::Text("through axum".into()));
+    ws.conn.close(1000, "").unwrap();
+    assert_eq!(ws.next().await, Got::Close(1000, String::new()));
+    ws.stream_ends().await;
+    server.abort();
 }
