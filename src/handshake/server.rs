@@ -491,41 +491,22 @@ fn validate_request(
     if chunked || body_len != Some(0) {
         return Err(RequestError::Malformed("a handshake request has no body"));
     }
-    if mode.extended_connect {
-        // RFC 8441 §4: the method and `:protocol` (checked by the caller) say what `Upgrade`,
-        // `Connection` and the key say in HTTP/1.1; the version is required all the same.
-        if version.count != 1 || head.bytes(version.value) != b"13" {
-            return Err(RequestError::UnsupportedVersion);
-        }
-        if !protocols.iter().all(|p| is_token(p)) {
-            return Err(RequestError::InvalidProtocols);
-        }
-        let extension_count =
-            extensions.map_err(|e| RequestError::InvalidExtensions(e.reason()))?;
-        *slot = Some(request(
-            Span::default(),
-            protocols,
-            extension_count,
-            0,
-            head,
-        ));
-        return Ok(RequestProgress::Complete {
-            request: (),
-            consumed,
-        });
-    }
-    if !upgrade {
+    // RFC 8441 §4: in an extended CONNECT, the method and `:protocol` (checked by the
+    // caller) say what `Upgrade`, `Connection` and the key say in HTTP/1.1, and there is no
+    // key to answer; the version is required all the same.
+    if !upgrade && !mode.extended_connect {
         // An ordinary HTTP request (no upgrade attempted at all) is served by the application
         // only when it opted in (above); a broken upgrade attempt is always a 400.
         return Err(RequestError::MissingUpgrade);
     }
-    if !connection {
+    if !connection && !mode.extended_connect {
         return Err(RequestError::MissingConnectionUpgrade);
     }
     if version.count != 1 || head.bytes(version.value) != b"13" {
         return Err(RequestError::UnsupportedVersion);
     }
     let key = match key.first() {
+        _ if mode.extended_connect => Span::default(),
         Some(k) if key.count == 1 && valid_key(head.bytes(k)) => k,
         _ => return Err(RequestError::InvalidKey),
     };
