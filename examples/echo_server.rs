@@ -52,8 +52,10 @@ const LINGER: Duration = Duration::from_secs(2);
 /// How often lingering connections are checked.
 const LINGER_TICK: Duration = Duration::from_millis(250);
 
-/// The page served at `/`: what was negotiated, each message with its size and round trip.
-const PAGE: &str = include_str!("echo_page.html");
+// The browser page, shared with `axum_echo`.
+#[path = "common/echo_page.rs"]
+mod echo_page;
+use echo_page::PAGE;
 
 struct Options {
     addr: SocketAddr,

@@ -1,4 +1,4 @@
-// The page examples/echo_server.rs serves at `/` (examples/echo_page.html), driven in headless
+// The page examples/echo_server.rs serves at `/` (examples/common/echo_page.html), driven in headless
 // Chromium through playwright-core by scripts/demo_page_check.sh: what it shows of the
 // connection (state, subprotocol, extensions, compression), each echoed message with its size,
 // round trip and content check, the application-level ping, and the close event. One run per

@@ -114,6 +114,7 @@ pub struct Config {
     /// compressor's and the inflater's state (about 210 KB at the defaults of
     /// [`DeflateConfig`](crate::deflate::DeflateConfig), see its documentation).
     #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
     pub deflate: Option<crate::deflate::DeflateConfig>,
 }
 
@@ -215,6 +216,7 @@ impl Config {
     }
     /// Negotiate permessage-deflate with these settings (or not, with `None`).
     #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
     pub fn deflate(mut self, d: Option<crate::deflate::DeflateConfig>) -> Self {
         self.deflate = d;
         self

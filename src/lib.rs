@@ -153,7 +153,7 @@
 //! | `deflate/` (feature `deflate`) | RFC 7692 permessage-deflate | `deflate` |
 //! | `engineio/` (feature `engineio`) | Engine.IO v4, the transport under Socket.IO | `engineio` |
 //! | `socketio/` (feature `socketio`) | Socket.IO v5 server: namespaces, events, acks, rooms | `socketio` |
-//! | `upgrade.rs` (feature `http`) | §4.2 for HTTP server frameworks: `http::Request` validated, `http::Response` built | `upgrade` |
+//! | `upgrade/` (feature `http`) | §4.2 for HTTP server frameworks: `http::Request` validated, `http::Response` built; RFC 8441 and 9220, the extended CONNECT of HTTP/2 and HTTP/3 (`connect.rs`) | `upgrade` |
 //! | `tokio/` (feature `tokio`) | the machine over tokio's `AsyncRead + AsyncWrite`: async recv/send, Stream/Sink, split halves, timers | `tokio` |
 //! | `event.rs`, `error.rs`, `config.rs` | | [`Event`], [`ProtocolError`], [`UsageError`], [`Config`], [`Delivery`] |
 //! | `admission.rs` | | [`admission`] |
@@ -169,6 +169,9 @@
 // cfg that guarantees the instructions (`http.rs`, SSE2), the AVX-512 validator's loads, and
 // handing out as `&str` text already validated (`utf8.rs`).
 #![deny(unsafe_code)]
+// docs.rs builds with every feature and `--cfg docsrs` (Cargo.toml's
+// `package.metadata.docs.rs`): each item a feature enables says which.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 pub mod admission;
@@ -176,8 +179,10 @@ pub mod close;
 mod config;
 mod connection;
 #[cfg(feature = "deflate")]
+#[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
 pub mod deflate;
 #[cfg(feature = "engineio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "engineio")))]
 pub mod engineio;
 mod error;
 mod event;
@@ -191,11 +196,14 @@ mod rng;
 mod role;
 mod sha1;
 #[cfg(feature = "socketio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "socketio")))]
 pub mod socketio;
 mod state;
 #[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub mod tokio;
 #[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod upgrade;
 mod utf8;
 mod utf8_simd;

@@ -262,6 +262,48 @@ impl Connection {
         Self::new(role, config, Phase::Open)
     }
 
+    /// A connection whose opening handshake was done elsewhere and settled `negotiated`: the
+    /// extensions it lists frames may use, permessage-deflate's stage among them when
+    /// `config` enables it. With the `deflate` feature, permessage-deflate is the machine's:
+    /// an entry it cannot run (`config` without it) claims no RSV bit, so that a compressed
+    /// frame fails the connection (1002) instead of passing on undecoded.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn from_negotiated(role: Role, config: Config, negotiated: Negotiated) -> Self {
+        let mut conn = Self::new(role, config, Phase::Open);
+        #[cfg(feature = "deflate")]
+        let mut negotiated = negotiated;
+        #[cfg(feature = "deflate")]
+        let stage = conn.upgraded_deflate(&mut negotiated);
+        #[cfg(not(feature = "deflate"))]
+        let stage = None;
+        conn.install(negotiated, stage);
+        conn
+    }
+
+    /// The permessage-deflate stage for the first permessage-deflate entry of `negotiated`,
+    /// which is given the stage's RSV bit; every other entry of that name claims none.
+    #[cfg(feature = "deflate")]
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    fn upgraded_deflate(&self, negotiated: &mut Negotiated) -> Option<Box<dyn Extension>> {
+        let mut stage: Option<Box<dyn Extension>> = None;
+        let entries = negotiated
+            .extensions_mut()
+            .iter_mut()
+            .filter(|e| e.name.eq_ignore_ascii_case(crate::deflate::NAME));
+        for entry in entries {
+            entry.rsv_bits = 0;
+            let Some(config) = self.config.deflate.filter(|_| stage.is_none()) else {
+                continue;
+            };
+            if let Some(params) = crate::deflate::params_in_force(self.role, &config, entry) {
+                let deflate = crate::deflate::PerMessageDeflate::new(self.role, &params, &config);
+                entry.rsv_bits = Extension::rsv_bits(&deflate);
+                stage = Some(Box::new(deflate));
+            }
+        }
+        stage
+    }
+
     /// Replace the source of client masking keys (the default is the operating system's
     /// CSPRNG). Useful for reproducible tests; has no effect on a server.
     pub fn set_mask_source(&mut self, source: Box<dyn MaskSource>) {

@@ -78,6 +78,7 @@ mod codec;
 mod negotiate;
 
 pub use codec::PerMessageDeflate;
+pub(crate) use negotiate::params_in_force;
 pub use negotiate::{DeflateError, accept_offers, accept_response, offer};
 
 /// The extension's name in `Sec-WebSocket-Extensions`.

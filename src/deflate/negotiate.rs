@@ -4,6 +4,7 @@
 use core::fmt;
 
 use super::{DeflateConfig, DeflateParams, MAX_WINDOW_BITS, MIN_WINDOW_BITS, NAME, RSV1};
+use crate::connection::Role;
 use crate::extension::{AcceptedExtension, ExtensionOffer};
 
 const SERVER_NO_CONTEXT_TAKEOVER: &str = "server_no_context_takeover";
@@ -340,4 +341,37 @@ pub(super) fn answer(
         client_max_window_bits: client_window,
     };
     (extension, params)
+}
+
+/// The parameters in force on a connection whose handshake settled `answered` (the server's
+/// permessage-deflate response, as [`accept_offers`] wrote it or a client received it) when
+/// the handshake was done by other means than the connection (an HTTP server framework, an
+/// HTTP/2 extended CONNECT). A window the response leaves out is 15; a client folds in its
+/// own choices as [`accept_response`] does. `None` for a response that breaks §7.1.
+#[cfg_attr(not(feature = "http"), allow(dead_code))]
+pub(crate) fn params_in_force(
+    role: Role,
+    config: &DeflateConfig,
+    answered: &AcceptedExtension,
+) -> Option<DeflateParams> {
+    let p = parse_params(&answered.params, true).ok()?;
+    let client_window = p
+        .client_max_window_bits
+        .flatten()
+        .unwrap_or(MAX_WINDOW_BITS);
+    Some(match role {
+        Role::Server => DeflateParams {
+            server_no_context_takeover: p.server_no_context_takeover,
+            client_no_context_takeover: p.client_no_context_takeover,
+            server_max_window_bits: p.server_max_window_bits.unwrap_or(MAX_WINDOW_BITS),
+            client_max_window_bits: client_window,
+        },
+        Role::Client => DeflateParams {
+            server_no_context_takeover: p.server_no_context_takeover,
+            client_no_context_takeover: p.client_no_context_takeover || config.no_context_takeover,
+            server_max_window_bits: p.server_max_window_bits.unwrap_or(MAX_WINDOW_BITS),
+            client_max_window_bits: client_window
+                .min(config.window_bits.clamp(MIN_WINDOW_BITS, MAX_WINDOW_BITS)),
+        },
+    })
 }

@@ -75,7 +75,8 @@ impl HandshakeRequest {
         text(&self.head, span)
     }
 
-    /// The method; always `GET` in a valid request.
+    /// The method: `GET` in a valid upgrade request, `CONNECT` in an HTTP/2 or HTTP/3
+    /// extended CONNECT (RFC 8441, validated by `upgrade::validate_connect`).
     pub fn method(&self) -> &str {
         self.text(self.method)
     }
@@ -85,7 +86,9 @@ impl HandshakeRequest {
         self.text(self.target)
     }
 
-    /// The HTTP version as `(major, minor)`: `(1, 1)` or a later 1.x.
+    /// The HTTP version as `(major, minor)`: `(1, 1)` or a later 1.x. An extended CONNECT
+    /// is read back as HTTP/1.1 text and says `(1, 1)` too; `upgrade::UpgradeRequest`
+    /// keeps the version it arrived with.
     pub fn http_version(&self) -> (u8, u8) {
         (1, self.http_minor)
     }
@@ -136,7 +139,8 @@ impl HandshakeRequest {
         self.head
     }
 
-    /// The `Sec-WebSocket-Key` value (base64 of 16 bytes).
+    /// The `Sec-WebSocket-Key` value (base64 of 16 bytes); empty for an HTTP/2 or HTTP/3
+    /// extended CONNECT (RFC 8441), which has no key.
     pub fn key(&self) -> &str {
         self.text(self.key)
     }
@@ -246,17 +250,18 @@ impl ExactSizeIterator for HeaderLines<'_> {}
 
 /// Check the request line alone: version, then method (`GET`, or any method when plain HTTP is
 /// served: the application answers those requests, and an upgrade is held to `GET` once the
-/// head shows one). Done as soon as the line arrives.
+/// head shows one; `CONNECT` for an RFC 8441 extended CONNECT). Done as soon as the line
+/// arrives.
 fn check_request_line(
     method: &[u8],
     target: &[u8],
     minor: u8,
-    plain_http: bool,
+    mode: Mode,
 ) -> Result<(), RequestError> {
     if minor < 1 {
         return Err(RequestError::HttpVersionTooLow);
     }
-    if method != b"GET" && !plain_http {
+    if method != mode.upgrade_method() && !mode.plain_http {
         // A token: ASCII.
         let method = String::from_utf8_lossy(method).into_owned();
         return Err(RequestError::MethodNotAllowed(method));
@@ -401,7 +406,7 @@ impl Fields for RequestFields {
 /// outcome reports `consumed` as the bytes of the head.
 fn validate_request(
     mut head: Head<RequestFields>,
-    plain_http: bool,
+    mode: Mode,
     max_body: usize,
     slot: &mut Option<HandshakeRequest>,
     consumed: usize,
@@ -413,7 +418,7 @@ fn validate_request(
         head.bytes(method),
         head.bytes(target),
         head.minor_version,
-        plain_http,
+        mode,
     )?;
 
     let RequestFields {
@@ -464,7 +469,7 @@ fn validate_request(
             body_len,
         }
     };
-    if !upgrade && plain_http && key.count == 0 {
+    if !upgrade && mode.plain_http && key.count == 0 {
         // An ordinary HTTP request may carry a body the connection reads after the head.
         let body_len = body_len.ok_or(RequestError::LengthRequired)?;
         if body_len > max_body {
@@ -476,7 +481,7 @@ fn validate_request(
             consumed,
         });
     }
-    if head.bytes(method) != b"GET" {
+    if head.bytes(method) != mode.upgrade_method() {
         // Another method reaches here only when plain HTTP is served: an upgrade needs GET.
         let method = String::from_utf8_lossy(head.bytes(method)).into_owned();
         return Err(RequestError::MethodNotAllowed(method));
@@ -486,18 +491,22 @@ fn validate_request(
     if chunked || body_len != Some(0) {
         return Err(RequestError::Malformed("a handshake request has no body"));
     }
-    if !upgrade {
+    // RFC 8441 §4: in an extended CONNECT, the method and `:protocol` (checked by the
+    // caller) say what `Upgrade`, `Connection` and the key say in HTTP/1.1, and there is no
+    // key to answer; the version is required all the same.
+    if !upgrade && !mode.extended_connect {
         // An ordinary HTTP request (no upgrade attempted at all) is served by the application
         // only when it opted in (above); a broken upgrade attempt is always a 400.
         return Err(RequestError::MissingUpgrade);
     }
-    if !connection {
+    if !connection && !mode.extended_connect {
         return Err(RequestError::MissingConnectionUpgrade);
     }
     if version.count != 1 || head.bytes(version.value) != b"13" {
         return Err(RequestError::UnsupportedVersion);
     }
     let key = match key.first() {
+        _ if mode.extended_connect => Span::default(),
         Some(k) if key.count == 1 && valid_key(head.bytes(k)) => k,
         _ => return Err(RequestError::InvalidKey),
     };
@@ -544,6 +553,27 @@ pub enum RequestProgress<R = HandshakeRequest> {
     Failed(HandshakeError),
 }
 
+/// Which requests a parser takes.
+#[derive(Debug, Clone, Copy, Default)]
+struct Mode {
+    /// Requests that attempt no upgrade are reported (`allow_plain_http`).
+    plain_http: bool,
+    /// The head is an RFC 8441 extended CONNECT written back as HTTP/1.1 text: method
+    /// `CONNECT`, no `Upgrade`, `Connection` or key (`extended_connect`).
+    extended_connect: bool,
+}
+
+impl Mode {
+    /// The method an upgrade request has.
+    fn upgrade_method(self) -> &'static [u8] {
+        if self.extended_connect {
+            b"CONNECT"
+        } else {
+            b"GET"
+        }
+    }
+}
+
 enum ParseState {
     Reading { line_checked: bool },
     Complete,
@@ -568,7 +598,7 @@ pub struct RequestParser {
     /// The largest plain HTTP request body.
     max_body: usize,
     state: ParseState,
-    plain_http: bool,
+    mode: Mode,
 }
 
 impl fmt::Debug for RequestParser {
@@ -592,7 +622,7 @@ impl RequestParser {
             state: ParseState::Reading {
                 line_checked: false,
             },
-            plain_http: false,
+            mode: Mode::default(),
         }
     }
 
@@ -603,7 +633,16 @@ impl RequestParser {
     /// (413); the parser stops at the end of the head, and the caller reads the body
     /// ([`HandshakeRequest::body_len`]). Off by default.
     pub fn allow_plain_http(&mut self, on: bool) {
-        self.plain_http = on;
+        self.mode.plain_http = on;
+    }
+
+    /// Read an RFC 8441 extended CONNECT, given as HTTP/1.1 text (`CONNECT target HTTP/1.1`
+    /// with a `Host`), whose `:protocol` the caller checked: `Sec-WebSocket-Version: 13` is
+    /// required, `Upgrade`, `Connection` and `Sec-WebSocket-Key` are not, and the request's
+    /// [`key`](HandshakeRequest::key) is empty.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn extended_connect(&mut self) {
+        self.mode.extended_connect = true;
     }
 
     /// Feed the next received bytes.
@@ -639,41 +678,42 @@ impl RequestParser {
             }
             ParseState::Failed(e) => return RequestProgress::Failed(e.clone()),
         };
-        let result = match self.head.receive(data) {
-            HeadProgress::Partial => {
-                if !line_checked {
-                    match self.head.request_line().map(|(m, t, v)| {
-                        check_request_line(m.as_bytes(), t.as_bytes(), v, self.plain_http)
-                    }) {
-                        None => {}
-                        Some(Ok(())) => {
-                            self.state = ParseState::Reading { line_checked: true };
+        let result =
+            match self.head.receive(data) {
+                HeadProgress::Partial => {
+                    if !line_checked {
+                        match self.head.request_line().map(|(m, t, v)| {
+                            check_request_line(m.as_bytes(), t.as_bytes(), v, self.mode)
+                        }) {
+                            None => {}
+                            Some(Ok(())) => {
+                                self.state = ParseState::Reading { line_checked: true };
+                            }
+                            Some(Err(e)) => return self.fail(e),
                         }
-                        Some(Err(e)) => return self.fail(e),
+                    }
+                    return RequestProgress::Partial;
+                }
+                HeadProgress::Complete { head, consumed } => {
+                    validate_request(head, self.mode, self.max_body, slot, consumed)
+                        .map_err(HandshakeError::Request)
+                }
+                HeadProgress::Failed(e) => {
+                    // A request line already received decides first (405 before a later 400 or
+                    // 431), so that the outcome does not depend on how the bytes were split.
+                    match self.head.request_line().map(|(m, t, v)| {
+                        check_request_line(m.as_bytes(), t.as_bytes(), v, self.mode)
+                    }) {
+                        Some(Err(line_error)) => Err(line_error.into()),
+                        _ => Err(head_error(
+                            e,
+                            HeadKind::Request,
+                            self.max_header_bytes,
+                            self.max_headers,
+                        )),
                     }
                 }
-                return RequestProgress::Partial;
-            }
-            HeadProgress::Complete { head, consumed } => {
-                validate_request(head, self.plain_http, self.max_body, slot, consumed)
-                    .map_err(HandshakeError::Request)
-            }
-            HeadProgress::Failed(e) => {
-                // A request line already received decides first (405 before a later 400 or
-                // 431), so that the outcome does not depend on how the bytes were split.
-                match self.head.request_line().map(|(m, t, v)| {
-                    check_request_line(m.as_bytes(), t.as_bytes(), v, self.plain_http)
-                }) {
-                    Some(Err(line_error)) => Err(line_error.into()),
-                    _ => Err(head_error(
-                        e,
-                        HeadKind::Request,
-                        self.max_header_bytes,
-                        self.max_headers,
-                    )),
-                }
-            }
-        };
+            };
         match result {
             Ok(done) => {
                 self.state = ParseState::Complete;

@@ -118,9 +118,10 @@ macro_rules! sending {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
-    /// Drive `conn` over `stream`, in whatever state it is: built by
-    /// [`Connection::from_upgraded`] after an HTTP server framework did the handshake (with
-    /// the bytes it read past the request fed by [`Connection::receive`]), or a handshake still
+    /// Drive `conn` over `stream`, in whatever state it is: built after an HTTP server
+    /// framework did the handshake (by `upgrade::upgraded`, feature `http`, with what the
+    /// handshake negotiated, or by [`Connection::from_upgraded`] when it negotiated nothing;
+    /// the bytes read past the request fed by [`Connection::receive`]), or a handshake still
     /// to run (whose events `recv` skips). A connection with
     /// [`Delivery::Streaming`](crate::Delivery::Streaming) has its pieces reassembled.
     pub fn from_connection(stream: S, conn: Connection) -> Self {
