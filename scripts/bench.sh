@@ -3,7 +3,9 @@
 # (benches/compare.rs), the kernels (benches/kernels.rs: unmasking, UTF-8 validation, the accept
 # key) and the memory per connection (benches/memory.rs).
 #
-#   scripts/bench.sh               run everything (about 14 minutes on 2 cores), then the tables
+#   scripts/bench.sh               run everything (about 25 minutes on 2 cores), then the tables;
+#                                  the comparison runs twice: the bench profile (release) and
+#                                  bench-lto (fat LTO, one codegen unit)
 #   scripts/bench.sh decode_binary rerun only the comparison benchmarks matching a criterion
 #                                  filter, then the tables
 #   scripts/bench.sh --table-only  rebuild the tables from target/ without running anything
@@ -26,16 +28,22 @@ elif [ "${1:-}" = "--table-only" ]; then
   shift
 elif [ $# -gt 0 ]; then
   cargo bench --bench compare -- "${CRITERION_ARGS[@]}" "$@"
+  CRITERION_HOME="$PWD/target/criterion-lto" \
+    cargo bench --profile bench-lto --bench compare -- "${CRITERION_ARGS[@]}" "$@"
 else
   # A full run replaces every figure: drop results of benchmarks that no longer exist.
-  rm -rf target/criterion target/memory.json
+  rm -rf target/criterion target/criterion-lto target/memory.json
   cargo bench --bench compare -- "${CRITERION_ARGS[@]}"
+  # The same comparison built with fat LTO and one codegen unit (profile bench-lto).
+  CRITERION_HOME="$PWD/target/criterion-lto" \
+    cargo bench --profile bench-lto --bench compare -- "${CRITERION_ARGS[@]}"
   cargo bench --bench kernels -- "${CRITERION_ARGS[@]}" "$KERNELS"
   cargo bench --bench memory
 fi
 
 python3 scripts/bench_table.py \
   --criterion-dir target/criterion \
+  --lto-dir target/criterion-lto \
   --memory target/memory.json \
   --output BENCHMARKS.md \
-  --command "scripts/bench.sh  (= cargo bench --bench compare -- ${CRITERION_ARGS[*]}; cargo bench --bench kernels -- ${CRITERION_ARGS[*]} '$KERNELS'; cargo bench --bench memory)"
+  --command "scripts/bench.sh  (= cargo bench --bench compare -- ${CRITERION_ARGS[*]}; the same with --profile bench-lto; cargo bench --bench kernels -- ${CRITERION_ARGS[*]} '$KERNELS'; cargo bench --bench memory)"

@@ -164,6 +164,18 @@ impl Connection {
                 }
             }
             let delivery = self.config.delivery;
+            let len = h.payload_len as usize;
+            if self.msg.is_none()
+                && h.fin
+                && !transformed
+                && len <= self.config.max_message_size
+                && !delivery.streams(len)
+                && self.rx.len() - n >= len
+            {
+                // The common case, taken in one step: a message in one frame, all of it
+                // buffered, delivered whole from the receive buffer.
+                return self.deliver_single(h.opcode == OpCode::Text, n, len, h.mask);
+            }
             if self.msg.is_none() {
                 self.msg = Some(InMessage {
                     text: h.opcode == OpCode::Text,
@@ -212,6 +224,27 @@ impl Connection {
         let streaming = self.msg.as_ref().is_some_and(|m| m.streaming);
         self.begin_frame(&h, n, transformed, streaming);
         Step::Continue
+    }
+
+    /// A message of one frame whose `len` payload bytes follow its header of `n` bytes in the
+    /// buffer: unmask and validate it in place and hand it out.
+    #[inline]
+    fn deliver_single(&mut self, text: bool, n: usize, len: usize, mask: Option<[u8; 4]>) -> Step {
+        self.rx.consume(n);
+        let s = self.rx.start();
+        if let Some(key) = mask {
+            self.rx.unmask(s, len, key, 0);
+        }
+        let out = if text {
+            match ValidText::check(self.rx.bytes(s, s + len)) {
+                Some(valid) => Out::Text(s, s + len, valid),
+                None => return self.fail(ProtocolError::InvalidUtf8),
+            }
+        } else {
+            Out::Binary(s, s + len)
+        };
+        self.rx.consume(len);
+        Step::Emit(out)
     }
 
     /// The header of `n` bytes is consumed: its payload comes next.
@@ -550,6 +583,8 @@ impl Connection {
 
     /// Fail the connection (§7.1.7): queue a Close with the error's code unless one was sent,
     /// stop reading, and report the error next.
+    #[cold]
+    #[inline(never)]
     pub(super) fn fail(&mut self, e: ProtocolError) -> Step {
         self.frame = None;
         let queue = !self.phase.close_sent();
