@@ -120,8 +120,9 @@
 //!
 //! At the crate root: the machine, [`Connection`], with its [`Role`] and [`MessageKind`]; its
 //! [`Config`] and [`Delivery`]; the [`Event`]s it reports; its lifecycle [`State`]; the two
-//! error families [`ProtocolError`] and [`UsageError`]; and [`MaskSource`], where a client's
-//! masking keys come from ([`Connection::set_mask_source`]). Beside them, four modules:
+//! error families [`ProtocolError`] and [`UsageError`]; [`MaskSource`], where a client's
+//! masking keys come from ([`Connection::set_mask_source`]); and [`Timestamp`], the time the
+//! caller reports (`std::time::Instant` converts into it). Beside them, four modules:
 //!
 //! | module | what |
 //! |---|---|
@@ -187,6 +188,7 @@ mod sha1;
 #[cfg(feature = "socketio")]
 pub mod socketio;
 mod state;
+mod time;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 #[cfg(feature = "http")]
@@ -200,6 +202,7 @@ pub use error::{ProtocolError, UsageError};
 pub use event::Event;
 pub use rng::MaskSource;
 pub use state::State;
+pub use time::Timestamp;
 
 // The building blocks under the connection (the frame header codec, the masking kernels, the
 // UTF-8 validators, a fixed sequence of masking keys) are not part of the API. The crate's own
