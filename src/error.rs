@@ -153,6 +153,9 @@ pub enum UsageError {
         /// The configured bound.
         limit: usize,
     },
+    /// A client has no source of masking keys (built without the `getrandom` feature and
+    /// given none): see [`crate::Connection::set_mask_source`]. Nothing was queued.
+    NoMaskSource,
 }
 
 impl fmt::Display for UsageError {
@@ -183,6 +186,9 @@ impl fmt::Display for UsageError {
                 "{queued} bytes of output are queued; the message would exceed the bound of \
                  {limit} bytes: write the output first"
             ),
+            UsageError::NoMaskSource => {
+                f.write_str("a client needs a source of masking keys: set one with set_mask_source")
+            }
         }
     }
 }

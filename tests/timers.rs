@@ -1,5 +1,8 @@
 //! Deadlines on a virtual clock: time enters only through `handle_timeout(now)`.
 
+// Clients whose randomness comes from the operating system, and times given as `Instant`s.
+#![cfg(all(feature = "std", feature = "getrandom"))]
+
 mod common;
 
 use std::time::{Duration, Instant};

@@ -7,7 +7,7 @@ use crate::error::UsageError;
 use crate::frame::{self, OpCode};
 use crate::utf8::Utf8Validator;
 
-use super::{Connection, MessageKind};
+use super::{Connection, MessageKind, Role};
 use crate::state::Phase;
 
 /// Largest Close reason that fits a control frame next to the 2-byte code.
@@ -123,11 +123,19 @@ impl Output {
 }
 
 impl Connection {
+    /// A client has a source of masking keys (a server needs none).
+    pub(super) fn can_mask(&self) -> bool {
+        self.role == Role::Server || self.masks.is_some()
+    }
+
     pub(super) fn next_mask(&mut self) -> Option<[u8; 4]> {
         self.masks.as_mut().map(|m| m.next_mask())
     }
 
     fn check_data_allowed(&self) -> Result<(), UsageError> {
+        if !self.can_mask() {
+            return Err(UsageError::NoMaskSource);
+        }
         match &self.phase {
             Phase::Open => Ok(()),
             Phase::Connecting(_) => Err(UsageError::NotOpen),
@@ -157,6 +165,10 @@ impl Connection {
 
     /// Queue a frame with `payload` as it is.
     pub(super) fn write(&mut self, fin: bool, opcode: OpCode, payload: &[u8]) {
+        if !self.can_mask() {
+            // A client may not send unmasked (§5.3); its sends were refused already.
+            return;
+        }
         let mask = self.next_mask();
         frame::write_frame(&mut self.tx.out, fin, 0, opcode, mask, payload);
     }
