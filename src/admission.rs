@@ -19,9 +19,10 @@
 //! frees room. Forgetting an address resets its rate bucket: an attacker who cycles through
 //! more than `max_tracked` addresses gets fresh buckets, but still meets the global cap.
 
+use alloc::string::ToString;
+
+use core::net::IpAddr;
 use core::time::Duration;
-use std::collections::HashMap;
-use std::net::IpAddr;
 
 use crate::handshake::Response;
 use crate::time::Timestamp;
@@ -146,7 +147,8 @@ impl Refusal {
     /// The complete HTTP response for this refusal, with `Retry-After` in whole seconds
     /// (rounded up, at least 1).
     pub fn response(&self) -> Response {
-        let secs = self.retry_after().as_secs_f64().ceil().max(1.0) as u64;
+        let wait = self.retry_after();
+        let secs = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
         let body: &[u8] = match self {
             Refusal::RateLimited { .. } => b"too many requests\n",
             Refusal::TooManyForAddress { .. } => b"too many connections from this address\n",
@@ -175,7 +177,7 @@ impl core::fmt::Display for Refusal {
     }
 }
 
-impl std::error::Error for Refusal {}
+impl core::error::Error for Refusal {}
 
 /// Proof that a connection holds a slot. Give it back with [`Admission::release`] when the
 /// connection ends, for any reason; it cannot be copied, so a slot is freed exactly once.
@@ -195,7 +197,7 @@ impl Ticket {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum IpKey {
     V4(u32),
     V6(u128),
@@ -250,11 +252,19 @@ struct Entry {
     handshakes: Bucket,
 }
 
+/// The addresses remembered. With `std`, a hash map under std's randomly keyed SipHash, which
+/// a flood of chosen addresses cannot degrade; without it (no source of keys) a B-tree, which
+/// no choice of keys degrades either: O(log n) per address, where n is at most `max_tracked`.
+#[cfg(feature = "std")]
+type Table = std::collections::HashMap<IpKey, Entry>;
+#[cfg(not(feature = "std"))]
+type Table = alloc::collections::BTreeMap<IpKey, Entry>;
+
 /// The admission table: per-address counters and buckets, bounded in size.
 #[derive(Debug)]
 pub struct Admission {
     config: AdmissionConfig,
-    entries: HashMap<IpKey, Entry>,
+    entries: Table,
     total: u32,
 }
 
@@ -271,7 +281,7 @@ impl Admission {
             .max(16);
         Admission {
             config,
-            entries: HashMap::new(),
+            entries: Table::new(),
             total: 0,
         }
     }
@@ -400,7 +410,7 @@ impl Admission {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::Ipv4Addr;
+    use core::net::Ipv4Addr;
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()

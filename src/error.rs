@@ -10,6 +10,8 @@
 //! Handshake failures have their own type, [`crate::handshake::HandshakeError`], which carries the
 //! HTTP status a server answers with.
 
+use alloc::string::String;
+
 use core::fmt;
 
 /// A violation of RFC 6455 by the peer, detected after the opening handshake.
@@ -107,7 +109,7 @@ impl fmt::Display for ProtocolError {
     }
 }
 
-impl std::error::Error for ProtocolError {}
+impl core::error::Error for ProtocolError {}
 
 /// A call the local application made that the protocol or the machine's state does not allow.
 ///
@@ -193,4 +195,4 @@ impl fmt::Display for UsageError {
     }
 }
 
-impl std::error::Error for UsageError {}
+impl core::error::Error for UsageError {}

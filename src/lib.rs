@@ -1,5 +1,9 @@
 //! wsmachine: a WebSocket (RFC 6455) implementation as a pure **sans-IO** state machine.
 //!
+//! The core is `no_std` with `alloc` (`default-features = false`); the `std` feature, on by
+//! default, adds `std::time::Instant` wherever time goes in or comes out, run-time SIMD
+//! detection, and the layers that need it. See README.md, "Without std".
+//!
 //! A [`Connection`] never touches a socket, a clock, a thread or a runtime. You feed it the
 //! bytes you read and the time; it gives back [`Event`]s and the bytes to write. The same
 //! machine serves a blocking socket, a hand-written epoll/mio loop, an async runtime, a fuzzer
@@ -152,6 +156,7 @@
 //! | `tokio/` (feature `tokio`) | the machine over tokio's `AsyncRead + AsyncWrite`: async recv/send, Stream/Sink, split halves, timers | `tokio` |
 //! | `event.rs`, `error.rs`, `config.rs` | | [`Event`], [`ProtocolError`], [`UsageError`], [`Config`], [`Delivery`] |
 //! | `admission.rs` | | [`admission`] |
+//! | `time.rs` | | [`Timestamp`], the time the caller reports |
 //!
 //! # Errors
 //!
@@ -165,6 +170,28 @@
 // handing out as `&str` text already validated (`utf8.rs`).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
+// The core needs only `core` and `alloc`; `std` (a default feature) adds conversions from
+// `std::time::Instant`, run-time detection of SIMD instructions and the layers that need an
+// operating system. Unit tests run with std's prelude whatever the features.
+#![cfg_attr(not(test), no_std)]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+/// Whether the processor has the x86 target features named: detected at run time with `std`;
+/// without it, known only where the build enables them at compile time.
+#[cfg(target_arch = "x86_64")]
+macro_rules! x86_has {
+    ($first:tt $(, $rest:tt)*) => {{
+        #[cfg(feature = "std")]
+        let has = std::arch::is_x86_feature_detected!($first)
+            $(&& std::arch::is_x86_feature_detected!($rest))*;
+        #[cfg(not(feature = "std"))]
+        let has = cfg!(all(target_feature = $first $(, target_feature = $rest)*));
+        has
+    }};
+}
 
 pub mod admission;
 pub mod close;

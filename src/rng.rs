@@ -6,6 +6,8 @@
 //! read in blocks so that a frame costs no system call; without it the application supplies
 //! the source, and a client without one sends nothing. Tests and fuzzers use [`FixedMasks`].
 
+use alloc::vec::Vec;
+
 /// A source of 4-byte masking keys for a client's frames (RFC 6455 §5.3).
 ///
 /// A client connection takes one key per frame it sends, and four for its handshake's key

@@ -35,6 +35,11 @@
 //! no extension; [`Config::deflate`](crate::Config) is not negotiated here), and HTTP/2's
 //! extended CONNECT (RFC 8441): a request must be an HTTP/1.1 `GET`.
 
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::ToString;
+use alloc::vec::Vec;
+
 use ::http::{HeaderName, HeaderValue, StatusCode};
 
 use crate::config::Config;

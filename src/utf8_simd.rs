@@ -109,12 +109,10 @@ use core::arch::x86_64::*;
 #[inline]
 pub fn is_valid(bytes: &[u8]) -> Option<bool> {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f")
-        && std::arch::is_x86_feature_detected!("avx512bw")
-    {
+    if x86_has!("avx512f", "avx512bw") {
         #[allow(unsafe_code)]
         // SAFETY: `validate_avx512` requires only the AVX-512F and AVX-512BW instructions,
-        // which `is_x86_feature_detected!` just confirmed this processor has; its memory
+        // which `x86_has!` just confirmed this processor has; its memory
         // accesses are bounded by the slice it is given.
         return Some(unsafe { validate_avx512(bytes) });
     }

@@ -19,7 +19,9 @@ mod send;
 mod tests;
 mod timers;
 
-use std::sync::Arc;
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
 
 use crate::config::Config;
 use crate::error::{ProtocolError, UsageError};
@@ -245,7 +247,7 @@ impl Connection {
     /// A client whose handshake key nonce (unless `request` sets one) and masking keys come
     /// from `source`, which must be unpredictable (see [`MaskSource`]): the constructor of a
     /// target without the `getrandom` feature, where the application supplies its own
-    /// randomness. Otherwise as [`client`](Self::client).
+    /// randomness. Otherwise as `client`.
     pub fn client_with_mask_source(
         request: &ClientRequest,
         config: Config,
@@ -453,7 +455,7 @@ impl Connection {
         }
         // The head follows bytes buffered while it was not being read (never, today) or
         // read into the lent buffer: feed them from there.
-        let rx = std::mem::take(&mut self.rx);
+        let rx = core::mem::take(&mut self.rx);
         let consumed = self.feed_handshake(rx.unconsumed());
         self.rx = rx;
         self.rx.consume(consumed);
@@ -650,8 +652,11 @@ impl Connection {
         let Some(answer) = answers.next() else {
             return Ok(None);
         };
-        let params = crate::deflate::accept_response(&config, answer)
-            .map_err(|e| HandshakeError::Response(ResponseError::ExtensionParams(e.to_string())))?;
+        let params = crate::deflate::accept_response(&config, answer).map_err(|e| {
+            HandshakeError::Response(ResponseError::ExtensionParams(
+                alloc::string::ToString::to_string(&e),
+            ))
+        })?;
         let stage = crate::deflate::PerMessageDeflate::new(Role::Client, &params, &config);
         answer.rsv_bits = Extension::rsv_bits(&stage);
         if answers.next().is_some() {

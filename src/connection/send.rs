@@ -2,6 +2,8 @@
 //! in pieces (through the extension stage when it takes them), control frames, the Close that
 //! starts the closing handshake, and caller-written payloads.
 
+use alloc::vec::Vec;
+
 use crate::close;
 use crate::error::UsageError;
 use crate::frame::{self, OpCode};
@@ -179,7 +181,7 @@ impl Connection {
         let Some(ext) = self.extension.as_mut().filter(|_| transformed) else {
             return self.write(fin, opcode, payload);
         };
-        let mut scratch = std::mem::take(&mut self.tx.scratch);
+        let mut scratch = core::mem::take(&mut self.tx.scratch);
         scratch.clear();
         let rsv = ext.encode(payload, opcode != OpCode::Continuation, fin, &mut scratch);
         let mask = self.next_mask();

@@ -38,7 +38,8 @@ impl Timers {
 impl Connection {
     /// Report the time: fire every deadline that has passed and arm new ones. Call it after
     /// each batch of input (the timers measure time since input was last seen) and whenever
-    /// [`poll_timeout`](Self::poll_timeout) comes due; then poll events and output as usual.
+    /// [`poll_deadline`](Self::poll_deadline) (`poll_timeout` in `Instant`s) comes due; then
+    /// poll events and output as usual.
     /// The first call arms the handshake deadline: a machine that is never told the time runs
     /// no timers. A time earlier than one reported before is taken as that one: no deadline
     /// fires early.

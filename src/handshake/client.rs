@@ -1,6 +1,11 @@
 //! The client's side (RFC 6455 §4.1): [`ClientRequest`] says what to ask for,
 //! [`ClientHandshake`] writes the request and validates the server's answer.
 
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use core::fmt;
 
 use base64::Engine as _;
@@ -44,7 +49,7 @@ const RESERVED_REQUEST_HEADERS: &[&str] = &[
 /// What a client asks for: where, which subprotocols and extensions, extra headers.
 ///
 /// Builder methods never fail; the first invalid input is remembered, reported by
-/// [`validate`](Self::validate), and makes [`ClientHandshake::new`] write nothing and fail with
+/// [`validate`](Self::validate), and makes [`ClientHandshake::with_mask_source`] (and `new`) write nothing and fail with
 /// [`HandshakeError::InvalidClientRequest`].
 ///
 /// ```
@@ -310,7 +315,7 @@ impl ClientHandshake {
         Self::with_mask_source(request, config, out, &mut crate::rng::OsRandom::new())
     }
 
-    /// As [`new`](Self::new), the key (unless the request sets one) drawn as four keys from
+    /// As `new`, the key (unless the request sets one) drawn as four keys from
     /// `source`, which must be unpredictable (see [`MaskSource`]).
     pub fn with_mask_source(
         request: &ClientRequest,
@@ -351,7 +356,7 @@ impl ClientHandshake {
 
     /// Feed the next bytes received from the server.
     pub fn receive(&mut self, data: &[u8]) -> ResponseProgress {
-        match std::mem::replace(&mut self.state, ClientState::Done) {
+        match core::mem::replace(&mut self.state, ClientState::Done) {
             ClientState::Head => self.receive_head(data),
             ClientState::Body {
                 mut response,
