@@ -3,6 +3,9 @@
 //! `cargo test` builds the examples; these tests start `echo_server` from the same target
 //! directory on an ephemeral port, and every loop is bounded in count and time.
 
+// Clients whose randomness comes from the operating system, and times given as `Instant`s.
+#![cfg(all(feature = "std", feature = "getrandom"))]
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
