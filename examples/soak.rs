@@ -818,13 +818,15 @@ fn run(opts: &Options) -> io::Result<bool> {
         .filter(|p| matches!(p.kind, Kind::Chatty | Kind::Slow))
         .count();
     if let (Some((t0, Some(s0))), Some((t1, Some(s1)))) = (active_start, active_end) {
-        let per = (active_peak_kib.saturating_sub(s0.rss_kib) * 1024) as f64 / active as f64;
+        let per = (s1.rss_kib.saturating_sub(s0.rss_kib) * 1024) as f64 / active as f64;
         let cpu = s1.cpu_s - s0.cpu_s;
         let secs = (t1 - t0).as_secs_f64();
         let per_msg = cpu * 1e6 / active_echoes.max(1) as f64;
         println!(
-            "server RSS: {active_peak_kib} KiB at the active phase's peak: {per:.0} B more per \
-             active connection ({active} chatty and slow)"
+            "server RSS: {} KiB at the end of the active phase: {per:.0} B more per active \
+             connection ({active} chatty and slow); {active_peak_kib} KiB at its peak (slow \
+             readers' echoes held, bombs inflating)",
+            s1.rss_kib
         );
         println!(
             "server CPU: {cpu:.2} s in the {secs:.1} s active phase for {active_echoes} echoes \
