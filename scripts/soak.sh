@@ -9,8 +9,9 @@
 #
 #   scripts/soak.sh [CONNS]
 #
-# Environment: SOAK_ACTIVE_SECS (default 20), SOAK_IDLE_SECS (3), SOAK_THREADS (the loop
-# counts to run, default "1 N" with N the number of cores, at least 2).
+# Environment: SOAK_ACTIVE_SECS (default 20), SOAK_IDLE_SECS (3), SOAK_THINK_MS (a chatty
+# client's pause after each echo, 500), SOAK_THREADS (the loop counts to run, default "1 N"
+# with N the number of cores, at least 2).
 # Each run is bounded (timeout), and the server is stopped when the script exits.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,7 @@ cd "$(dirname "$0")/.."
 conns=${1:-10000}
 active=${SOAK_ACTIVE_SECS:-20}
 idle=${SOAK_IDLE_SECS:-3}
+think=${SOAK_THINK_MS:-500}
 cores=$(nproc)
 threads=${SOAK_THREADS:-"1 $((cores < 2 ? 2 : cores))"}
 handshake_timeout=5
@@ -71,7 +73,7 @@ for n in $threads; do
   fi
   bound=$((60 + idle + active + handshake_timeout + 60 + conns / 100))
   if ! timeout "$bound" target/release/examples/soak --addr "$addr" --conns "$conns" \
-    --server-pid "$server_pid" --idle-secs "$idle" --active-secs "$active" \
+    --server-pid "$server_pid" --idle-secs "$idle" --active-secs "$active" --think-ms "$think" \
     --handshake-timeout "$handshake_timeout" --clk-tck "$(getconf CLK_TCK)"; then
     status=1
   fi
