@@ -40,7 +40,9 @@
 //! One thread is the default: the demo and the Autobahn run need no more, and a single loop
 //! is the easiest to read. Several loops share one admission table behind a mutex (taken once
 //! per connection, handshake and close, never per message), so a per-address limit holds
-//! exactly however the kernel spreads an address's connections over the loops.
+//! exactly however the kernel spreads an address's connections over the loops. A connection
+//! stays on the loop that accepted it: a loop busy with one peer's work (inflating a large
+//! message, say) delays only its own connections.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
@@ -510,7 +512,7 @@ fn bind(addr: SocketAddr, threads: usize) -> io::Result<Vec<TcpListener>> {
             Some(socket2::Protocol::TCP),
         )?;
         socket.set_reuse_address(true)?;
-        socket.set_reuse_port(true)?;
+        reuse_port(&socket)?;
         socket.set_nonblocking(true)?;
         socket.bind(&addr.into())?;
         socket.listen(1024)?;
@@ -519,6 +521,28 @@ fn bind(addr: SocketAddr, threads: usize) -> io::Result<Vec<TcpListener>> {
         listeners.push(listener);
     }
     Ok(listeners)
+}
+
+/// Let several sockets listen on one port (`SO_REUSEPORT`). Linux spreads new connections
+/// over them by a hash of the peer's address and port; other systems may hand them all to
+/// one socket.
+#[cfg(all(
+    unix,
+    not(any(target_os = "solaris", target_os = "illumos", target_os = "cygwin"))
+))]
+fn reuse_port(socket: &socket2::Socket) -> io::Result<()> {
+    socket.set_reuse_port(true)
+}
+
+#[cfg(not(all(
+    unix,
+    not(any(target_os = "solaris", target_os = "illumos", target_os = "cygwin"))
+)))]
+fn reuse_port(_: &socket2::Socket) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "--threads above 1 needs SO_REUSEPORT, which this system lacks",
+    ))
 }
 
 /// One event loop: its listener's connections, until an I/O error of the poll.
