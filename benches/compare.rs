@@ -519,7 +519,7 @@ fn wsm_encode_unbuffered(
         }
         .expect("send");
         let n = conn
-            .output_slices(p)
+            .output_parts(p)
             .iter()
             .map(|s| sink.write_from(s))
             .sum();

@@ -125,7 +125,7 @@ fn wsmachine_row() -> Row {
 }
 
 /// A JSON-like text of exactly 1 KiB, the message of the compressing rows.
-#[cfg(feature = "deflate")]
+#[cfg(all(feature = "deflate", feature = "getrandom"))]
 fn json_1k() -> String {
     let mut s = String::from("[");
     let mut i = 0u32;
@@ -145,7 +145,7 @@ fn json_1k() -> String {
 /// its permessage-deflate offer, and the 1 KiB text compressed as the server's answer settled.
 /// Recorded from a real client and server before the measurement, so that the measured server
 /// is the only connection that allocates while it is measured.
-#[cfg(feature = "deflate")]
+#[cfg(all(feature = "deflate", feature = "getrandom"))]
 fn client_bytes(deflate: wsmachine::deflate::DeflateConfig, text: &str) -> (Vec<u8>, Vec<u8>) {
     use wsmachine::handshake::ClientRequest;
     let config = Config::default().deflate(Some(deflate));
@@ -174,7 +174,7 @@ fn client_bytes(deflate: wsmachine::deflate::DeflateConfig, text: &str) -> (Vec<
 /// wsmachine, server role, permessage-deflate negotiated with `deflate` on both sides: created,
 /// open after one 1 KiB text message each way (both streams exist), idle after
 /// `release_buffers`. `streams` is what the zlib-rs streams must hold while open.
-#[cfg(feature = "deflate")]
+#[cfg(all(feature = "deflate", feature = "getrandom"))]
 fn wsmachine_deflate_row(
     compression: &'static str,
     deflate: wsmachine::deflate::DeflateConfig,
@@ -238,7 +238,7 @@ fn wsmachine_deflate_row(
 /// The three compressing settings: the defaults, no context takeover either way, and zlib's
 /// usual window 15 and memLevel 8 (streams of 212,544, 0 when idle, and 427,584 bytes: the
 /// `deflate` module's table).
-#[cfg(feature = "deflate")]
+#[cfg(all(feature = "deflate", feature = "getrandom"))]
 fn wsmachine_deflate_rows() -> Vec<Row> {
     use wsmachine::deflate::DeflateConfig;
     vec![
@@ -265,7 +265,7 @@ fn wsmachine_deflate_rows() -> Vec<Row> {
     ]
 }
 
-#[cfg(not(feature = "deflate"))]
+#[cfg(not(all(feature = "deflate", feature = "getrandom")))]
 fn wsmachine_deflate_rows() -> Vec<Row> {
     Vec::new()
 }

@@ -19,11 +19,13 @@
 //! frees room. Forgetting an address resets its rate bucket: an attacker who cycles through
 //! more than `max_tracked` addresses gets fresh buckets, but still meets the global cap.
 
-use std::collections::HashMap;
-use std::net::IpAddr;
-use std::time::{Duration, Instant};
+use alloc::string::ToString;
+
+use core::net::IpAddr;
+use core::time::Duration;
 
 use crate::handshake::Response;
+use crate::time::Timestamp;
 
 /// A token bucket's shape: `burst` tokens at most, refilled at `per_second`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -145,7 +147,8 @@ impl Refusal {
     /// The complete HTTP response for this refusal, with `Retry-After` in whole seconds
     /// (rounded up, at least 1).
     pub fn response(&self) -> Response {
-        let secs = self.retry_after().as_secs_f64().ceil().max(1.0) as u64;
+        let wait = self.retry_after();
+        let secs = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
         let body: &[u8] = match self {
             Refusal::RateLimited { .. } => b"too many requests\n",
             Refusal::TooManyForAddress { .. } => b"too many connections from this address\n",
@@ -174,7 +177,7 @@ impl core::fmt::Display for Refusal {
     }
 }
 
-impl std::error::Error for Refusal {}
+impl core::error::Error for Refusal {}
 
 /// Proof that a connection holds a slot. Give it back with [`Admission::release`] when the
 /// connection ends, for any reason; it cannot be copied, so a slot is freed exactly once.
@@ -194,7 +197,7 @@ impl Ticket {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum IpKey {
     V4(u32),
     V6(u128),
@@ -203,25 +206,25 @@ enum IpKey {
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
     tokens: f64,
-    at: Instant,
+    at: Timestamp,
 }
 
 impl Bucket {
-    fn full(rate: Rate, now: Instant) -> Self {
+    fn full(rate: Rate, now: Timestamp) -> Self {
         Bucket {
             tokens: rate.burst as f64,
             at: now,
         }
     }
 
-    fn refill(&mut self, rate: Rate, now: Instant) {
+    fn refill(&mut self, rate: Rate, now: Timestamp) {
         let dt = now.saturating_duration_since(self.at).as_secs_f64();
         self.tokens = (self.tokens + dt * rate.per_second).min(rate.burst as f64);
         self.at = now.max(self.at);
     }
 
     /// Take a token, or say how long until one is there.
-    fn take(&mut self, rate: Rate, now: Instant) -> Result<(), Duration> {
+    fn take(&mut self, rate: Rate, now: Timestamp) -> Result<(), Duration> {
         self.refill(rate, now);
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
@@ -235,7 +238,7 @@ impl Bucket {
         }
     }
 
-    fn is_full(&self, rate: Rate, now: Instant) -> bool {
+    fn is_full(&self, rate: Rate, now: Timestamp) -> bool {
         let mut b = *self;
         b.refill(rate, now);
         b.tokens >= rate.burst as f64
@@ -249,11 +252,19 @@ struct Entry {
     handshakes: Bucket,
 }
 
+/// The addresses remembered. With `std`, a hash map under std's randomly keyed SipHash, which
+/// a flood of chosen addresses cannot degrade; without it (no source of keys) a B-tree, which
+/// no choice of keys degrades either: O(log n) per address, where n is at most `max_tracked`.
+#[cfg(feature = "std")]
+type Table = std::collections::HashMap<IpKey, Entry>;
+#[cfg(not(feature = "std"))]
+type Table = alloc::collections::BTreeMap<IpKey, Entry>;
+
 /// The admission table: per-address counters and buckets, bounded in size.
 #[derive(Debug)]
 pub struct Admission {
     config: AdmissionConfig,
-    entries: HashMap<IpKey, Entry>,
+    entries: Table,
     total: u32,
 }
 
@@ -270,7 +281,7 @@ impl Admission {
             .max(16);
         Admission {
             config,
-            entries: HashMap::new(),
+            entries: Table::new(),
             total: 0,
         }
     }
@@ -315,7 +326,8 @@ impl Admission {
     }
 
     /// A transport connection arrived from `ip`: admit it (take a slot) or refuse it.
-    pub fn on_connect(&mut self, ip: IpAddr, now: Instant) -> Result<Ticket, Refusal> {
+    pub fn on_connect(&mut self, ip: IpAddr, now: impl Into<Timestamp>) -> Result<Ticket, Refusal> {
+        let now = now.into();
         let key = self.key(ip);
         if self.total >= self.config.max_total {
             return Err(Refusal::ServerFull {
@@ -346,7 +358,12 @@ impl Admission {
 
     /// The upgrade request of the connection holding `ticket` is complete: allow it to
     /// proceed, or refuse it (answer with [`Refusal::response`], then release the ticket).
-    pub fn on_handshake(&mut self, ticket: &Ticket, now: Instant) -> Result<(), Refusal> {
+    pub fn on_handshake(
+        &mut self,
+        ticket: &Ticket,
+        now: impl Into<Timestamp>,
+    ) -> Result<(), Refusal> {
+        let now = now.into();
         let rate = self.config.handshake_rate;
         match self.entries.get_mut(&ticket.key) {
             Some(entry) => entry
@@ -368,7 +385,7 @@ impl Admission {
     }
 
     /// Forget addresses without open connections until at most half the table is used.
-    fn sweep(&mut self, now: Instant) {
+    fn sweep(&mut self, now: Timestamp) {
         let config = self.config;
         let target = config.max_tracked / 2;
         self.entries.retain(|_, e| {
@@ -393,7 +410,7 @@ impl Admission {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::Ipv4Addr;
+    use core::net::Ipv4Addr;
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
@@ -401,7 +418,7 @@ mod tests {
 
     #[test]
     fn per_ip_cap_refuses_with_503_and_release_frees_exactly_one_slot() {
-        let t0 = Instant::now();
+        let t0 = Timestamp::from_secs(1_000);
         let mut a = Admission::new(AdmissionConfig::default().max_per_ip(3));
         let tickets: Vec<Ticket> = (0..3)
             .map(|_| a.on_connect(ip("10.0.0.1"), t0).unwrap())
@@ -424,7 +441,7 @@ mod tests {
 
     #[test]
     fn token_bucket_on_a_virtual_clock() {
-        let t0 = Instant::now();
+        let t0 = Timestamp::from_secs(1_000);
         let mut a = Admission::new(AdmissionConfig::default().connect_rate(2, 1.0));
         let x = ip("192.0.2.7");
         let t1 = a.on_connect(x, t0).unwrap();
@@ -450,7 +467,7 @@ mod tests {
 
     #[test]
     fn handshake_rate_is_separate() {
-        let t0 = Instant::now();
+        let t0 = Timestamp::from_secs(1_000);
         let mut a = Admission::new(AdmissionConfig::default().handshake_rate(1, 0.5));
         let t = a.on_connect(ip("10.1.1.1"), t0).unwrap();
         assert!(a.on_handshake(&t, t0).is_ok());
@@ -462,7 +479,7 @@ mod tests {
 
     #[test]
     fn global_cap() {
-        let t0 = Instant::now();
+        let t0 = Timestamp::from_secs(1_000);
         let mut a = Admission::new(AdmissionConfig::default().max_total(2));
         let t1 = a.on_connect(ip("10.0.0.1"), t0).unwrap();
         let t2 = a.on_connect(ip("10.0.0.2"), t0).unwrap();
@@ -477,7 +494,7 @@ mod tests {
 
     #[test]
     fn ipv6_grouped_by_prefix_and_mapped_v4_counts_as_v4() {
-        let t0 = Instant::now();
+        let t0 = Timestamp::from_secs(1_000);
         let mut a = Admission::new(AdmissionConfig::default().max_per_ip(2));
         let t1 = a.on_connect(ip("2001:db8:1:2::1"), t0).unwrap();
         let t2 = a.on_connect(ip("2001:db8:1:2:ffff::9"), t0).unwrap();
@@ -493,7 +510,7 @@ mod tests {
 
     #[test]
     fn memory_stays_bounded_under_many_addresses() {
-        let t0 = Instant::now();
+        let t0 = Timestamp::from_secs(1_000);
         let mut a = Admission::new(AdmissionConfig::default().max_total(8).max_tracked(64));
         let keep = a.on_connect(ip("10.0.0.1"), t0).unwrap();
         for i in 0..10_000u32 {

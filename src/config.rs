@@ -5,7 +5,7 @@
 //! close 1009. A client fails the handshake on a response head over the limits and cuts a
 //! response body at its limit.
 
-use std::time::Duration;
+use core::time::Duration;
 
 /// How received data messages are delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

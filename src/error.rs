@@ -10,6 +10,8 @@
 //! Handshake failures have their own type, [`crate::handshake::HandshakeError`], which carries the
 //! HTTP status a server answers with.
 
+use alloc::string::String;
+
 use core::fmt;
 
 /// A violation of RFC 6455 by the peer, detected after the opening handshake.
@@ -107,7 +109,7 @@ impl fmt::Display for ProtocolError {
     }
 }
 
-impl std::error::Error for ProtocolError {}
+impl core::error::Error for ProtocolError {}
 
 /// A call the local application made that the protocol or the machine's state does not allow.
 ///
@@ -155,6 +157,9 @@ pub enum UsageError {
         /// The configured bound.
         limit: usize,
     },
+    /// A client has no source of masking keys (built without the `getrandom` feature and
+    /// given none): see [`crate::Connection::set_mask_source`]. Nothing was queued.
+    NoMaskSource,
 }
 
 impl fmt::Display for UsageError {
@@ -185,8 +190,11 @@ impl fmt::Display for UsageError {
                 "{queued} bytes of output are queued; the message would exceed the bound of \
                  {limit} bytes: write the output first"
             ),
+            UsageError::NoMaskSource => {
+                f.write_str("a client needs a source of masking keys: set one with set_mask_source")
+            }
         }
     }
 }
 
-impl std::error::Error for UsageError {}
+impl core::error::Error for UsageError {}

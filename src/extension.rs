@@ -25,6 +25,9 @@
 //! # Ok::<(), wsmachine::extension::ExtensionError>(())
 //! ```
 
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use core::fmt;
 
 use crate::http::{is_tchar, is_token};
@@ -141,7 +144,10 @@ fn write_extension(
 
 /// Format extensions as one header value, separated by `, `.
 pub fn format_extensions(list: &[ExtensionOffer]) -> String {
-    let items: Vec<String> = list.iter().map(ToString::to_string).collect();
+    let items: Vec<String> = list
+        .iter()
+        .map(alloc::string::ToString::to_string)
+        .collect();
     items.join(", ")
 }
 
@@ -164,7 +170,7 @@ impl fmt::Display for ExtensionError {
     }
 }
 
-impl std::error::Error for ExtensionError {}
+impl core::error::Error for ExtensionError {}
 
 const fn err(reason: &'static str) -> ExtensionError {
     ExtensionError { reason }

@@ -22,6 +22,8 @@
 //! sequencing of continuation frames depend on configuration and on earlier frames, so they are
 //! left to the connection.
 
+use alloc::vec::Vec;
+
 use crate::error::ProtocolError;
 use crate::mask::apply_mask;
 

@@ -25,6 +25,8 @@
 //! * lines end in CRLF; a bare LF is also accepted as a line end, as RFC 9112 §2.2 permits,
 //!   while a CR anywhere else is refused.
 
+use alloc::vec::Vec;
+
 use core::ops::Range;
 
 use memchr::memchr;
@@ -383,6 +385,8 @@ impl HeadParser {
 impl<F: Fields> HeadParser<F> {
     /// A parser for a head of `kind` that hands the header fields to an `F`, refusing heads
     /// over `max_bytes` bytes or with more than `max_headers` header fields.
+    // Where usize is 32 bits, every limit is within MAX_HEAD_LIMIT already.
+    #[cfg_attr(target_pointer_width = "32", expect(clippy::unnecessary_min_or_max))]
     pub(crate) fn with_fields(kind: HeadKind, max_bytes: usize, max_headers: usize) -> Self {
         HeadParser {
             kind,
@@ -504,11 +508,11 @@ impl<F: Fields> HeadParser<F> {
                     self.keep(&window[kept..pos]);
                     let (start, minor_version) = self.start.take().expect("start line parsed");
                     let head = Head {
-                        buf: std::mem::take(&mut self.buf),
+                        buf: core::mem::take(&mut self.buf),
                         start,
                         minor_version,
                         fields_start: self.fields_start,
-                        fields: std::mem::take(&mut self.fields),
+                        fields: core::mem::take(&mut self.fields),
                     };
                     return HeadProgress::Complete {
                         head,
@@ -856,7 +860,7 @@ fn fast_field_bytes(s: &[u8]) -> Result<(Range<usize>, Range<usize>, usize), usi
     };
     let value = &s[value_start..stop];
     let (start, end) = ows_trimmed(value);
-    if non_ascii && std::str::from_utf8(&value[start..end]).is_err() {
+    if non_ascii && core::str::from_utf8(&value[start..end]).is_err() {
         return Err(stop);
     }
     Ok((0..name_len, value_start + start..value_start + end, len))
@@ -893,7 +897,7 @@ fn parse_header_line(offset: usize, line: &[u8]) -> Result<Field, HeadError> {
         .map_err(|()| HeadError::Malformed("invalid character in header value"))?;
     let value_start = name_len + 1;
     let (start, end) = ows_trimmed(value);
-    if non_ascii && std::str::from_utf8(&value[start..end]).is_err() {
+    if non_ascii && core::str::from_utf8(&value[start..end]).is_err() {
         return Err(HeadError::Malformed("header value is not UTF-8"));
     }
     Ok(Field {
@@ -907,7 +911,7 @@ fn parse_header_line(offset: usize, line: &[u8]) -> Result<Field, HeadError> {
 /// linear time. Each thread counts its own.
 #[cfg(test)]
 mod work {
-    use std::cell::Cell;
+    use core::cell::Cell;
 
     /// Bytes handled since the last [`take`].
     #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -1326,7 +1330,7 @@ mod tests {
         let mut p = HeadParser::new(HeadKind::Request, head.len() - 1, 64);
         let mut outcome = HeadProgress::Partial;
         for (i, b) in head.iter().enumerate() {
-            outcome = p.receive(std::slice::from_ref(b));
+            outcome = p.receive(core::slice::from_ref(b));
             if outcome != HeadProgress::Partial {
                 assert_eq!(i, head.len() - 1);
                 break;
@@ -1385,7 +1389,7 @@ mod tests {
         let mut p = HeadParser::new(HeadKind::Request, limit, 1000);
         work::take();
         for (n, b) in head.iter().enumerate() {
-            let r = p.receive(std::slice::from_ref(b));
+            let r = p.receive(core::slice::from_ref(b));
             if n + 1 < head.len() {
                 assert_eq!(r, HeadProgress::Partial);
             } else {

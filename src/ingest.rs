@@ -13,6 +13,8 @@
 //! it has unmasked is reported as a position in the buffer: payload bytes below it are plain,
 //! bytes from it on are still masked and the parser unmasks them as before.
 
+use alloc::vec::Vec;
+
 use crate::frame::{MAX_HEADER_LEN, decode_header};
 use crate::mask::{apply_mask, mask_into};
 

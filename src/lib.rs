@@ -1,5 +1,9 @@
 //! wsmachine: a WebSocket (RFC 6455) implementation as a pure **sans-IO** state machine.
 //!
+//! The core is `no_std` with `alloc` (`default-features = false`); the `std` feature, on by
+//! default, adds `std::time::Instant` wherever time goes in or comes out, run-time SIMD
+//! detection, and the layers that need it. See README.md, "Without std".
+//!
 //! A [`Connection`] never touches a socket, a clock, a thread or a runtime. You feed it the
 //! bytes you read and the time; it gives back [`Event`]s and the bytes to write. The same
 //! machine serves a blocking socket, a hand-written epoll/mio loop, an async runtime, a fuzzer
@@ -126,8 +130,9 @@
 //!
 //! At the crate root: the machine, [`Connection`], with its [`Role`] and [`MessageKind`]; its
 //! [`Config`] and [`Delivery`]; the [`Event`]s it reports; its lifecycle [`State`]; the two
-//! error families [`ProtocolError`] and [`UsageError`]; and [`MaskSource`], where a client's
-//! masking keys come from ([`Connection::set_mask_source`]). Beside them, four modules:
+//! error families [`ProtocolError`] and [`UsageError`]; [`MaskSource`], where a client's
+//! masking keys come from ([`Connection::set_mask_source`]); and [`Timestamp`], the time the
+//! caller reports (`std::time::Instant` converts into it). Beside them, four modules:
 //!
 //! | module | what |
 //! |---|---|
@@ -157,6 +162,7 @@
 //! | `tokio/` (feature `tokio`) | the machine over tokio's `AsyncRead + AsyncWrite`: async recv/send, Stream/Sink, split halves, timers | `tokio` |
 //! | `event.rs`, `error.rs`, `config.rs` | | [`Event`], [`ProtocolError`], [`UsageError`], [`Config`], [`Delivery`] |
 //! | `admission.rs` | | [`admission`] |
+//! | `time.rs` | | [`Timestamp`], the time the caller reports |
 //!
 //! # Errors
 //!
@@ -173,6 +179,28 @@
 // `package.metadata.docs.rs`): each item a feature enables says which.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
+// The core needs only `core` and `alloc`; `std` (a default feature) adds conversions from
+// `std::time::Instant`, run-time detection of SIMD instructions and the layers that need an
+// operating system. Unit tests run with std's prelude whatever the features.
+#![cfg_attr(not(test), no_std)]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+/// Whether the processor has the x86 target features named: detected at run time with `std`;
+/// without it, known only where the build enables them at compile time.
+#[cfg(target_arch = "x86_64")]
+macro_rules! x86_has {
+    ($first:tt $(, $rest:tt)*) => {{
+        #[cfg(feature = "std")]
+        let has = std::arch::is_x86_feature_detected!($first)
+            $(&& std::arch::is_x86_feature_detected!($rest))*;
+        #[cfg(not(feature = "std"))]
+        let has = cfg!(all(target_feature = $first $(, target_feature = $rest)*));
+        has
+    }};
+}
 
 pub mod admission;
 pub mod close;
@@ -199,6 +227,7 @@ mod sha1;
 #[cfg_attr(docsrs, doc(cfg(feature = "socketio")))]
 pub mod socketio;
 mod state;
+mod time;
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub mod tokio;
@@ -214,6 +243,7 @@ pub use error::{ProtocolError, UsageError};
 pub use event::Event;
 pub use rng::MaskSource;
 pub use state::State;
+pub use time::Timestamp;
 
 // The building blocks under the connection (the frame header codec, the masking kernels, the
 // UTF-8 validators, a fixed sequence of masking keys) are not part of the API. The crate's own

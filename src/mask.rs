@@ -24,10 +24,10 @@ fn phase_key(key: [u8; 4], offset: usize) -> [u8; 4] {
 #[inline]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     #[cfg(all(target_arch = "x86_64", not(target_feature = "avx2")))]
-    if buf.len() >= AVX2_THRESHOLD && std::arch::is_x86_feature_detected!("avx2") {
+    if buf.len() >= AVX2_THRESHOLD && x86_has!("avx2") {
         #[allow(unsafe_code)]
         // SAFETY: `apply_mask_avx2` only requires the AVX2 instructions to exist, which
-        // `is_x86_feature_detected!` just confirmed on this processor; it is otherwise the
+        // `x86_has!` just confirmed on this processor; it is otherwise the
         // safe portable code below.
         unsafe {
             apply_mask_avx2(buf, key, offset)
@@ -50,7 +50,7 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
 pub fn mask_into(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: usize) {
     assert_eq!(dst.len(), src.len(), "mask_into: lengths differ");
     #[cfg(all(target_arch = "x86_64", not(target_feature = "avx2")))]
-    if src.len() >= AVX2_THRESHOLD && std::arch::is_x86_feature_detected!("avx2") {
+    if src.len() >= AVX2_THRESHOLD && x86_has!("avx2") {
         #[allow(unsafe_code)]
         // SAFETY: as in `apply_mask`: the AVX2 build of safe code, called after run-time
         // detection confirmed the processor has AVX2.
@@ -90,6 +90,10 @@ fn mask_into_portable(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: usize) {
 }
 
 /// Below this length the AVX2 path does not pay for its dispatch and wider tail.
+#[cfg_attr(
+    not(all(target_arch = "x86_64", not(target_feature = "avx2"))),
+    allow(dead_code)
+)]
 const AVX2_THRESHOLD: usize = 512;
 
 /// [`apply_mask_portable`] compiled with AVX2 enabled (the code is the same; the compiler

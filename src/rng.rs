@@ -1,17 +1,25 @@
 //! Randomness for client masking keys and handshake nonces.
 //!
 //! RFC 6455 §5.3 requires masking keys that the application cannot predict, and §4.1 a random
-//! 16-byte key nonce. Both come from the operating system's CSPRNG: the keys through
-//! [`OsRandom`], read in blocks so that a frame costs no system call, unless the application
-//! supplies its own [`MaskSource`]; the nonce through [`fill_random`]. Tests and fuzzers use
-//! [`FixedMasks`].
+//! 16-byte key nonce. Both come from a client's [`MaskSource`] (the nonce as four keys). With
+//! the `getrandom` feature the default source is the operating system's CSPRNG, `OsRandom`,
+//! read in blocks so that a frame costs no system call; without it the application supplies
+//! the source, and a client without one sends nothing. Tests and fuzzers use [`FixedMasks`].
+
+use alloc::vec::Vec;
 
 /// A source of 4-byte masking keys for a client's frames (RFC 6455 §5.3).
 ///
-/// A client connection takes one key per frame it sends. By default the keys come from the
-/// operating system's CSPRNG; [`Connection::set_mask_source`](crate::Connection::set_mask_source)
-/// replaces that source, for instance with fixed keys so that a test's output is the same on
-/// every run. Outside tests, keys must stay unpredictable to the application and to whoever
+/// A client connection takes one key per frame it sends, and four for its handshake's key
+/// nonce (§4.1) unless the request sets one. With the `getrandom` feature (on by default) the
+/// keys come from the operating system's CSPRNG unless the application supplies a source:
+/// [`Connection::client_with_mask_source`](crate::Connection::client_with_mask_source) or
+/// [`Connection::set_mask_source`](crate::Connection::set_mask_source), for instance with
+/// fixed keys so that a test's output is the same on every run. Without the feature there is
+/// no default: a target without an operating system supplies its hardware generator (or a
+/// CSPRNG seeded from it) this way, `Connection::client` does not exist, and a client made by
+/// [`Connection::from_upgraded`](crate::Connection::from_upgraded) refuses to send with
+/// [`UsageError::NoMaskSource`](crate::UsageError::NoMaskSource) until it is given a source. Outside tests, keys must stay unpredictable to the application and to whoever
 /// sees the traffic (§10.3): masking is what keeps a payload chosen by a script from reading
 /// as another protocol to a proxy on the way.
 ///
@@ -39,11 +47,13 @@ pub trait MaskSource: Send {
 }
 
 /// Masking keys from the operating system's CSPRNG, fetched 64 keys at a time.
+#[cfg(feature = "getrandom")]
 pub struct OsRandom {
     buf: [u8; 256],
     pos: usize,
 }
 
+#[cfg(feature = "getrandom")]
 impl OsRandom {
     /// A new source; the first key triggers the first read from the operating system.
     pub fn new() -> Self {
@@ -54,18 +64,21 @@ impl OsRandom {
     }
 }
 
+#[cfg(feature = "getrandom")]
 impl Default for OsRandom {
     fn default() -> Self {
         Self::new()
     }
 }
 
+#[cfg(feature = "getrandom")]
 impl core::fmt::Debug for OsRandom {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str("OsRandom")
     }
 }
 
+#[cfg(feature = "getrandom")]
 impl MaskSource for OsRandom {
     fn next_mask(&mut self) -> [u8; 4] {
         if self.pos + 4 > self.buf.len() {
@@ -108,11 +121,21 @@ impl MaskSource for FixedMasks {
     }
 }
 
+/// A client handshake's key nonce (§4.1): four keys from `source`.
+pub(crate) fn key_nonce(source: &mut dyn MaskSource) -> [u8; 16] {
+    let mut key = [0u8; 16];
+    for chunk in key.chunks_exact_mut(4) {
+        chunk.copy_from_slice(&source.next_mask());
+    }
+    key
+}
+
 /// Fill `buf` from the operating system's CSPRNG.
 ///
 /// # Panics
 /// Only if the operating system cannot provide randomness at all, which on supported platforms
 /// does not happen after boot; there is no safe fallback for a masking key.
+#[cfg(feature = "getrandom")]
 pub(crate) fn fill_random(buf: &mut [u8]) {
     getrandom::fill(buf).expect("operating system randomness unavailable");
 }
@@ -121,6 +144,7 @@ pub(crate) fn fill_random(buf: &mut [u8]) {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "getrandom")]
     #[test]
     fn os_random_keys_differ() {
         let mut r = OsRandom::new();
@@ -131,6 +155,14 @@ mod tests {
         // 200 draws from 2^32 values: a collision is about 5e-6 likely; all-equal is impossible
         // for a working source.
         assert!(dedup.len() >= 199, "keys repeat: {keys:?}");
+    }
+
+    #[test]
+    fn key_nonce_takes_four_keys_in_order() {
+        let mut f = FixedMasks::new(vec![[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12]]);
+        let key = key_nonce(&mut f);
+        assert_eq!(key, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 1, 2, 3, 4]);
+        assert_eq!(f.next_mask(), [5, 6, 7, 8]);
     }
 
     #[test]

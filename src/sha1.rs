@@ -32,6 +32,7 @@ pub(crate) fn portable(key: &[u8]) -> [u8; 20] {
     sha.digest().bytes()
 }
 
+#[cfg(target_arch = "x86_64")]
 /// The SHA-1 initial hash value (FIPS 180-4 §5.3.1).
 const H0: [u32; 5] = [
     0x6745_2301,
@@ -41,6 +42,7 @@ const H0: [u32; 5] = [
     0xC3D2_E1F0,
 ];
 
+#[cfg(target_arch = "x86_64")]
 /// The 16 words of the first block of a 60-byte message `key ‖ GUID`: six words of key, nine
 /// of GUID, then the padding's 1 bit (FIPS 180-4 §5.1.1) in the last byte of the block's 61st.
 fn first_block(key: &[u8; 24]) -> [u32; 16] {
@@ -56,6 +58,7 @@ fn first_block(key: &[u8; 24]) -> [u32; 16] {
     w
 }
 
+#[cfg(target_arch = "x86_64")]
 /// The second block: zeros, then the message length in bits (60 × 8).
 const SECOND_BLOCK: [u32; 16] = {
     let mut w = [0u32; 16];
@@ -77,9 +80,10 @@ mod x86 {
     /// there instead, even in a build that enables them).
     #[inline]
     pub(super) fn available() -> bool {
-        !cfg!(miri)
-            && std::arch::is_x86_feature_detected!("sha")
-            && std::arch::is_x86_feature_detected!("sse4.1")
+        if cfg!(miri) {
+            return false;
+        }
+        x86_has!("sha", "sse4.1")
     }
 
     /// SHA-1 of the 60-byte message `key ‖ GUID` with the SHA instructions.
@@ -188,13 +192,16 @@ mod tests {
         assert_eq!(portable(b"dGhlIHNhbXBsZSBub25jZQ=="), want);
     }
 
-    /// The processor path is the one these tests exercise wherever the processor has it.
+    /// The processor path is the one these tests exercise wherever the processor has it (with
+    /// `std`; without it, wherever the build also enables the instructions).
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn sha_instructions_detected_as_the_processor_reports() {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         if cpuinfo.split_whitespace().any(|flag| flag == "sha_ni") {
-            assert_eq!(x86::available(), !cfg!(miri));
+            let enabled = cfg!(feature = "std")
+                || cfg!(all(target_feature = "sha", target_feature = "sse4.1"));
+            assert_eq!(x86::available(), !cfg!(miri) && enabled);
         }
     }
 

@@ -20,6 +20,8 @@
 //! drive every input ordering to make sure none happens), release builds close the connection
 //! rather than carry on in a state that contradicts itself.
 
+use alloc::boxed::Box;
+
 use crate::handshake::{ClientHandshake, HandshakeRequest, RequestParser};
 
 /// Where a connection is in its lifecycle.
@@ -238,7 +240,7 @@ impl Phase {
     /// Take the phase out, leaving a failed one in its place until the transition sets the
     /// next.
     fn take(&mut self) -> Phase {
-        std::mem::replace(
+        core::mem::replace(
             self,
             Phase::Closed(Ending {
                 close_sent: false,

@@ -52,7 +52,7 @@ impl fmt::Display for Utf8Error {
     }
 }
 
-impl std::error::Error for Utf8Error {}
+impl core::error::Error for Utf8Error {}
 
 impl From<Utf8Error> for ProtocolError {
     fn from(_: Utf8Error) -> Self {

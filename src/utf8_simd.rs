@@ -109,12 +109,10 @@ use core::arch::x86_64::*;
 #[inline]
 pub fn is_valid(bytes: &[u8]) -> Option<bool> {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f")
-        && std::arch::is_x86_feature_detected!("avx512bw")
-    {
+    if x86_has!("avx512f", "avx512bw") {
         #[allow(unsafe_code)]
         // SAFETY: `validate_avx512` requires only the AVX-512F and AVX-512BW instructions,
-        // which `is_x86_feature_detected!` just confirmed this processor has; its memory
+        // which `x86_has!` just confirmed this processor has; its memory
         // accesses are bounded by the slice it is given.
         return Some(unsafe { validate_avx512(bytes) });
     }
@@ -390,11 +388,15 @@ mod tests {
         is_valid(bytes).is_none_or(|v| v == core::str::from_utf8(bytes).is_ok())
     }
 
+    /// With `std`, exactly when the processor has the instructions; without it (no run-time
+    /// detection), exactly when the build enables them.
     #[test]
     fn available_exactly_when_the_processor_has_avx512bw() {
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(all(target_arch = "x86_64", feature = "std"))]
         let has = std::arch::is_x86_feature_detected!("avx512f")
             && std::arch::is_x86_feature_detected!("avx512bw");
+        #[cfg(all(target_arch = "x86_64", not(feature = "std")))]
+        let has = cfg!(all(target_feature = "avx512f", target_feature = "avx512bw"));
         #[cfg(not(target_arch = "x86_64"))]
         let has = false;
         // A Miri build with the features enabled runs the vector code (`scripts/miri.sh`).

@@ -7,6 +7,9 @@
 //! were made and how many bytes are live, so tests running in parallel do not see each other's
 //! allocations.
 
+// Clients whose randomness comes from the operating system, and times given as `Instant`s.
+#![cfg(all(feature = "std", feature = "getrandom"))]
+
 mod counting;
 
 use counting::{allocations, live_bytes};

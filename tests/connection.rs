@@ -1,5 +1,8 @@
 //! The open connection: frames, messages, control frames and the closing handshake.
 
+// Clients whose randomness comes from the operating system, and times given as `Instant`s.
+#![cfg(all(feature = "std", feature = "getrandom"))]
+
 mod common;
 
 use common::*;

@@ -3,6 +3,9 @@
 //! `cargo test` builds the examples; these tests start `echo_server` from the same target
 //! directory on an ephemeral port, and every loop is bounded in count and time.
 
+// Clients whose randomness comes from the operating system, and times given as `Instant`s.
+#![cfg(all(feature = "std", feature = "getrandom"))]
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -190,4 +193,46 @@ fn plain_get_serves_the_page() {
     let text = String::from_utf8_lossy(&got);
     assert!(text.starts_with("HTTP/1.1 200 "), "{text}");
     assert!(text.contains("new WebSocket("), "{text}");
+}
+
+#[test]
+fn per_address_cap_holds_across_event_loops() {
+    // Two loops, each with its own listener on the port: the kernel spreads the connections
+    // over both (with eight, all on one loop has a chance of 1 in 128), and the one admission
+    // table they share still counts eight and refuses the ninth.
+    let server = start(&["--threads", "2", "--max-conns-per-ip", "8"]);
+    let mut open: Vec<(TcpStream, Connection)> = (0..8)
+        .map(|i| echo_once(&server.addr, &format!("client {i}")).unwrap())
+        .collect();
+    let mut ninth = connect(&server.addr);
+    let got = read_to_close(&mut ninth);
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 503 "), "{text}");
+    // Every admitted connection is served by its loop.
+    for (i, (sock, conn)) in open.iter_mut().enumerate() {
+        conn.send_text(&format!("again {i}")).unwrap();
+        let out = conn.pending_output().to_vec();
+        sock.write_all(&out).unwrap();
+        conn.advance_output(out.len());
+        let mut buf = [0u8; 256];
+        let n = sock.read(&mut buf).unwrap();
+        conn.receive(&buf[..n]);
+        match conn.poll_event() {
+            Some(Event::Text(t)) => assert_eq!(t, format!("again {i}")),
+            other => panic!("{other:?}"),
+        }
+    }
+    // A slot freed on one loop is free for a connection accepted by either.
+    drop(open.pop());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match echo_once(&server.addr, "newcomer") {
+            Ok(_) => break,
+            Err(e) if Instant::now() < deadline => {
+                assert!(e.contains("503"), "{e}");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => panic!("slot never freed: {e}"),
+        }
+    }
 }

@@ -29,6 +29,9 @@
 //! The test reads the wire itself (frames, fragments, control frames) rather than through a
 //! machine; a compressed message's content is checked where it is delivered.
 
+// Clients whose randomness comes from the operating system, and times given as `Instant`s.
+#![cfg(all(feature = "std", feature = "getrandom"))]
+
 mod common;
 
 use common::*;

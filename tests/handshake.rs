@@ -4,6 +4,9 @@
 //! Every handshake input is run whole, one byte at a time, cut at every position (small inputs)
 //! and at proptest-chosen random cuts; all runs must give the same outcome and the same bytes.
 
+// Clients whose randomness comes from the operating system, and times given as `Instant`s.
+#![cfg(all(feature = "std", feature = "getrandom"))]
+
 use proptest::prelude::*;
 use proptest::test_runner::{Config as PropConfig, TestRunner};
 use wsmachine::Config;

@@ -43,6 +43,9 @@
 //! The plain tests after the property are failures it found in an earlier version of the
 //! machine, shrunk and written out by hand.
 
+// Clients whose randomness comes from the operating system, and times given as `Instant`s.
+#![cfg(all(feature = "std", feature = "getrandom"))]
+
 mod common;
 
 use std::sync::{Arc, OnceLock};

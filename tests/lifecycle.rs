@@ -8,6 +8,9 @@
 //! reported after them does not erase them (the handshake deadline bounds the reading of the
 //! head only), and the application's answer to a handshake that has already ended is refused.
 
+// Clients whose randomness comes from the operating system, and times given as `Instant`s.
+#![cfg(all(feature = "std", feature = "getrandom"))]
+
 mod common;
 
 use std::sync::Arc;

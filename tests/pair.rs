@@ -1,5 +1,8 @@
 //! Two machines wired together: whole conversations from the opening handshake to the close.
 
+// Clients whose randomness comes from the operating system, and times given as `Instant`s.
+#![cfg(all(feature = "std", feature = "getrandom"))]
+
 mod common;
 
 use std::sync::Arc;

@@ -1,12 +1,15 @@
 //! Deadlines on a virtual clock: time enters only through `handle_timeout(now)`.
 
+// Clients whose randomness comes from the operating system, and times given as `Instant`s.
+#![cfg(all(feature = "std", feature = "getrandom"))]
+
 mod common;
 
 use std::time::{Duration, Instant};
 
 use common::*;
 use wsmachine::handshake::{Accept, ClientRequest};
-use wsmachine::{Config, Connection, Role, State};
+use wsmachine::{Config, Connection, Role, State, Timestamp};
 
 const S: Duration = Duration::from_secs(1);
 
@@ -31,6 +34,37 @@ fn stalled_request_gets_408_and_close() {
     assert!(take_output(&mut s).starts_with(b"HTTP/1.1 408 "));
     assert!(s.should_close_transport());
     assert_eq!(s.poll_timeout(), None);
+}
+
+#[test]
+fn timestamps_of_the_callers_own_scale_drive_the_same_deadlines() {
+    // A tick counter's scale, as a target without std reports it: no Instant involved.
+    let t0 = Timestamp::from_millis(42);
+    let mut s = Connection::server(Config::default().handshake_timeout(Some(10 * S)));
+    s.handle_timeout(t0);
+    assert_eq!(s.poll_deadline(), Some(t0 + 10 * S));
+    s.receive(b"GET /chat HTTP/1.1\r\nHost: x\r\n");
+    s.handle_timeout(t0 + 10 * S - Duration::from_nanos(1));
+    assert_eq!(drain(&mut s), vec![]);
+    // Earlier than a time already reported: taken as that one, nothing fires.
+    s.handle_timeout(Timestamp::ZERO);
+    assert_eq!(drain(&mut s), vec![]);
+    s.handle_timeout(t0 + 10 * S);
+    assert_eq!(drain(&mut s), vec![Ev::HandshakeFailed(Some(408))]);
+    assert_eq!(s.poll_deadline(), None);
+}
+
+#[test]
+fn instants_and_their_timestamps_name_the_same_deadlines() {
+    let t0 = Instant::now();
+    let mut s = Connection::server(Config::default().handshake_timeout(Some(10 * S)));
+    s.handle_timeout(Timestamp::from(t0));
+    assert_eq!(s.poll_timeout(), Some(t0 + 10 * S));
+    assert_eq!(s.poll_deadline(), Some(Timestamp::from(t0 + 10 * S)));
+    assert_eq!(
+        s.poll_deadline().and_then(Timestamp::to_instant),
+        s.poll_timeout()
+    );
 }
 
 #[test]

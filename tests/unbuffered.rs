@@ -1,5 +1,6 @@
 //! Payloads sent unbuffered: the caller holds them, `output_slices` places them between the
 //! output queued before and after them, `advance_output` splits each written count.
+#![cfg(all(feature = "std", feature = "getrandom"))]
 
 mod common;
 

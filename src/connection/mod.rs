@@ -19,7 +19,9 @@ mod send;
 mod tests;
 mod timers;
 
-use std::sync::Arc;
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
 
 use crate::config::Config;
 use crate::error::{ProtocolError, UsageError};
@@ -30,7 +32,7 @@ use crate::handshake::{
     RequestParser, RequestProgress, Response, ResponseProgress, ServerPolicy, prepare_accept,
 };
 use crate::ingest::{ParserAt, RecvBuf};
-use crate::rng::{MaskSource, OsRandom};
+use crate::rng::MaskSource;
 pub use crate::role::Role;
 use crate::state::{Handshake, Phase, ServerSide, State};
 
@@ -168,7 +170,11 @@ impl Connection {
             extension: None,
             rsv_allowed: 0,
             masks: match role {
-                Role::Client => Some(Box::new(OsRandom::new())),
+                #[cfg(feature = "getrandom")]
+                Role::Client => Some(Box::new(crate::rng::OsRandom::new())),
+                // No default source: the application supplies one.
+                #[cfg(not(feature = "getrandom"))]
+                Role::Client => None,
                 Role::Server => None,
             },
             announce_open: false,
@@ -229,7 +235,24 @@ impl Connection {
     /// A request that fails validation (a host or path that cannot be sent) queues nothing:
     /// the first [`poll_event`](Self::poll_event) reports [`Event::HandshakeFailed`] with
     /// [`HandshakeError::InvalidClientRequest`], and the transport is to be closed.
+    ///
+    /// The key nonce and the masking keys come from the operating system's CSPRNG (feature
+    /// `getrandom`, on by default); without the feature, use
+    /// [`client_with_mask_source`](Self::client_with_mask_source).
+    #[cfg(feature = "getrandom")]
     pub fn client(request: &ClientRequest, config: Config) -> Self {
+        Self::client_with_mask_source(request, config, Box::new(crate::rng::OsRandom::new()))
+    }
+
+    /// A client whose handshake key nonce (unless `request` sets one) and masking keys come
+    /// from `source`, which must be unpredictable (see [`MaskSource`]): the constructor of a
+    /// target without the `getrandom` feature, where the application supplies its own
+    /// randomness. Otherwise as `client`.
+    pub fn client_with_mask_source(
+        request: &ClientRequest,
+        config: Config,
+        mut source: Box<dyn MaskSource>,
+    ) -> Self {
         let mut out = Vec::new();
         #[cfg(feature = "deflate")]
         let offered;
@@ -241,7 +264,7 @@ impl Connection {
             }
             None => request,
         };
-        let hs = ClientHandshake::new(request, &config, &mut out);
+        let hs = ClientHandshake::with_mask_source(request, &config, &mut out, &mut *source);
         let invalid = hs.failure().cloned();
         let mut conn = Self::new(
             Role::Client,
@@ -249,6 +272,7 @@ impl Connection {
             Phase::Connecting(Handshake::ClientReading(Box::new(hs))),
         );
         *conn.tx.buffer() = out;
+        conn.masks = Some(source);
         if let Some(e) = invalid {
             // Nothing was queued: the first poll reports why, and the transport is done with.
             conn.handshake_failed(e);
@@ -257,7 +281,11 @@ impl Connection {
     }
 
     /// A connection whose opening handshake was done elsewhere (by an HTTP server framework,
-    /// say): it starts [`State::Open`] with no extension negotiated.
+    /// say): it starts [`State::Open`] with no extension negotiated. Without the `getrandom`
+    /// feature a client made this way has no source of masking keys: give it one with
+    /// [`set_mask_source`](Self::set_mask_source) before it sends (until then its sends fail
+    /// with [`UsageError::NoMaskSource`], and frames the machine would send on its own, a Pong
+    /// or the echo of a Close, are not sent).
     pub fn from_upgraded(role: Role, config: Config) -> Self {
         Self::new(role, config, Phase::Open)
     }
@@ -304,8 +332,9 @@ impl Connection {
         stage
     }
 
-    /// Replace the source of client masking keys (the default is the operating system's
-    /// CSPRNG). Useful for reproducible tests; has no effect on a server.
+    /// Replace the source of client masking keys (the default, with the `getrandom` feature,
+    /// is the operating system's CSPRNG; without it there is none). Useful for reproducible
+    /// tests; has no effect on a server.
     pub fn set_mask_source(&mut self, source: Box<dyn MaskSource>) {
         if self.role == Role::Client {
             self.masks = Some(source);
@@ -468,7 +497,7 @@ impl Connection {
         }
         // The head follows bytes buffered while it was not being read (never, today) or
         // read into the lent buffer: feed them from there.
-        let rx = std::mem::take(&mut self.rx);
+        let rx = core::mem::take(&mut self.rx);
         let consumed = self.feed_handshake(rx.unconsumed());
         self.rx = rx;
         self.rx.consume(consumed);
@@ -665,8 +694,11 @@ impl Connection {
         let Some(answer) = answers.next() else {
             return Ok(None);
         };
-        let params = crate::deflate::accept_response(&config, answer)
-            .map_err(|e| HandshakeError::Response(ResponseError::ExtensionParams(e.to_string())))?;
+        let params = crate::deflate::accept_response(&config, answer).map_err(|e| {
+            HandshakeError::Response(ResponseError::ExtensionParams(
+                alloc::string::ToString::to_string(&e),
+            ))
+        })?;
         let stage = crate::deflate::PerMessageDeflate::new(Role::Client, &params, &config);
         answer.rsv_bits = Extension::rsv_bits(&stage);
         if answers.next().is_some() {

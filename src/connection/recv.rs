@@ -288,7 +288,7 @@ impl Connection {
         self.frame = None;
         match f.opcode {
             OpCode::Ping => {
-                if self.config.auto_pong && !self.phase.close_sent() {
+                if self.config.auto_pong && !self.phase.close_sent() && self.can_mask() {
                     let mask = self.next_mask();
                     let pong = self.rx.bytes(s, e);
                     frame::write_frame(self.tx.buffer(), true, 0, OpCode::Pong, mask, pong);
@@ -310,7 +310,7 @@ impl Connection {
         let Some(reason) = ValidText::check(self.rx.bytes(reason_start, e)) else {
             return self.fail(ProtocolError::InvalidUtf8);
         };
-        if !self.phase.close_sent() {
+        if !self.phase.close_sent() && self.can_mask() {
             // Echo the peer's code and reason (§5.5.1: "typically echos the status code it
             // received"); no code received → empty Close. The payload was checked above.
             let mask = self.next_mask();

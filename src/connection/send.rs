@@ -2,7 +2,9 @@
 //! in pieces (through the extension stage when it takes them), control frames, the Close that
 //! starts the closing handshake, and caller-written payloads.
 
-use std::collections::VecDeque;
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+#[cfg(feature = "std")]
 use std::io::IoSlice;
 
 use crate::close;
@@ -185,7 +187,7 @@ impl Output {
     pub(super) fn capacity(&self) -> usize {
         self.out.capacity()
             + self.scratch.capacity()
-            + self.unbuffered.capacity() * std::mem::size_of::<Unbuffered>()
+            + self.unbuffered.capacity() * core::mem::size_of::<Unbuffered>()
     }
 }
 
@@ -215,11 +217,19 @@ fn fingerprint(payload: &[u8]) -> u64 {
 }
 
 impl Connection {
+    /// A client has a source of masking keys (a server needs none).
+    pub(super) fn can_mask(&self) -> bool {
+        self.role == Role::Server || self.masks.is_some()
+    }
+
     pub(super) fn next_mask(&mut self) -> Option<[u8; 4]> {
         self.masks.as_mut().map(|m| m.next_mask())
     }
 
     fn check_data_allowed(&self) -> Result<(), UsageError> {
+        if !self.can_mask() {
+            return Err(UsageError::NoMaskSource);
+        }
         match &self.phase {
             Phase::Open => Ok(()),
             Phase::Connecting(_) => Err(UsageError::NotOpen),
@@ -249,6 +259,10 @@ impl Connection {
 
     /// Queue a frame with `payload` as it is.
     pub(super) fn write(&mut self, fin: bool, opcode: OpCode, payload: &[u8]) {
+        if !self.can_mask() {
+            // A client may not send unmasked (§5.3); its sends were refused already.
+            return;
+        }
         let mask = self.next_mask();
         frame::write_frame(&mut self.tx.out, fin, 0, opcode, mask, payload);
     }
@@ -259,7 +273,7 @@ impl Connection {
         let Some(ext) = self.extension.as_mut().filter(|_| transformed) else {
             return self.write(fin, opcode, payload);
         };
-        let mut scratch = std::mem::take(&mut self.tx.scratch);
+        let mut scratch = core::mem::take(&mut self.tx.scratch);
         scratch.clear();
         let rsv = ext.encode(payload, opcode != OpCode::Continuation, fin, &mut scratch);
         let mask = self.next_mask();
@@ -571,8 +585,15 @@ impl Connection {
     /// Report the count written with [`advance_output`](Self::advance_output). Nothing is left
     /// to write when [`queued_output`](Self::queued_output) and `unbuffered_payloads` are both
     /// 0. A debug build panics when `payload` is not the one expected.
+    #[cfg(feature = "std")]
     pub fn output_slices<'a>(&'a self, payload: &'a [u8]) -> [IoSlice<'a>; 3] {
-        self.tx.slices(payload).map(IoSlice::new)
+        self.output_parts(payload).map(IoSlice::new)
+    }
+
+    /// The three slices of [`output_slices`](Self::output_slices) as plain byte slices, for a
+    /// transport without `std::io` (and the same contract).
+    pub fn output_parts<'a>(&'a self, payload: &'a [u8]) -> [&'a [u8]; 3] {
+        self.tx.slices(payload)
     }
 
     /// How many bytes are queued and not yet written: what [`pending_output`](Self::pending_output)

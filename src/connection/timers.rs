@@ -5,12 +5,11 @@
 //! closing handshake) takes effect once those frames are processed, as the end of the
 //! transport does: what was received before the deadline passed is delivered first.
 
-use std::time::Instant;
-
 use crate::close;
 use crate::frame::OpCode;
 use crate::handshake::{HandshakeError, RequestError, ResponseError};
 use crate::state::{Handshake, Phase};
+use crate::time::Timestamp;
 
 use super::{Connection, Role};
 
@@ -20,13 +19,13 @@ pub(super) struct Timers {
     /// Input arrived since the last reported time.
     input_seen: bool,
     /// The reported time at which input was last seen (the first reported time before any).
-    last_input: Option<Instant>,
+    last_input: Option<Timestamp>,
     /// The latest time reported.
-    latest: Option<Instant>,
-    handshake: Option<Instant>,
-    close: Option<Instant>,
+    latest: Option<Timestamp>,
+    handshake: Option<Timestamp>,
+    close: Option<Timestamp>,
     /// A keep-alive Ping is out; input must arrive before this.
-    ping: Option<Instant>,
+    ping: Option<Timestamp>,
 }
 
 impl Timers {
@@ -39,11 +38,16 @@ impl Timers {
 impl Connection {
     /// Report the time: fire every deadline that has passed and arm new ones. Call it after
     /// each batch of input (the timers measure time since input was last seen) and whenever
-    /// [`poll_timeout`](Self::poll_timeout) comes due; then poll events and output as usual.
+    /// [`poll_deadline`](Self::poll_deadline) (`poll_timeout` in `Instant`s) comes due; then
+    /// poll events and output as usual.
     /// The first call arms the handshake deadline: a machine that is never told the time runs
     /// no timers. A time earlier than one reported before is taken as that one: no deadline
     /// fires early.
-    pub fn handle_timeout(&mut self, now: Instant) {
+    ///
+    /// `now` is a [`Timestamp`] or, with the `std` feature, a `std::time::Instant`; give one
+    /// connection one kind throughout (see [`Timestamp`]).
+    pub fn handle_timeout(&mut self, now: impl Into<Timestamp>) {
+        let now = now.into();
         let config = self.config;
         let now = match self.timers.latest {
             Some(latest) => now.max(latest),
@@ -124,17 +128,29 @@ impl Connection {
         }
     }
 
-    /// The earliest armed deadline: call [`handle_timeout`](Self::handle_timeout) then, or
-    /// earlier with input. `None` until the time was first reported, with no timer running,
-    /// or once a deadline has fired (the machine then waits to be polled).
-    pub fn poll_timeout(&self) -> Option<Instant> {
+    /// The earliest armed deadline, as an `Instant`: call
+    /// [`handle_timeout`](Self::handle_timeout) then, or earlier with input. `None` until the
+    /// time was first reported, with no timer running, or once a deadline has fired (the
+    /// machine then waits to be polled). The same as [`poll_deadline`](Self::poll_deadline)
+    /// for a connection told the time in `Instant`s; `None` for one told it only in
+    /// [`Timestamp`]s of its own scale, which stand for no instant.
+    #[cfg(feature = "std")]
+    pub fn poll_timeout(&self) -> Option<std::time::Instant> {
+        self.poll_deadline().and_then(Timestamp::to_instant)
+    }
+
+    /// The earliest armed deadline, on the scale of the times reported to
+    /// [`handle_timeout`](Self::handle_timeout): call it then, or earlier with input. `None`
+    /// until the time was first reported, with no timer running, or once a deadline has fired
+    /// (the machine then waits to be polled).
+    pub fn poll_deadline(&self) -> Option<Timestamp> {
         let config = &self.config;
         let last_input = self.timers.last_input?;
         if self.expired {
             return None;
         }
-        let mut earliest: Option<Instant> = None;
-        let mut consider = |t: Option<Instant>| {
+        let mut earliest: Option<Timestamp> = None;
+        let mut consider = |t: Option<Timestamp>| {
             if let Some(t) = t {
                 earliest = Some(earliest.map_or(t, |e| e.min(t)));
             }

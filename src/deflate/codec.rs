@@ -1,6 +1,8 @@
 //! The permessage-deflate transform (RFC 7692 §7.2): the extension stage that compresses sent
 //! messages and inflates received ones.
 
+use alloc::vec::Vec;
+
 use core::fmt;
 
 use zlib_rs::{Deflate, DeflateFlush, Inflate, InflateFlush, Method, Status, Strategy};

@@ -1,6 +1,10 @@
 //! Negotiation of permessage-deflate (RFC 7692 §5, §7.1): the client's offer, the server's
 //! choice among offers and its response, the client's check of that response.
 
+use alloc::borrow::ToOwned;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
 use core::fmt;
 
 use super::{DeflateConfig, DeflateParams, MAX_WINDOW_BITS, MIN_WINDOW_BITS, NAME, RSV1};
@@ -69,7 +73,7 @@ impl fmt::Display for DeflateError {
     }
 }
 
-impl std::error::Error for DeflateError {}
+impl core::error::Error for DeflateError {}
 
 /// The parameters of one offer or response, each checked on its own (§7.1).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

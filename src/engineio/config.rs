@@ -1,5 +1,9 @@
 //! The endpoint's parameters: heartbeat, limits, path and origin policy.
 
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use std::time::Duration;
 
 /// Which cross-origin pages may use the long-polling transport (and open WebSockets).

@@ -2,6 +2,11 @@
 //!
 //! WebSocket input is handled in `websocket.rs`, on the same type.
 
+use alloc::borrow::ToOwned;
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::string::String;
+
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::Instant;
 

@@ -5,6 +5,10 @@
 //! prefix. The decoder takes a packet's text as it came from one record of a polling payload
 //! or from one WebSocket text frame.
 
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 

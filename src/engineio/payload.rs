@@ -5,6 +5,9 @@
 //! limit, and of two faults the one earlier in the body is reported. [`encode_payload`] joins
 //! packets for a response.
 
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use super::packet::{Packet, PacketError};
 
 /// The record separator between the packets of a long-polling payload.

@@ -1,5 +1,10 @@
 //! What the endpoint reads from an HTTP request, and the errors it answers with.
 
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use super::config::OriginPolicy;
 use crate::handshake::{HandshakeRequest, Response};
 

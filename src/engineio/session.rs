@@ -1,5 +1,9 @@
 //! One Engine.IO session: its transport, its queue of packets and its heartbeat.
 
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use std::collections::VecDeque;
 use std::time::Instant;
 

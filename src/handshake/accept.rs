@@ -1,8 +1,13 @@
 //! The server's decision (RFC 6455 §4.2.2): what it accepts ([`ServerPolicy`]), the application's
 //! choice for one request ([`Accept`]), and the 101 that says so.
 
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use alloc::sync::Arc;
 use core::fmt;
-use std::sync::Arc;
 
 use super::error::{HandshakeError, RequestError};
 use super::headers::{check_header, write_header};

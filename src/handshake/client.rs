@@ -1,6 +1,11 @@
 //! The client's side (RFC 6455 §4.1): [`ClientRequest`] says what to ask for,
 //! [`ClientHandshake`] writes the request and validates the server's answer.
 
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use core::fmt;
 
 use base64::Engine as _;
@@ -19,6 +24,7 @@ use crate::http::{
     Head, HeadKind, HeadParser, HeadProgress, StartLine, is_field_value, is_token, list_has,
     list_items, trim_ows,
 };
+use crate::rng::MaskSource;
 
 /// Whether some header named `name` lists `token` (comma list, ASCII case-insensitive).
 fn has_token(head: &Head, name: &str, token: &str) -> bool {
@@ -43,7 +49,7 @@ const RESERVED_REQUEST_HEADERS: &[&str] = &[
 /// What a client asks for: where, which subprotocols and extensions, extra headers.
 ///
 /// Builder methods never fail; the first invalid input is remembered, reported by
-/// [`validate`](Self::validate), and makes [`ClientHandshake::new`] write nothing and fail with
+/// [`validate`](Self::validate), and makes [`ClientHandshake::with_mask_source`] (and `new`) write nothing and fail with
 /// [`HandshakeError::InvalidClientRequest`].
 ///
 /// ```
@@ -300,15 +306,24 @@ impl fmt::Debug for ClientHandshake {
 }
 
 impl ClientHandshake {
-    /// Start the handshake: draw the key (unless the request sets one) and append the GET
-    /// request to `out`. If the request is invalid (see [`ClientRequest::validate`]), nothing is
-    /// written and the handshake has already failed.
+    /// Start the handshake: draw the key from the operating system's CSPRNG (unless the
+    /// request sets one) and append the GET request to `out`. If the request is invalid (see
+    /// [`ClientRequest::validate`]), nothing is written and the handshake has already failed.
+    /// Feature `getrandom`; without it, [`with_mask_source`](Self::with_mask_source).
+    #[cfg(feature = "getrandom")]
     pub fn new(request: &ClientRequest, config: &Config, out: &mut Vec<u8>) -> ClientHandshake {
-        let key = request.key.unwrap_or_else(|| {
-            let mut k = [0u8; 16];
-            crate::rng::fill_random(&mut k);
-            k
-        });
+        Self::with_mask_source(request, config, out, &mut crate::rng::OsRandom::new())
+    }
+
+    /// As `new`, the key (unless the request sets one) drawn as four keys from
+    /// `source`, which must be unpredictable (see [`MaskSource`]).
+    pub fn with_mask_source(
+        request: &ClientRequest,
+        config: &Config,
+        out: &mut Vec<u8>,
+        source: &mut dyn MaskSource,
+    ) -> ClientHandshake {
+        let key = request.key.unwrap_or_else(|| crate::rng::key_nonce(source));
         let key = BASE64.encode(key);
         let state = match request.validate() {
             Ok(()) => {
@@ -341,7 +356,7 @@ impl ClientHandshake {
 
     /// Feed the next bytes received from the server.
     pub fn receive(&mut self, data: &[u8]) -> ResponseProgress {
-        match std::mem::replace(&mut self.state, ClientState::Done) {
+        match core::mem::replace(&mut self.state, ClientState::Done) {
             ClientState::Head => self.receive_head(data),
             ClientState::Body {
                 mut response,

@@ -2,6 +2,10 @@
 //! HTTP status it answers), a response the client refused ([`ResponseError`]), and
 //! [`HandshakeError`], which holds either and the failures that belong to neither side's peer.
 
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use core::fmt;
 
 use super::response::Response;
@@ -113,8 +117,8 @@ impl fmt::Display for HandshakeError {
     }
 }
 
-impl std::error::Error for HandshakeError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+impl core::error::Error for HandshakeError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
             HandshakeError::InvalidClientRequest(e) => Some(e),
             _ => None,
@@ -263,7 +267,7 @@ impl fmt::Display for RequestError {
     }
 }
 
-impl std::error::Error for RequestError {}
+impl core::error::Error for RequestError {}
 
 /// Why a client refused the server's answer to its opening handshake (§4.1). There is no
 /// status to answer with: the client closes the connection.
@@ -335,7 +339,7 @@ impl fmt::Display for ResponseError {
     }
 }
 
-impl std::error::Error for ResponseError {}
+impl core::error::Error for ResponseError {}
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,9 @@
 //! Header fields the handshake writes: the check of those the application adds, and the line
 //! format.
 
+use alloc::format;
+use alloc::vec::Vec;
+
 use crate::error::UsageError;
 use crate::http::{is_field_value, is_token};
 

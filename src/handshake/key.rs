@@ -1,6 +1,8 @@
 //! The handshake's key (RFC 6455 §4.1, §4.2.2): the check of a client's `Sec-WebSocket-Key`
 //! and the `Sec-WebSocket-Accept` value derived from it.
 
+use alloc::string::String;
+
 /// The `Sec-WebSocket-Accept` value for a `Sec-WebSocket-Key` (§1.3, §4.2.2): the base64 of the
 /// SHA-1 of the key (as sent, base64 text) followed by the WebSocket GUID.
 ///

@@ -1,5 +1,8 @@
 //! What an opening handshake settled, on either side.
 
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use crate::extension::AcceptedExtension;
 
 /// What the handshake settled: the subprotocol and the extensions in use.

@@ -1,6 +1,10 @@
 //! HTTP responses other than 101: the reason phrases, and [`Response`], a server's rejection or
 //! the answer a client got instead of a 101.
 
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
 use super::headers::{check_header, write_header};
 use crate::error::UsageError;
 

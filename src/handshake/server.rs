@@ -1,8 +1,11 @@
 //! The server's side of the request (RFC 6455 §4.2.1): [`RequestParser`] reads the client's
 //! opening handshake as it arrives and validates it into a [`HandshakeRequest`].
 
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use core::fmt;
-use std::sync::OnceLock;
 
 use super::error::{HandshakeError, RequestError, head_error};
 use super::key::valid_key;
@@ -38,13 +41,21 @@ pub struct HandshakeRequest {
     protocols: Vec<String>,
     /// How many extensions the `Sec-WebSocket-Extensions` headers list (already checked).
     extension_count: usize,
-    /// Those extensions, parsed on first use.
-    extensions: OnceLock<Vec<ExtensionOffer>>,
+    /// Those extensions, parsed on first use (with `std`; without it, when the request is
+    /// made).
+    extensions: Offers,
     /// A plain HTTP request's body, as the connection read it after the head.
     pub(crate) body: Vec<u8>,
     /// The body's length as `Content-Length` announced it.
     pub(crate) body_len: usize,
 }
+
+/// The offered extensions: parsed on first use where std's `OnceLock` can cache them in a
+/// request shared between threads, and parsed with the request otherwise.
+#[cfg(feature = "std")]
+type Offers = std::sync::OnceLock<Vec<ExtensionOffer>>;
+#[cfg(not(feature = "std"))]
+type Offers = Vec<ExtensionOffer>;
 
 impl PartialEq for HandshakeRequest {
     fn eq(&self, other: &Self) -> bool {
@@ -111,17 +122,23 @@ impl HandshakeRequest {
 
     /// The extensions offered, in order, from every `Sec-WebSocket-Extensions` header.
     pub fn extensions(&self) -> &[ExtensionOffer] {
-        self.extensions.get_or_init(|| {
-            if self.extension_count == 0 {
-                return Vec::new();
-            }
-            let mut list = Vec::with_capacity(self.extension_count);
-            for v in self.header_values("sec-websocket-extensions") {
-                // Checked when the request was parsed.
-                list.extend(parse_extensions(v).unwrap_or_default());
-            }
-            list
-        })
+        #[cfg(feature = "std")]
+        return self.extensions.get_or_init(|| self.parse_offers());
+        #[cfg(not(feature = "std"))]
+        return &self.extensions;
+    }
+
+    /// The extensions of every `Sec-WebSocket-Extensions` header, parsed.
+    fn parse_offers(&self) -> Vec<ExtensionOffer> {
+        if self.extension_count == 0 {
+            return Vec::new();
+        }
+        let mut list = Vec::with_capacity(self.extension_count);
+        for v in self.header_values("sec-websocket-extensions") {
+            // Checked when the request was parsed.
+            list.extend(parse_extensions(v).unwrap_or_default());
+        }
+        list
     }
 
     /// Whether the client offered any extension.
@@ -433,7 +450,7 @@ fn validate_request(
         chunked,
         protocols,
         extensions,
-    } = std::mem::take(&mut head.fields);
+    } = core::mem::take(&mut head.fields);
 
     let host = match host.first() {
         None => return Err(RequestError::MissingHost),
@@ -452,7 +469,8 @@ fn validate_request(
                    extension_count: usize,
                    body_len: usize,
                    head: Head<RequestFields>| {
-        HandshakeRequest {
+        #[cfg_attr(feature = "std", expect(unused_mut))]
+        let mut request = HandshakeRequest {
             method,
             target,
             http_minor: head.minor_version,
@@ -461,13 +479,18 @@ fn validate_request(
             key,
             protocols,
             extension_count,
-            extensions: OnceLock::new(),
+            extensions: Offers::default(),
             fields_start: head.fields_start,
             field_count: count,
             head: head.buf,
             body: Vec::new(),
             body_len,
+        };
+        #[cfg(not(feature = "std"))]
+        {
+            request.extensions = request.parse_offers();
         }
+        request
     };
     if !upgrade && mode.plain_http && key.count == 0 {
         // An ordinary HTTP request may carry a body the connection reads after the head.

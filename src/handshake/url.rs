@@ -2,6 +2,10 @@
 //! §7.2), request-targets (RFC 9112 §3.2), and the `ws://` and `wss://` URLs a client starts
 //! from (RFC 6455 §3).
 
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::String;
+
 use core::fmt;
 
 /// Whether `b` may appear in a URI reg-name: unreserved, sub-delims or `%` (RFC 3986 §3.2.2).
@@ -125,7 +129,7 @@ impl fmt::Display for UrlError {
     }
 }
 
-impl std::error::Error for UrlError {}
+impl core::error::Error for UrlError {}
 
 /// A `ws://` or `wss://` URL taken apart: what a client request is made from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -254,7 +258,7 @@ mod tests {
                     value.push(ALPHABET[n % ALPHABET.len()]);
                     n /= ALPHABET.len();
                 }
-                let text = std::str::from_utf8(&value).unwrap_or_default();
+                let text = core::str::from_utf8(&value).unwrap_or_default();
                 let expected = host_header_by_parts(text);
                 assert_eq!(valid_host_header(&value), expected, "{text:?}");
                 accepted += usize::from(expected);

@@ -6,6 +6,10 @@
 //! [`Payload`] holds keep the placeholders, the bytes sit beside them in
 //! [`Payload::attachments`], indexed by `num`.
 
+use alloc::borrow::ToOwned;
+use alloc::vec;
+use alloc::vec::Vec;
+
 use serde::Serialize;
 use serde_json::{Map, Value};
 

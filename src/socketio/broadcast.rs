@@ -14,6 +14,9 @@
 //! [`Server::broadcast`]: super::Server::broadcast
 //! [`Server::broadcast_local`]: super::Server::broadcast_local
 
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use super::binary::Payload;
 use crate::engineio::Sid;
 

@@ -1,6 +1,10 @@
 //! What the application sends: events to a socket (with or without an ack), acks,
 //! disconnections, rooms and broadcasts.
 
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 

@@ -1,5 +1,7 @@
 //! What the server reports to the application, and the errors of its calls.
 
+use alloc::string::String;
+
 use serde_json::Value;
 
 use super::binary::Payload;

@@ -4,6 +4,9 @@
 //! holds binary data (types 5 and 6) says how many binary Engine.IO messages follow it; in the
 //! JSON each of them is a placeholder `{"_placeholder":true,"num":N}` (see `binary.rs`).
 
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+
 use serde_json::Value;
 
 /// The seven packet types.

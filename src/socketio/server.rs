@@ -3,6 +3,10 @@
 //! What the application sends (emits, acks, rooms, broadcasts) is in `emit.rs`, on the same
 //! type.
 
+use alloc::borrow::ToOwned;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::Instant;
 

@@ -8,6 +8,11 @@
 //! (Pongs, the Close echo) while a sending task writes too: with the tasks' own wakers, the
 //! second registration would replace the first and a wake-up would be lost.
 
+use alloc::borrow::ToOwned;
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};

@@ -1,6 +1,8 @@
 //! The adapter's error: the transport's, the application's misuse and the peer's violations
 //! kept apart, as in the machine.
 
+use alloc::boxed::Box;
+
 use core::fmt;
 
 use crate::handshake::{HandshakeError, Response, UrlError};

@@ -1,6 +1,10 @@
 //! The messages the adapter receives and sends, owned, in the shape async WebSocket code
 //! already uses.
 
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use core::fmt;
 
 /// A Close frame's contents (RFC 6455 §5.5.1): the status code (§7.4) and the reason.

@@ -89,6 +89,8 @@ mod error;
 mod message;
 mod stream;
 
+use alloc::boxed::Box;
+
 use std::sync::Arc;
 
 use ::tokio::io::{AsyncRead, AsyncWrite};

@@ -70,6 +70,10 @@ mod connect;
 
 pub use connect::{validate_connect, validate_connect_parts};
 
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 use core::ops::Deref;
 
 use ::http::{HeaderName, HeaderValue, StatusCode};
