@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run the benchmarks and regenerate the figures in BENCHMARKS.md: the comparison with the peers
 # (benches/compare.rs), the kernels (benches/kernels.rs: unmasking, UTF-8 validation, the accept
-# key) and the memory per connection (benches/memory.rs).
+# key), the memory per connection (benches/memory.rs) and server CPU per message end to end on
+# loopback (benches/e2e.rs).
 #
 #   scripts/bench.sh               run everything (about 25 minutes on 2 cores), then the tables;
 #                                  the comparison runs twice: the bench profile (release) and
@@ -23,7 +24,7 @@ if [ "${1:-}" = "--memory" ]; then
   exec python3 scripts/bench_table.py --memory-only \
     --memory target/memory.json \
     --output BENCHMARKS.md \
-    --command "scripts/bench.sh --memory  (= cargo bench --bench memory)"
+    --command "scripts/bench.sh --memory  (= cargo bench --bench memory; cargo bench --bench e2e --features tokio)"
 elif [ "${1:-}" = "--table-only" ]; then
   shift
 elif [ $# -gt 0 ]; then
@@ -39,11 +40,15 @@ else
     cargo bench --profile bench-lto --bench compare -- "${CRITERION_ARGS[@]}"
   cargo bench --bench kernels -- "${CRITERION_ARGS[@]}" "$KERNELS"
   cargo bench --bench memory
+  # End to end on loopback, with the mio example among the servers.
+  cargo build --release --example echo_server
+  cargo bench --bench e2e --features tokio
 fi
 
 python3 scripts/bench_table.py \
   --criterion-dir target/criterion \
   --lto-dir target/criterion-lto \
   --memory target/memory.json \
+  --e2e target/e2e.json \
   --output BENCHMARKS.md \
-  --command "scripts/bench.sh  (= cargo bench --bench compare -- ${CRITERION_ARGS[*]}; the same with --profile bench-lto; cargo bench --bench kernels -- ${CRITERION_ARGS[*]} '$KERNELS'; cargo bench --bench memory)"
+  --command "scripts/bench.sh  (= cargo bench --bench compare -- ${CRITERION_ARGS[*]}; the same with --profile bench-lto; cargo bench --bench kernels -- ${CRITERION_ARGS[*]} '$KERNELS'; cargo bench --bench memory; cargo bench --bench e2e --features tokio)"

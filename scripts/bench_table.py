@@ -296,7 +296,35 @@ def replace_memory_section(text, memory, command):
     return text[:start] + section + text[stop:]
 
 
-def generate(results, command, memory, lto=None):
+def e2e_table(rows):
+    """Server CPU per echoed message (benches/e2e.rs): one row per message size and server,
+    with its CPU per message over each reference server's at that size."""
+    refs = ["tokio_tungstenite", "fastwebsockets", "floor"]
+    by = {(r["server"], r["size"]): r for r in rows}
+
+    def per_msg(name, size):
+        r = by.get((name, size))
+        return r["cpu_ns"] / r["messages"] if r and r["messages"] else None
+
+    head = ["message", "server", "server CPU per message", "messages/s"]
+    head += [f"÷ `{t}`" for t in refs]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in sorted(rows, key=lambda r: r["size"]):
+        c = per_msg(r["server"], r["size"])
+        row = [
+            size_label(r["size"]),
+            f"`{r['server']}`",
+            "—" if c is None else f"{c / 1e3:.2f} µs",
+            f"{r['messages'] / r['seconds'] / 1e3:.1f} k",
+        ]
+        for t in refs:
+            base = per_msg(t, r["size"])
+            row.append("" if t == r["server"] or not c or not base else f"{c / base:.2f}×")
+        lines.append("| " + " | ".join(row) + " |")
+    return lines
+
+
+def generate(results, command, memory, lto=None, e2e=None):
     m = machine()
     v = locked_versions({"tungstenite", "fastwebsockets", "criterion"})
     out = [
@@ -330,6 +358,17 @@ def generate(results, command, memory, lto=None):
         out += handshake_table(results["handshake"]) + [""]
     if memory:
         out += memory_section(memory)
+    if e2e:
+        out += [
+            "### End to end on loopback: server CPU per echoed message (`benches/e2e.rs`)",
+            "",
+            f"{e2e[0]['connections']} connections, one message in flight on each (20 B text, 16 KiB",
+            "binary), the server pinned to one core and the load generator to the other; CPU is",
+            "the server's user + system time over the measured window divided by the messages",
+            "echoed in it. Ratios below 1× mean less CPU than the other server.",
+            "",
+        ]
+        out += e2e_table(e2e) + [""]
     if any(g.startswith("unmask/") for g in results):
         out += ["### Kernel: unmasking (`benches/kernels.rs`)", ""]
         out += [
@@ -367,6 +406,7 @@ def main():
     )
     ap.add_argument("--output", default="BENCHMARKS.md")
     ap.add_argument("--memory", default="target/memory.json")
+    ap.add_argument("--e2e", default="target/e2e.json", help="benches/e2e.rs's output")
     ap.add_argument("--command", default="scripts/bench.sh")
     ap.add_argument(
         "--memory-only",
@@ -387,7 +427,11 @@ def main():
         except (OSError, ValueError):
             memory = None
         lto = load(a.lto_dir) if pathlib.Path(a.lto_dir).is_dir() else None
-        block = generate(results, a.command, memory, lto)
+        try:
+            e2e = json.loads(pathlib.Path(a.e2e).read_text())
+        except (OSError, ValueError):
+            e2e = None
+        block = generate(results, a.command, memory, lto, e2e)
         old = path.read_text() if path.exists() else "# Benchmarks\n\n" + BEGIN + "\n" + END + "\n"
         if BEGIN in old and END in old:
             new = old[: old.index(BEGIN)] + block + old[old.index(END) + len(END) :]
