@@ -20,7 +20,8 @@
 //!   address), when `target/release/examples/echo_server` is built.
 //!
 //! `cargo bench --bench e2e --features tokio` prints a table and writes `target/e2e.json`
-//! (read by `scripts/bench_table.py`). `E2E_SECONDS` sets the measured window (default 4).
+//! (read by `scripts/bench_table.py`). `E2E_SECONDS` sets the measured window (default 4);
+//! `E2E_SERVERS=name,name` measures only those servers.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
@@ -74,6 +75,10 @@ fn drive() {
         servers.push("echo_server");
     } else {
         eprintln!("e2e: target/release/examples/echo_server not built; its rows are left out");
+    }
+    // `E2E_SERVERS=a,b` measures only those.
+    if let Ok(only) = std::env::var("E2E_SERVERS") {
+        servers.retain(|s| only.split(',').any(|o| o == *s));
     }
     let mut rows = Vec::new();
     for size in SIZES {
@@ -190,6 +195,7 @@ fn spawn_and_read_addr(
         }
     }
     let _ = child.kill();
+    let _ = child.wait();
     panic!("the server did not say where it listens");
 }
 

@@ -54,6 +54,32 @@ async fn echo(mut ws: WebSocketStream<DuplexStream>) -> Result<(), Error> {
 }
 
 #[tokio::test]
+async fn a_connection_waiting_for_its_peer_holds_no_buffers() {
+    let no_deflate = || Config::default().deflate(None);
+    let (mut client, mut server) = pair_with(256 * 1024, no_deflate(), no_deflate()).await;
+    let big = Message::binary(vec![7u8; 100 * 1024]);
+    client.send(big.clone()).await.unwrap();
+    assert_eq!(server.recv().await.unwrap().unwrap(), big);
+    server.send(big.clone()).await.unwrap();
+    assert_eq!(client.recv().await.unwrap().unwrap(), big);
+    // Both sides now wait for the other: a receive that finds nothing gives the buffers back.
+    for ws in [&mut server, &mut client] {
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), ws.recv())
+                .await
+                .is_err()
+        );
+        assert_eq!(ws.buffered_capacity(), 0);
+    }
+    // And they are taken again for the next message.
+    client.send(Message::text("again")).await.unwrap();
+    assert_eq!(
+        server.recv().await.unwrap().unwrap(),
+        Message::text("again")
+    );
+}
+
+#[tokio::test]
 async fn a_conversation_with_recv_and_send() {
     let (mut client, server) = pair().await;
     let server = tokio::spawn(echo(server));

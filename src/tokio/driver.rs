@@ -187,11 +187,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         Poll::Ready(Ok(()))
     }
 
-    /// Read once into the machine's buffer. Ready when input (or its end) arrived.
+    /// Read once, into a buffer on the stack, and hand what arrived to the machine (which
+    /// copies it, unmasking large frames on the way). Ready when input (or its end) arrived.
+    /// When the transport has nothing, the machine gives back the buffers that hold nothing,
+    /// so that a connection waiting for its peer holds no more than the machine's struct and
+    /// what an unfinished frame needs.
     fn poll_read(&mut self) -> Poll<std::io::Result<()>> {
         let mut cx = Context::from_waker(&self.waker);
-        let buf = &mut self.conn.receive_buffer(READ_SIZE)[..READ_SIZE];
-        let mut buf = ReadBuf::new(buf);
+        let mut stack = [0u8; READ_SIZE];
+        let mut buf = ReadBuf::new(&mut stack);
         match Pin::new(&mut self.io).poll_read(&mut cx, &mut buf) {
             Poll::Ready(Ok(())) => {
                 let n = buf.filled().len();
@@ -199,7 +203,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                     self.eof = true;
                     self.conn.receive_eof();
                 } else {
-                    self.conn.commit_received(n);
+                    self.conn.receive(buf.filled());
                 }
                 // The timers measure time since input was last seen.
                 self.conn.handle_timeout(now());
@@ -209,7 +213,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 self.done = true;
                 Poll::Ready(Err(e))
             }
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => {
+                self.conn.release_buffers();
+                Poll::Pending
+            }
         }
     }
 

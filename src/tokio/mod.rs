@@ -40,6 +40,17 @@
 //! the adapter turns that into waiting: it writes the output, then sends again. A sender
 //! facing a slow reader waits; its memory stays within the bound (plus one message).
 //!
+//! # Memory
+//!
+//! Reads go into a 16 KiB buffer on the stack and are handed to the machine, which keeps
+//! only what an unfinished frame needs (a server unmasks large frames during that copy, so
+//! it costs no extra pass). When a read finds nothing, the connection gives back its buffers
+//! ([`Connection::release_buffers`](crate::Connection::release_buffers)): a connection
+//! waiting for its peer holds the machine's struct and, with permessage-deflate and context
+//! takeover, its compression contexts
+//! ([`WebSocketStream::buffered_capacity`] shows it). The price is an allocation when input
+//! arrives after such a pause; a connection whose reads always find more keeps its buffers.
+//!
 //! # Closing
 //!
 //! Receive until `None`: the machine answers the peer's Close, and a server shuts the

@@ -70,6 +70,14 @@ macro_rules! accessors {
         pub fn queued_output(&self) -> usize {
             self.shared.lock().conn.queued_output()
         }
+
+        /// Heap bytes the connection's buffers hold
+        /// ([`Connection::buffered_capacity`]): 0 (without compression contexts) while the
+        /// connection waits for its peer with nothing half-received or unsent, as the buffers
+        /// are given back whenever a read finds nothing to read.
+        pub fn buffered_capacity(&self) -> usize {
+            self.shared.lock().conn.buffered_capacity()
+        }
     };
 }
 
