@@ -503,23 +503,31 @@ fn wsm_encode(
     }
 }
 
-/// Binary messages sent unbuffered: the header is queued, the payload written from the
-/// caller's buffer (masked in place by a client) by the vectored write `output_slices`
-/// prepares.
+/// Messages sent unbuffered: the header is queued, the payload written from the caller's
+/// buffer (masked in place by a client) by the vectored write `output_parts` prepares. A
+/// server sends text as `&str` (`send_unbuffered_text`, validated once by the type); a
+/// client sends binary only, as it masks the caller's buffer in place.
 fn wsm_encode_unbuffered(
     conn: &mut Connection,
     sink: &mut MemStream<'_>,
+    kind: Kind,
     p: &mut [u8],
+    text: &str,
     frames: usize,
 ) {
     for _ in 0..frames {
-        match conn.role() {
-            Role::Server => conn.send_unbuffered(MessageKind::Binary, p, true),
-            Role::Client => conn.send_unbuffered_mut(MessageKind::Binary, p, true),
+        match (conn.role(), kind) {
+            (Role::Server, Kind::Binary) => conn.send_unbuffered(MessageKind::Binary, p, true),
+            (Role::Server, _) => conn.send_unbuffered_text(text, true),
+            (Role::Client, _) => conn.send_unbuffered_mut(MessageKind::Binary, p, true),
         }
         .expect("send");
+        let payload: &[u8] = match (conn.role(), kind) {
+            (Role::Server, Kind::Ascii | Kind::Utf8) => text.as_bytes(),
+            _ => p,
+        };
         let n = conn
-            .output_parts(p)
+            .output_parts(payload)
             .iter()
             .map(|s| sink.write_from(s))
             .sum();
@@ -594,13 +602,15 @@ fn encode(c: &mut Criterion) {
                 g.bench_function(BenchmarkId::new("wsmachine", size), |b| {
                     b.iter(|| wsm_encode(&mut conn, &mut sink, kind, &p, text, n))
                 });
-                if kind == Kind::Binary {
+                if kind == Kind::Binary || role == Role::Server {
                     let mut up = p.clone();
                     let mut sink = MemStream::sink();
-                    wsm_encode_unbuffered(&mut conn, &mut sink, &mut up, n);
+                    wsm_encode_unbuffered(&mut conn, &mut sink, kind, &mut up, text, n);
                     assert_eq!(sink.written, (n * (size + header)) as u64);
                     g.bench_function(BenchmarkId::new("wsmachine_unbuffered", size), |b| {
-                        b.iter(|| wsm_encode_unbuffered(&mut conn, &mut sink, &mut up, n))
+                        b.iter(|| {
+                            wsm_encode_unbuffered(&mut conn, &mut sink, kind, &mut up, text, n)
+                        })
                     });
                 }
 
