@@ -255,9 +255,8 @@ fn load(addr: SocketAddr, size: usize, window: Duration, server: u32) {
             let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
             tcp.set_nodelay(true).expect("nodelay");
             let request = wsmachine::handshake::ClientRequest::new("127.0.0.1", "/");
-            let config = wsmachine::Config::default()
-                .max_message_size(1 << 20)
-                .deflate(None);
+            // No permessage-deflate offer: `Config::default` has none.
+            let config = wsmachine::Config::default().max_message_size(1 << 20);
             let (mut ws, _) = wsmachine::tokio::connect_with_config(tcp, &request, config)
                 .await
                 .expect("handshake");
@@ -326,9 +325,7 @@ fn serve(which: &str) {
 
 async fn wsmachine_echo(tcp: tokio::net::TcpStream) {
     use std::sync::Arc;
-    let config = wsmachine::Config::default()
-        .max_message_size(1 << 20)
-        .deflate(None);
+    let config = wsmachine::Config::default().max_message_size(1 << 20);
     let policy = Arc::new(wsmachine::handshake::ServerPolicy::default());
     let Ok(mut ws) = wsmachine::tokio::accept_with(tcp, config, policy).await else {
         return;

@@ -842,10 +842,10 @@ impl Connection {
     }
 
     /// Whether the transport should be closed once the output is written (with the payloads
-    /// sent unbuffered, [`output_slices`](Self::output_slices)). True after a failure (handshake refused,
-    /// protocol error, transport EOF) in either role, and after a completed closing handshake
-    /// on a server; a client waits for the server to close the TCP connection first (§7.1.1),
-    /// i.e. for EOF.
+    /// sent unbuffered: `output_slices` or [`output_parts`](Self::output_parts)). True after a
+    /// failure (handshake refused, protocol error, transport EOF) in either role, and after a
+    /// completed closing handshake on a server; a client waits for the server to close the TCP
+    /// connection first (§7.1.1), i.e. for EOF.
     pub fn should_close_transport(&self) -> bool {
         matches!(self.phase, Phase::Closed(_))
             && (self.phase.failed() || self.eof || self.role == Role::Server)

@@ -401,8 +401,9 @@ impl Connection {
 
     /// Send a data frame without copying its payload into the output (server role): only the
     /// header is queued, and the payload stays in the caller's buffer until it is written from
-    /// there, by the vectored write [`output_slices`](Self::output_slices) prepares. For large
-    /// messages, where the copy into the output would cost more than the write.
+    /// there, by the vectored write `output_slices` prepares (or, in any build,
+    /// [`output_parts`](Self::output_parts)). For large messages, where the copy into the
+    /// output would cost more than the write.
     ///
     /// `payload` is the whole frame payload, taken as the next piece of a message of `kind`
     /// exactly as by [`send_fragment`](Self::send_fragment) (`fin` ends the message; a single
@@ -412,8 +413,8 @@ impl Connection {
     ///
     /// **The payload's contract.** The machine keeps no borrow of `payload`, only its length
     /// and place in the output. The caller keeps the bytes unchanged until they are written:
-    /// [`output_slices`](Self::output_slices) takes the payload again, whole, and places what
-    /// is left of it between the output queued before and after it;
+    /// `output_slices` (or [`output_parts`](Self::output_parts)) takes the payload again,
+    /// whole, and places what is left of it between the output queued before and after it;
     /// [`advance_output`](Self::advance_output) takes the count written; and
     /// [`unbuffered_payloads`](Self::unbuffered_payloads) says how many payloads are not yet
     /// written whole, so that the caller knows which buffers are free again. A debug build
@@ -489,8 +490,8 @@ impl Connection {
 
     /// [`send_unbuffered`](Self::send_unbuffered) in either role: a client masks `payload` in
     /// place, so that the bytes to write are `payload` as the call leaves it (pass those to
-    /// [`output_slices`](Self::output_slices)); a server leaves it unchanged. Text is
-    /// validated before anything is masked or queued.
+    /// `output_slices` or [`output_parts`](Self::output_parts)); a server leaves it unchanged.
+    /// Text is validated before anything is masked or queued.
     pub fn send_unbuffered_mut(
         &mut self,
         kind: MessageKind,
@@ -590,7 +591,7 @@ impl Connection {
         self.output_parts(payload).map(IoSlice::new)
     }
 
-    /// The three slices of [`output_slices`](Self::output_slices) as plain byte slices, for a
+    /// The three slices of `output_slices` as plain byte slices, for a
     /// transport without `std::io` (and the same contract).
     pub fn output_parts<'a>(&'a self, payload: &'a [u8]) -> [&'a [u8]; 3] {
         self.tx.slices(payload)
@@ -612,10 +613,10 @@ impl Connection {
         self.tx.unbuffered.len()
     }
 
-    /// Say that the first `n` bytes of [`output_slices`](Self::output_slices) were written, in
-    /// their order (for a driver that sends no payload unbuffered: of
-    /// [`pending_output`](Self::pending_output)). A count larger than the slices hold is
-    /// clamped to it. A payload sent unbuffered that is now written whole leaves the count of
+    /// Say that the first `n` bytes of `output_slices` (or
+    /// [`output_parts`](Self::output_parts)) were written, in their order (for a driver that
+    /// sends no payload unbuffered: of [`pending_output`](Self::pending_output)). A count
+    /// larger than the slices hold is clamped to it. A payload sent unbuffered that is now written whole leaves the count of
     /// [`unbuffered_payloads`](Self::unbuffered_payloads): its buffer is free again, and the
     /// next one is the payload to pass to `output_slices`.
     pub fn advance_output(&mut self, n: usize) {
