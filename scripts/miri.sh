@@ -25,6 +25,7 @@ TESTS=(
   # pieces: the incremental validator).
   utf8::tests::valid_text_hands_out_the_validated_bytes
   utf8::tests::valid_text_refuses_other_bytes
+  utf8::tests::as_str_agrees_with_std_around_the_ascii_path
   utf8::tests::long_piece_ending_inside_a_code_point
   utf8::tests::split_code_points_complete
   # sha1.rs: the portable path, which is what runs under Miri.
