@@ -21,6 +21,18 @@ fn pump(from: &mut Connection, to: &mut Connection) {
     to.receive(&bytes);
 }
 
+/// The opening handshake between the two: the server accepts, the client opens.
+fn open(client: &mut Connection, server: &mut Connection) {
+    pump(client, server);
+    assert!(matches!(
+        server.poll_event(),
+        Some(Event::HandshakeRequest(_))
+    ));
+    server.accept(Accept::new()).unwrap();
+    pump(server, client);
+    assert!(matches!(client.poll_event(), Some(Event::Open(_))));
+}
+
 #[test]
 fn a_client_given_a_source_draws_its_key_nonce_and_masks_from_it() {
     let mut client = Connection::client_with_mask_source(
@@ -35,14 +47,7 @@ fn a_client_given_a_source_draws_its_key_nonce_and_masks_from_it() {
         "{request}"
     );
     let mut server = Connection::server(Config::default());
-    pump(&mut client, &mut server);
-    assert!(matches!(
-        server.poll_event(),
-        Some(Event::HandshakeRequest(_))
-    ));
-    server.accept(Accept::new()).unwrap();
-    pump(&mut server, &mut client);
-    assert!(matches!(client.poll_event(), Some(Event::Open(_))));
+    open(&mut client, &mut server);
     client.send_binary(b"ab").unwrap();
     // The first frame is masked with the fifth key.
     assert_eq!(
@@ -62,14 +67,7 @@ fn a_key_set_by_the_request_takes_nothing_from_the_source() {
         Box::new(Counting(0)),
     );
     let mut server = Connection::server(Config::default());
-    pump(&mut client, &mut server);
-    assert!(matches!(
-        server.poll_event(),
-        Some(Event::HandshakeRequest(_))
-    ));
-    server.accept(Accept::new()).unwrap();
-    pump(&mut server, &mut client);
-    assert!(matches!(client.poll_event(), Some(Event::Open(_))));
+    open(&mut client, &mut server);
     assert_eq!(client.state(), State::Open);
     client.send_text("").unwrap();
     assert_eq!(client.pending_output(), [0x81, 0x80, 1, 1, 1, 1]);

@@ -227,7 +227,8 @@ impl Connection {
     }
 
     /// A message of one frame whose `len` payload bytes follow its header of `n` bytes in the
-    /// buffer: unmask and validate it in place and hand it out.
+    /// buffer (`n` is 0 when the header was consumed earlier): unmask and validate it in
+    /// place and hand it out.
     #[inline]
     fn deliver_single(&mut self, text: bool, n: usize, len: usize, mask: Option<[u8; 4]>) -> Step {
         self.rx.consume(n);
@@ -340,39 +341,33 @@ impl Connection {
         let text = self.msg().text;
         if f.fin && f.opcode != OpCode::Continuation {
             // A message in one frame: unmask and validate in place, deliver from the buffer.
-            let out = if f.done == 0 && avail >= f.len {
-                // Fast path: the whole frame is here, one pass each for unmask and UTF-8.
-                self.unmask(&f, s, f.len, 0);
-                if text {
-                    match ValidText::check(self.rx.bytes(s, s + f.len)) {
-                        Some(valid) => Out::Text(s, s + f.len, valid),
-                        None => return self.fail(ProtocolError::InvalidUtf8),
-                    }
-                } else {
-                    Out::Binary(s, s + f.len)
+            if f.done == 0 && avail >= f.len {
+                // The whole frame is here (its header was read before its payload arrived):
+                // one pass each for unmask and UTF-8, as when it arrives with its header.
+                self.frame = None;
+                self.msg = None;
+                return self.deliver_single(text, 0, f.len, f.mask);
+            }
+            // In pieces: validate each as it arrives, to fail an invalid byte at once.
+            let ready = avail.min(f.len);
+            self.unmask(&f, s + f.done, ready - f.done, f.done);
+            let piece = self.rx.bytes(s + f.done, s + ready);
+            let msg = self.msg.as_mut().expect("inside a message");
+            if text && msg.utf8.feed(piece).is_err() {
+                return self.fail(ProtocolError::InvalidUtf8);
+            }
+            f.done = ready;
+            if f.done < f.len {
+                self.frame = Some(f);
+                return self.idle();
+            }
+            let out = if text {
+                match msg.utf8.finish() {
+                    Some(valid) => Out::Text(s, s + f.len, valid),
+                    None => return self.fail(ProtocolError::InvalidUtf8),
                 }
             } else {
-                // In pieces: validate each as it arrives, to fail an invalid byte at once.
-                let ready = avail.min(f.len);
-                self.unmask(&f, s + f.done, ready - f.done, f.done);
-                let piece = self.rx.bytes(s + f.done, s + ready);
-                let msg = self.msg.as_mut().expect("inside a message");
-                if text && msg.utf8.feed(piece).is_err() {
-                    return self.fail(ProtocolError::InvalidUtf8);
-                }
-                f.done = ready;
-                if f.done < f.len {
-                    self.frame = Some(f);
-                    return self.idle();
-                }
-                if text {
-                    match msg.utf8.finish() {
-                        Some(valid) => Out::Text(s, s + f.len, valid),
-                        None => return self.fail(ProtocolError::InvalidUtf8),
-                    }
-                } else {
-                    Out::Binary(s, s + f.len)
-                }
+                Out::Binary(s, s + f.len)
             };
             self.rx.consume(f.len);
             self.frame = None;
