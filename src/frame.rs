@@ -136,6 +136,51 @@ pub fn decode_header(
     expect_masked: bool,
     allowed_rsv: u8,
 ) -> Result<Option<(FrameHeader, usize)>, ProtocolError> {
+    Ok(
+        parse_header(buf, expect_masked, allowed_rsv)?.map(|(h, n)| {
+            (
+                FrameHeader {
+                    fin: h.fin,
+                    rsv: h.rsv,
+                    opcode: h.opcode,
+                    mask: h.mask(),
+                    payload_len: h.payload_len,
+                },
+                n,
+            )
+        }),
+    )
+}
+
+/// A decoded header as the connection keeps it: [`FrameHeader`] with the masking key as one
+/// word, which stays in a register where a five-byte `Option<[u8; 4]>` is assembled on the
+/// stack and read back across two stores (a stall on every frame).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Header {
+    pub payload_len: u64,
+    /// The masking key's bytes in wire order (`u32::from_ne_bytes`); 0 when unmasked.
+    pub key: u32,
+    pub masked: bool,
+    pub fin: bool,
+    pub rsv: u8,
+    pub opcode: OpCode,
+}
+
+impl Header {
+    /// The masking key, when the MASK bit is set.
+    #[inline]
+    pub(crate) fn mask(&self) -> Option<[u8; 4]> {
+        self.masked.then(|| self.key.to_ne_bytes())
+    }
+}
+
+/// [`decode_header`], returning the connection's [`Header`].
+#[inline]
+pub(crate) fn parse_header(
+    buf: &[u8],
+    expect_masked: bool,
+    allowed_rsv: u8,
+) -> Result<Option<(Header, usize)>, ProtocolError> {
     let Some(&b0) = buf.first() else {
         return Ok(None);
     };
@@ -191,22 +236,23 @@ pub fn decode_header(
         n => (n as u64, 2),
     };
 
-    let (mask, header_len) = if masked {
+    let (key, header_len) = if masked {
         match buf.get(len_end..len_end + 4) {
-            Some(&[a, b, c, d]) => (Some([a, b, c, d]), len_end + 4),
+            Some(&[a, b, c, d]) => (u32::from_ne_bytes([a, b, c, d]), len_end + 4),
             _ => return Ok(None),
         }
     } else {
-        (None, len_end)
+        (0, len_end)
     };
 
     Ok(Some((
-        FrameHeader {
+        Header {
+            payload_len,
+            key,
+            masked,
             fin,
             rsv,
             opcode,
-            mask,
-            payload_len,
         },
         header_len,
     )))

@@ -15,7 +15,7 @@
 
 use alloc::vec::Vec;
 
-use crate::frame::{MAX_HEADER_LEN, decode_header};
+use crate::frame::{MAX_HEADER_LEN, parse_header};
 use crate::mask::{apply_mask, mask_into};
 
 /// Frames with a payload below this size end fused unmasking: the parser unmasks them in
@@ -99,10 +99,10 @@ impl FusedUnmask {
                     *end += n;
                     src = &src[n..];
                     *plain = at;
-                    match decode_header(&buf[at..*end], true, 0b111) {
+                    match parse_header(&buf[at..*end], true, 0b111) {
                         // Incomplete: `src` is empty (a header is at most MAX_HEADER_LEN long).
                         Ok(None) => {}
-                        Ok(Some((h, len))) => match h.mask {
+                        Ok(Some((h, len))) => match h.mask() {
                             Some(key) if h.payload_len >= FUSE_MIN_FRAME => {
                                 // Payload bytes copied with the header: unmask them in place.
                                 let early = *end - (at + len);

@@ -454,6 +454,24 @@ impl ValidText {
         as_str(bytes).map(|t| ValidText { len: t.len() })
     }
 
+    /// The number of bytes validated.
+    #[inline]
+    pub(crate) fn len(self) -> usize {
+        self.len
+    }
+
+    /// The proof again, from the [`len`](Self::len) of one taken apart to pass it in a
+    /// register.
+    ///
+    /// # Safety
+    ///
+    /// `len` must be the length of a `ValidText` made for the bytes it will be used with.
+    #[inline]
+    #[allow(unsafe_code)]
+    pub(crate) unsafe fn from_len(len: usize) -> ValidText {
+        ValidText { len }
+    }
+
     /// The validated bytes as text. `bytes` must be the very bytes that were validated, and
     /// nothing may have written to them since: the length is checked in every build (a wrong
     /// range panics rather than handing out unchecked bytes), and debug builds (the tests and

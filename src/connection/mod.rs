@@ -36,7 +36,7 @@ use crate::rng::MaskSource;
 pub use crate::role::Role;
 use crate::state::{Handshake, Phase, ServerSide, State};
 
-use recv::{InFrame, InMessage, Out, Step};
+use recv::{Got, InFrame, InMessage, Out, Ready, Step};
 use send::Output;
 use timers::Timers;
 
@@ -132,6 +132,8 @@ pub struct Connection {
     /// The message reassembled from fragments or decoded by the extension stage, in
     /// whole-message delivery; the last decoded piece in streaming delivery.
     assembled: Vec<u8>,
+    /// An event other than a message in one frame, between `next_ready` and `poll_event`.
+    parked: Option<Out>,
 
     /// Bytes to write, and the state of the message being sent.
     tx: Output,
@@ -186,6 +188,7 @@ impl Connection {
             frame: None,
             msg: None,
             assembled: Vec::new(),
+            parked: None,
             tx: Output::default(),
             timers: Timers::default(),
         }
@@ -739,18 +742,42 @@ impl Connection {
 
     /// The next event, or `None` when the bytes received so far hold no more. The event borrows
     /// the connection: finish with it before calling the connection again.
+    #[inline]
     pub fn poll_event(&mut self) -> Option<Event<'_>> {
+        // The work is out of line and answers in registers; what is inlined into the caller is
+        // the step from positions to the borrowed event.
+        match self.next_ready().get() {
+            Got::Binary(s, e) => Some(Event::Binary(self.rx.bytes(s, e))),
+            Got::Text(s, e, valid) => Some(Event::Text(valid.as_str(self.rx.bytes(s, e)))),
+            Got::Idle => None,
+            Got::Parked => self.parked_event(),
+        }
+    }
+
+    /// What the next event is: a message in one frame by its place, anything else parked.
+    fn next_ready(&mut self) -> Ready {
         if self.msg.as_ref().is_none_or(|m| m.streams()) {
             // What was handed out from it last time (a whole message, or a decoded piece).
             self.assembled.clear();
         }
-        let out = loop {
+        loop {
             match self.step() {
-                Step::Emit(out) => break out,
+                Step::Emit(Out::Binary(s, e)) => return Ready::binary(s, e),
+                Step::Emit(Out::Text(s, e, valid)) => return Ready::text(s, e, valid),
+                Step::Emit(out) => {
+                    self.parked = Some(out);
+                    return Ready::PARKED;
+                }
                 Step::Continue => {}
-                Step::Idle => return None,
+                Step::Idle => return Ready::IDLE,
             }
-        };
+        }
+    }
+
+    /// The event `next_ready` parked.
+    #[inline(never)]
+    fn parked_event(&mut self) -> Option<Event<'_>> {
+        let out = self.parked.take()?;
         Some(self.event(out))
     }
 

@@ -93,6 +93,80 @@ pub(super) enum Out {
     },
 }
 
+/// The next event as two words, which a function returns in registers: a message in one
+/// frame (the common case) by its place in the receive buffer, anything else kept in
+/// `Connection::parked`. Returning [`Out`] itself goes through memory, and reading it back
+/// field by field after it was written in other widths stalls the processor on every frame.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Ready {
+    start: usize,
+    /// The length shifted left by two, the kind in the low two bits.
+    word: usize,
+}
+
+/// What a [`Ready`] holds.
+pub(super) enum Got {
+    /// Nothing until more bytes arrive.
+    Idle,
+    /// The event is in `Connection::parked`.
+    Parked,
+    Binary(usize, usize),
+    Text(usize, usize, ValidText),
+}
+
+const READY_IDLE: usize = 0;
+const READY_PARKED: usize = 1;
+const READY_BINARY: usize = 2;
+const READY_TEXT: usize = 3;
+
+impl Ready {
+    pub(super) const IDLE: Ready = Ready {
+        start: 0,
+        word: READY_IDLE,
+    };
+    pub(super) const PARKED: Ready = Ready {
+        start: 0,
+        word: READY_PARKED,
+    };
+
+    /// A binary message at `start..end` of the receive buffer. Buffer positions fit in
+    /// `isize`, so the shifted length loses nothing.
+    #[inline]
+    pub(super) fn binary(start: usize, end: usize) -> Ready {
+        Ready {
+            start,
+            word: (end - start) << 2 | READY_BINARY,
+        }
+    }
+
+    /// A text message at `start..end` of the receive buffer, validated.
+    #[inline]
+    pub(super) fn text(start: usize, end: usize, valid: ValidText) -> Ready {
+        debug_assert_eq!(end - start, valid.len());
+        Ready {
+            start,
+            word: valid.len() << 2 | READY_TEXT,
+        }
+    }
+
+    #[inline]
+    pub(super) fn get(self) -> Got {
+        let len = self.word >> 2;
+        match self.word & 3 {
+            READY_IDLE => Got::Idle,
+            READY_PARKED => Got::Parked,
+            READY_BINARY => Got::Binary(self.start, self.start + len),
+            _ => {
+                #[allow(unsafe_code)]
+                // SAFETY: only `Ready::text` tags a `Ready` as text, with the length of the
+                // `ValidText` it was given for the bytes at `start..start + len`.
+                let valid = unsafe { ValidText::from_len(len) };
+                Got::Text(self.start, self.start + len, valid)
+            }
+        }
+    }
+}
+
 pub(super) enum Step {
     Emit(Out),
     Continue,
@@ -123,7 +197,7 @@ impl Connection {
     }
 
     fn read_header(&mut self) -> Step {
-        let (h, n) = match frame::decode_header(
+        let (h, n) = match frame::parse_header(
             self.rx.unconsumed(),
             self.role == Role::Server,
             self.rsv_allowed,
@@ -174,7 +248,7 @@ impl Connection {
             {
                 // The common case, taken in one step: a message in one frame, all of it
                 // buffered, delivered whole from the receive buffer.
-                return self.deliver_single(h.opcode == OpCode::Text, n, len, h.mask);
+                return self.deliver_single(h.opcode == OpCode::Text, n, len, h.mask());
             }
             if self.msg.is_none() {
                 self.msg = Some(InMessage {
@@ -249,19 +323,13 @@ impl Connection {
     }
 
     /// The header of `n` bytes is consumed: its payload comes next.
-    fn begin_frame(
-        &mut self,
-        h: &frame::FrameHeader,
-        n: usize,
-        transformed: bool,
-        streaming: bool,
-    ) {
+    fn begin_frame(&mut self, h: &frame::Header, n: usize, transformed: bool, streaming: bool) {
         self.rx.consume(n);
         // Lengths of data frames are bounded by max_frame_size, control frames by 125.
         self.frame = Some(InFrame {
             opcode: h.opcode,
             fin: h.fin,
-            mask: h.mask,
+            mask: h.mask(),
             len: h.payload_len as usize,
             done: 0,
             unmasked: 0,
