@@ -388,7 +388,7 @@ impl Utf8Validator {
 pub fn as_str(bytes: &[u8]) -> Option<&str> {
     if bytes.len() < SMALL {
         short_as_str(bytes)
-    } else if bytes.len() < ASCII_SCAN && bytes.iter().fold(0u8, |acc, &b| acc | b) < 0x80 {
+    } else if bytes.len() < ASCII_SCAN && all_ascii(bytes) {
         #[allow(unsafe_code)]
         // SAFETY: no byte has its high bit set: the bytes are ASCII, which is valid UTF-8.
         Some(unsafe { core::str::from_utf8_unchecked(bytes) })
@@ -410,6 +410,22 @@ pub fn as_str(bytes: &[u8]) -> Option<&str> {
             None => simdutf8::basic::from_utf8(bytes).ok(),
         }
     }
+}
+
+/// Whether every byte of `bytes` (at least 32 of them) is ASCII: 32 bytes ORed together per
+/// step, and the last 32 once more in place of a byte-at-a-time tail.
+#[inline]
+fn all_ascii(bytes: &[u8]) -> bool {
+    fn or32(c: &[u8]) -> u64 {
+        let w = |i: usize| u64::from_ne_bytes(c[i..i + 8].try_into().expect("eight bytes"));
+        w(0) | w(8) | w(16) | w(24)
+    }
+    let mut chunks = bytes.chunks_exact(32);
+    let mut acc = or32(&bytes[bytes.len() - 32..]);
+    for c in &mut chunks {
+        acc |= or32(c);
+    }
+    acc & 0x8080_8080_8080_8080 == 0
 }
 
 /// [`as_str`] for text shorter than [`SMALL`], out of line so that the long path stays as
