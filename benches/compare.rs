@@ -24,7 +24,7 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use wsmachine::__private::mask;
 use wsmachine::{Config, Connection, Event, MessageKind, Role};
 
@@ -506,7 +506,7 @@ fn wsm_encode(
 /// Messages sent unbuffered: the header is queued, the payload written from the caller's
 /// buffer (masked in place by a client) by the vectored write `output_parts` prepares. A
 /// server sends text as `&str` (`send_unbuffered_text`, validated once by the type); a
-/// client sends binary only, as it masks the caller's buffer in place.
+/// client's text goes through `wsm_encode_string`.
 fn wsm_encode_unbuffered(
     conn: &mut Connection,
     sink: &mut MemStream<'_>,
@@ -533,6 +533,31 @@ fn wsm_encode_unbuffered(
             .sum();
         conn.advance_output(n);
     }
+}
+
+/// A client's text sent unbuffered: each message a `String` given up to
+/// `send_unbuffered_string`, which masks its bytes in place (no validation, no copy), then
+/// written from there like any unbuffered payload. The strings are made before the timing
+/// (`iter_batched`), as fastwebsockets' payload buffer is; the bytes written are returned, to
+/// be dropped after it.
+fn wsm_encode_string(
+    conn: &mut Connection,
+    sink: &mut MemStream<'_>,
+    texts: Vec<String>,
+) -> Vec<Vec<u8>> {
+    texts
+        .into_iter()
+        .map(|t| {
+            let bytes = conn.send_unbuffered_string(t, true).expect("send");
+            let n = conn
+                .output_parts(&bytes)
+                .iter()
+                .map(|s| sink.write_from(s))
+                .sum();
+            conn.advance_output(n);
+            bytes
+        })
+        .collect()
 }
 
 fn tung_encode(ws: &mut Tungstenite<'_>, msg: &tungstenite::Message, frames: usize) {
@@ -602,7 +627,19 @@ fn encode(c: &mut Criterion) {
                 g.bench_function(BenchmarkId::new("wsmachine", size), |b| {
                     b.iter(|| wsm_encode(&mut conn, &mut sink, kind, &p, text, n))
                 });
-                if kind == Kind::Binary || role == Role::Server {
+                if kind != Kind::Binary && role == Role::Client {
+                    let texts = || vec![text.to_string(); n];
+                    let mut sink = MemStream::sink();
+                    drop(wsm_encode_string(&mut conn, &mut sink, texts()));
+                    assert_eq!(sink.written, (n * (size + header)) as u64);
+                    g.bench_function(BenchmarkId::new("wsmachine_unbuffered", size), |b| {
+                        b.iter_batched(
+                            texts,
+                            |t| wsm_encode_string(&mut conn, &mut sink, t),
+                            BatchSize::PerIteration,
+                        )
+                    });
+                } else {
                     let mut up = p.clone();
                     let mut sink = MemStream::sink();
                     wsm_encode_unbuffered(&mut conn, &mut sink, kind, &mut up, text, n);

@@ -92,13 +92,14 @@ fn send_all(conn: &mut Connection, held: &mut VecDeque<Vec<u8>>, text_kb: usize)
     held.push_back(p);
     conn.send_ping(b"p1").unwrap();
     conn.send_text("between").unwrap();
-    let mut p = text.clone().into_bytes();
-    match role {
-        Role::Server => conn.send_unbuffered_text(&text, true).unwrap(),
-        Role::Client => conn
-            .send_unbuffered_mut(MessageKind::Text, &mut p, true)
-            .unwrap(),
-    }
+    let p = match role {
+        Role::Server => {
+            conn.send_unbuffered_text(&text, true).unwrap();
+            text.clone().into_bytes()
+        }
+        // The text given up, masked in place.
+        Role::Client => conn.send_unbuffered_string(text.clone(), true).unwrap(),
+    };
     held.push_back(p);
     conn.send_pong(b"p2").unwrap();
     conn.send_fragment(MessageKind::Binary, b"a", false)
@@ -237,6 +238,56 @@ fn a_client_masks_in_place_and_a_server_does_not() {
     s.send_unbuffered_mut(MessageKind::Binary, &mut p, true)
         .unwrap();
     assert_eq!(p, b"hello");
+}
+
+#[test]
+fn a_string_given_up_comes_back_masked_from_a_client_and_unchanged_from_a_server() {
+    let key = [0x37, 0xfa, 0x21, 0x3d];
+    let mut c = open(Role::Client);
+    let bytes = c
+        .send_unbuffered_string("привет, unbuffered".to_string(), true)
+        .unwrap();
+    let masked: Vec<u8> = "привет, unbuffered"
+        .bytes()
+        .enumerate()
+        .map(|(i, b)| b ^ key[i % 4])
+        .collect();
+    assert_eq!(bytes, masked);
+    assert_eq!(c.unbuffered_payloads(), 1);
+    let mut s = open(Role::Server);
+    let bytes = s.send_unbuffered_string("héllo".to_string(), true).unwrap();
+    assert_eq!(bytes, "héllo".as_bytes());
+    let mut held = VecDeque::from([bytes]);
+    let mut sock = Short {
+        step: 3,
+        wire: Vec::new(),
+    };
+    write_all(&mut s, &mut held, &mut sock);
+    let mut peer = open(Role::Client);
+    peer.receive(&sock.wire);
+    assert_eq!(drain(&mut peer), vec![Ev::Text("héllo".into())]);
+}
+
+#[test]
+fn a_string_refused_is_handed_back_and_nothing_is_queued() {
+    let mut s = open(Role::Server);
+    s.send_fragment(MessageKind::Binary, b"open", false)
+        .unwrap();
+    let queued = s.queued_output();
+    assert_eq!(
+        s.send_unbuffered_string("text".to_string(), true),
+        Err((UsageError::MessageInProgress, "text".to_string()))
+    );
+    assert_eq!((s.queued_output(), s.unbuffered_payloads()), (queued, 0));
+    // Text after bytes that end inside a code point is refused too, as for a `&str`.
+    let mut c = open(Role::Client);
+    c.send_fragment(MessageKind::Text, &[0xc3], false).unwrap();
+    let queued = c.queued_output();
+    assert_eq!(
+        c.send_unbuffered_string("b".to_string(), true),
+        Err((UsageError::InvalidUtf8, "b".to_string()))
+    );
+    assert_eq!((c.queued_output(), c.unbuffered_payloads()), (queued, 0));
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! starts the closing handshake, and caller-written payloads.
 
 use alloc::collections::VecDeque;
+use alloc::string::String;
 use alloc::vec::Vec;
 #[cfg(feature = "std")]
 use std::io::IoSlice;
@@ -503,6 +504,43 @@ impl Connection {
         }
         self.tx.push_unbuffered(payload);
         Ok(())
+    }
+
+    /// [`send_unbuffered`](Self::send_unbuffered) for text the caller gives up, in either
+    /// role: the `String` is proof of UTF-8, so nothing is validated, and a client masks its
+    /// bytes in place rather than copying them. Returns the bytes to write (masked in the client
+    /// role, the text's bytes unchanged in the server role), under the same contract as a
+    /// payload of `send_unbuffered`: pass them to `output_slices` or
+    /// [`output_parts`](Self::output_parts) until written; the allocation is the caller's
+    /// again afterwards. For a client's large text, where `send_text` copies the text into the
+    /// output as it masks it. On a usage error nothing is queued and the text is handed back
+    /// with the error.
+    ///
+    /// ```
+    /// # use wsmachine::{Config, Connection, Role};
+    /// let mut conn = Connection::from_upgraded(Role::Client, Config::default());
+    /// let bytes = conn.send_unbuffered_string("a large text".repeat(10_000), true).unwrap();
+    /// let [header, payload, after] = conn.output_parts(&bytes);
+    /// assert_eq!(header[0], 0x81); // FIN + text
+    /// assert_eq!(payload.len(), 120_000);
+    /// assert!(after.is_empty());
+    /// ```
+    pub fn send_unbuffered_string(
+        &mut self,
+        text: String,
+        fin: bool,
+    ) -> Result<Vec<u8>, (UsageError, String)> {
+        match self.unbuffered_header(MessageKind::Text, text.as_bytes(), fin, true) {
+            Ok(mask) => {
+                let mut bytes = text.into_bytes();
+                if let Some(key) = mask {
+                    crate::mask::apply_mask(&mut bytes, key, 0);
+                }
+                self.tx.push_unbuffered(&bytes);
+                Ok(bytes)
+            }
+            Err(e) => Err((e, text)),
+        }
     }
 
     /// Check and queue the header of a frame whose payload the caller holds; the masking key
