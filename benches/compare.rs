@@ -755,12 +755,13 @@ fn lower_bound_handshake(req: &[u8], out: &mut Vec<u8>) -> usize {
         }
     }
     assert!(upgrade && connection && version);
-    let mut sha = sha1_smol::Sha1::new();
+    use sha1::Digest as _;
+    let mut sha = sha1::Sha1::new();
     sha.update(key.expect("key"));
     sha.update(GUID);
     let mut accept = [0u8; 28];
     base64::engine::general_purpose::STANDARD
-        .encode_slice(sha.digest().bytes(), &mut accept)
+        .encode_slice(sha.finalize(), &mut accept)
         .expect("28 bytes");
     out.clear();
     out.extend_from_slice(

@@ -116,13 +116,23 @@ fn headers(c: &mut Criterion) {
 }
 
 /// `Sec-WebSocket-Accept` from a key: wsmachine's `accept_key` against the same SHA-1 and
-/// base64 done with `sha1_smol` and the `base64` crate (both into a new `String`).
+/// base64 done with the `base64` crate and either RustCrypto's `sha1` (the processor's SHA
+/// instructions where it has them) or the portable `sha1_smol` (all into a new `String`).
 fn accept(c: &mut Criterion) {
     use base64::Engine as _;
     let key = b"dGhlIHNhbXBsZSBub25jZQ==";
     let mut g = c.benchmark_group("accept_key");
     g.bench_function("wsmachine", |b| {
         b.iter(|| wsmachine::handshake::accept_key(black_box(key)))
+    });
+    g.bench_function("sha1_base64", |b| {
+        b.iter(|| {
+            use sha1::Digest as _;
+            let mut sha = sha1::Sha1::new();
+            sha.update(black_box(key));
+            sha.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
+            base64::engine::general_purpose::STANDARD.encode(sha.finalize())
+        })
     });
     g.bench_function("sha1_smol_base64", |b| {
         b.iter(|| {
