@@ -72,7 +72,8 @@
 //! ```
 //!
 //! Large payloads can skip the copy into the output: [`Connection::send_unbuffered`] (a
-//! server; [`Connection::send_unbuffered_mut`] for a client, which masks in place) queues only
+//! server; [`Connection::send_unbuffered_mut`] for a client, which masks in place, and
+//! [`Connection::send_unbuffered_string`] for text given up as a `String`) queues only
 //! the frame header, the caller keeps the payload, and `Connection::output_slices` (with
 //! `std`; [`Connection::output_parts`] in any build) gives the header, the payload and what
 //! follows as slices for one vectored write, whose count [`Connection::advance_output`] takes.
