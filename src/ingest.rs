@@ -136,6 +136,13 @@ fn stop(buf: &mut [u8], end: &mut usize, src: &[u8]) -> Fuse {
 /// ones are copied as they are.
 const FUSE_MIN_READ: usize = 1024;
 
+/// The receive buffer doubles rather than move a long run of buffered bytes while it stays
+/// within this size ...
+const GROW_BEFORE_MOVING: usize = 1 << 20;
+/// ... and below this many times the bytes it must hold (those buffered, the rest of their
+/// frame and the read asked for).
+const SLACK: usize = 4;
+
 /// Smallest growth of the receive buffer.
 const MIN_READ: usize = 4096;
 
@@ -215,11 +222,11 @@ impl RecvBuf {
 
     /// Append bytes from the caller's slice. A read of at least [`FUSE_MIN_READ`] bytes, with
     /// the parser at `at` and every earlier byte consumed, starts fused unmasking.
-    pub(crate) fn append(&mut self, data: &[u8], at: impl FnOnce() -> ParserAt) {
+    pub(crate) fn append(&mut self, data: &[u8], frame_rest: usize, at: impl FnOnce() -> ParserAt) {
         if data.is_empty() {
             return;
         }
-        self.make_room(data.len());
+        self.make_room(data.len(), frame_rest);
         if self.fused.is_none() && data.len() >= FUSE_MIN_READ && self.is_empty() {
             self.fused = match at() {
                 ParserAt::Header => Some(FusedUnmask::Header { at: self.end }),
@@ -247,9 +254,9 @@ impl RecvBuf {
 
     /// Lend at least `min` bytes of spare room to read into; [`commit`](Self::commit) then says
     /// how many were read. Bytes read this way arrive masked: fused unmasking stops.
-    pub(crate) fn lend(&mut self, min: usize) -> &mut [u8] {
+    pub(crate) fn lend(&mut self, min: usize, frame_rest: usize) -> &mut [u8] {
         self.fused = None;
-        self.make_room(min.max(1));
+        self.make_room(min.max(1), frame_rest);
         &mut self.buf[self.end..]
     }
 
@@ -268,10 +275,26 @@ impl RecvBuf {
         apply_mask(&mut self.buf[at + skip..at + n], key, offset + skip);
     }
 
-    /// Make `buf[end..]` at least `n` bytes long, compacting when the consumed prefix is at
-    /// least as long as what is left (so each byte is moved at most once on average).
-    fn make_room(&mut self, n: usize) {
-        if self.start == self.end || (self.start > 0 && self.start >= self.end - self.start) {
+    /// Make `buf[end..]` at least `n` bytes long. The buffered bytes move to the start only
+    /// when the consumed prefix is at least as long as they are (so each byte is moved at most
+    /// once on average) and the room left would not hold both `n` bytes and the `frame_rest`
+    /// bytes the frame being received still needs, which must follow it in one piece. A long
+    /// run (more than half a read) is not moved while the buffer may instead double within
+    /// [`GROW_BEFORE_MOVING`] and [`SLACK`] times what it must hold: a read that ends inside
+    /// the next large frame leaves nearly a whole frame to move, and with room for a few
+    /// frames that move comes once every few frames. The trade is memory while large frames
+    /// arrive (64 KiB frames read 64 KiB at a time: a 512 KiB buffer instead of 128 KiB, given
+    /// back by `release_buffers` once empty) for a whole pass over each payload (figures in
+    /// `BENCHMARKS.md`, "Design measurements").
+    fn make_room(&mut self, n: usize, frame_rest: usize) {
+        let len = self.end - self.start;
+        let short = self.buf.len() - self.end < n.saturating_add(frame_rest);
+        // A long run of bytes is not moved while the buffer may still grow to hold a few
+        // frames: the buffer doubles instead, and the next compaction comes frames later.
+        let grow_instead = len > n / 2
+            && self.buf.len().saturating_mul(2) <= GROW_BEFORE_MOVING
+            && self.buf.len() < SLACK * (len + frame_rest + n);
+        if len == 0 || (self.start > 0 && self.start >= len && short && !grow_instead) {
             self.buf.copy_within(self.start..self.end, 0);
             let by = self.start;
             self.end -= by;

@@ -395,8 +395,9 @@ impl Connection {
 
     /// Append `data` to the receive buffer.
     fn buffer(&mut self, data: &[u8]) {
+        let rest = self.frame_rest();
         let (role, phase, frame) = (self.role, &self.phase, self.frame);
-        self.rx.append(data, || {
+        self.rx.append(data, rest, || {
             // Fused unmasking follows a server's frames while it reads them.
             if role != Role::Server || !matches!(phase, Phase::Open | Phase::Closing) {
                 return ParserAt::Unfollowable;
@@ -418,7 +419,26 @@ impl Connection {
     /// whole spare room, after it grew); a caller that wants reads of a fixed size reads into
     /// `&mut receive_buffer(n)[..n]`.
     pub fn receive_buffer(&mut self, min: usize) -> &mut [u8] {
-        self.rx.lend(min)
+        let rest = self.frame_rest();
+        self.rx.lend(min, rest)
+    }
+
+    /// Payload bytes the frame being received still needs before it is handed out whole from
+    /// the receive buffer: a message in one frame (0 when there is none, or when its payload
+    /// leaves the buffer in pieces: streamed, decoded or reassembled).
+    fn frame_rest(&self) -> usize {
+        match self.frame {
+            Some(f)
+                if f.fin
+                    && f.opcode != crate::frame::OpCode::Continuation
+                    && !f.opcode.is_control()
+                    && !f.streaming
+                    && !f.transformed =>
+            {
+                f.len.saturating_sub(self.rx.len())
+            }
+            _ => 0,
+        }
     }
 
     /// Say how many bytes were read into the [`receive_buffer`](Self::receive_buffer): the
