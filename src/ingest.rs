@@ -445,4 +445,53 @@ mod tests {
         assert!(buf == p[7..]);
         assert_eq!(fused, FusedUnmask::Header { at: 993 });
     }
+
+    /// Read `n` bytes into the lent room (their values do not matter here).
+    fn read(rx: &mut RecvBuf, n: usize, rest: usize) {
+        let room = rx.lend(n, rest);
+        assert!(room.len() >= n);
+        rx.commit(n);
+    }
+
+    /// The buffered bytes stay where they are while the room holds the read and the rest of
+    /// their frame; a long run is not moved while the buffer may double; at the limit, or for
+    /// a short run, they move to the start.
+    #[test]
+    fn bytes_move_only_when_the_room_is_short_and_growing_is_done() {
+        const R: usize = 64 * 1024;
+        let mut rx = RecvBuf::default();
+        read(&mut rx, R, 0);
+        read(&mut rx, R, 0);
+        rx.consume(R + 100);
+        // R - 100 bytes of a frame of R + 14 are left after a consumed frame.
+        let (start, cap) = (rx.start(), rx.buf.len());
+        read(&mut rx, R, 114);
+        assert_eq!(
+            rx.start(),
+            start,
+            "room enough, or the buffer grew: nothing moved"
+        );
+        assert!(rx.buf.len() >= cap);
+        // Reads that leave short runs behind: the buffer does not grow past its limit.
+        for _ in 0..32 {
+            rx.consume(rx.len() - 10);
+            read(&mut rx, R, 0);
+        }
+        assert!(rx.buf.len() <= GROW_BEFORE_MOVING, "{}", rx.buf.len());
+        // A short run (at most half a read) moves rather than the buffer growing.
+        rx.consume(rx.len() - 10);
+        let cap = rx.buf.len();
+        while rx.buf.len() - rx.end >= R {
+            read(&mut rx, R, 0);
+            rx.consume(rx.len() - 10);
+        }
+        read(&mut rx, R, 0);
+        assert_eq!(
+            rx.buf.len(),
+            cap,
+            "a short run moved instead of the buffer growing"
+        );
+        assert_eq!(rx.start(), 0);
+        assert_eq!(rx.len(), 10 + R);
+    }
 }
