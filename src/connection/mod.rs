@@ -780,6 +780,9 @@ impl Connection {
             // What was handed out from it last time (a whole message, or a decoded piece).
             self.assembled.clear();
         }
+        if let Some(ready) = self.single_frame() {
+            return ready;
+        }
         loop {
             match self.step() {
                 Step::Emit(Out::Binary(s, e)) => return Ready::binary(s, e),

@@ -10,6 +10,7 @@ use crate::config::Delivery;
 use crate::error::ProtocolError;
 use crate::event::Event;
 use crate::frame::{self, OpCode};
+use crate::state::Phase;
 use crate::utf8::{Utf8Validator, ValidText};
 
 use super::{Connection, Ending, Role};
@@ -183,6 +184,66 @@ impl Connection {
             Some(f) if f.streaming => self.read_streaming(f),
             Some(f) => self.read_whole(f),
         }
+    }
+
+    /// The most common frame taken in one step, before the general pipeline: an open
+    /// connection between messages, no extension, and a whole message buffered in one frame
+    /// with a 7-bit length, FIN, no reserved bits and the mask bit its role expects, within
+    /// the limits and delivered whole. Anything else (every malformed header included) is
+    /// `None` with nothing changed, for [`read_frames`](Self::read_frames) to judge; so is
+    /// invalid text, after failing the connection as `read_frames` would.
+    #[inline(always)]
+    pub(super) fn single_frame(&mut self) -> Option<Ready> {
+        if self.frame.is_some()
+            || self.msg.is_some()
+            || self.extension.is_some()
+            || !matches!(self.phase, Phase::Open | Phase::Closing)
+            || self.announce_open
+        {
+            return None;
+        }
+        let buf = self.rx.unconsumed();
+        let &[b0, b1, ..] = buf else {
+            return None;
+        };
+        let text = match b0 {
+            0x81 => true,
+            0x82 => false,
+            _ => return None,
+        };
+        let masked = self.role == Role::Server;
+        if (b1 & 0x80 != 0) != masked || b1 & 0x7F >= 126 {
+            return None;
+        }
+        let len = usize::from(b1 & 0x7F);
+        let n = if masked { 6 } else { 2 };
+        if buf.len() < n + len
+            || len > self.config.max_frame_size
+            || len > self.config.max_message_size
+            || self.config.delivery.streams(len)
+        {
+            return None;
+        }
+        let s = self.rx.start() + n;
+        if masked {
+            let key = u32::from_ne_bytes([buf[2], buf[3], buf[4], buf[5]]).to_ne_bytes();
+            self.rx.unmask(s, len, key, 0);
+        }
+        let ready = if text {
+            match ValidText::check(self.rx.bytes(s, s + len)) {
+                Some(valid) => Ready::text(s, s + len, valid),
+                None => {
+                    // The connection fails as in `deliver_single`; its ending comes next.
+                    self.rx.consume(n);
+                    let _ = self.fail(ProtocolError::InvalidUtf8);
+                    return None;
+                }
+            }
+        } else {
+            Ready::binary(s, s + len)
+        };
+        self.rx.consume(n + len);
+        Some(ready)
     }
 
     /// Nothing more can be read from the buffer: wait for input, or end a connection whose
