@@ -73,6 +73,24 @@ fn write_all(conn: &mut Connection, held: &mut VecDeque<Vec<u8>>, sock: &mut Sho
     panic!("the output did not shrink");
 }
 
+/// What a client receives from the server `s`, whose output (with the payloads `held`) is
+/// written `step` bytes per vectored write.
+fn written_to_client<const N: usize>(
+    s: &mut Connection,
+    held: [Vec<u8>; N],
+    step: usize,
+) -> Vec<Ev> {
+    let mut held = VecDeque::from(held);
+    let mut sock = Short {
+        step,
+        wire: Vec::new(),
+    };
+    write_all(s, &mut held, &mut sock);
+    let mut c = open(Role::Client);
+    c.receive(&sock.wire);
+    drain(&mut c)
+}
+
 /// What is sent: small messages, control frames and a fragmented message around three
 /// unbuffered payloads, all outstanding at once. `text_kb` sets the size of the large text.
 fn send_all(conn: &mut Connection, held: &mut VecDeque<Vec<u8>>, text_kb: usize) -> Vec<Ev> {
@@ -257,15 +275,10 @@ fn a_string_given_up_comes_back_masked_from_a_client_and_unchanged_from_a_server
     let mut s = open(Role::Server);
     let bytes = s.send_unbuffered_string("héllo".to_string(), true).unwrap();
     assert_eq!(bytes, "héllo".as_bytes());
-    let mut held = VecDeque::from([bytes]);
-    let mut sock = Short {
-        step: 3,
-        wire: Vec::new(),
-    };
-    write_all(&mut s, &mut held, &mut sock);
-    let mut peer = open(Role::Client);
-    peer.receive(&sock.wire);
-    assert_eq!(drain(&mut peer), vec![Ev::Text("héllo".into())]);
+    assert_eq!(
+        written_to_client(&mut s, [bytes], 3),
+        vec![Ev::Text("héllo".into())]
+    );
 }
 
 #[test]
@@ -321,15 +334,10 @@ fn a_str_piece_after_an_open_code_point_is_refused() {
     );
     s.send_fragment(MessageKind::Text, &[0xa9], false).unwrap();
     s.send_unbuffered_text("-ok", true).unwrap();
-    let mut held = VecDeque::from([b"-ok".to_vec()]);
-    let mut sock = Short {
-        step: 5,
-        wire: Vec::new(),
-    };
-    write_all(&mut s, &mut held, &mut sock);
-    let mut c = open(Role::Client);
-    c.receive(&sock.wire);
-    assert_eq!(drain(&mut c), vec![Ev::Text("aé-ok".into())]);
+    assert_eq!(
+        written_to_client(&mut s, [b"-ok".to_vec()], 5),
+        vec![Ev::Text("aé-ok".into())]
+    );
 }
 
 #[test]
