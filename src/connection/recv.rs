@@ -188,7 +188,7 @@ impl Connection {
 
     /// The most common frame taken in one step, before the general pipeline: an open
     /// connection between messages, no extension, and a whole message buffered in one frame
-    /// with a 7-bit length, FIN, no reserved bits and the mask bit its role expects, within
+    /// with a 7- or 16-bit length, FIN, no reserved bits and the mask bit its role expects, within
     /// the limits and delivered whole. Anything else (every malformed header included) is
     /// `None` with nothing changed, for [`read_frames`](Self::read_frames) to judge; so is
     /// invalid text, after failing the connection as `read_frames` would.
@@ -212,11 +212,18 @@ impl Connection {
             _ => return None,
         };
         let masked = self.role == Role::Server;
-        if (b1 & 0x80 != 0) != masked || b1 & 0x7F >= 126 {
+        if (b1 & 0x80 != 0) != masked {
             return None;
         }
-        let len = usize::from(b1 & 0x7F);
-        let n = if masked { 6 } else { 2 };
+        let (len, at) = match b1 & 0x7F {
+            127 => return None,
+            126 => match buf.get(2..4) {
+                Some(&[hi, lo]) => (usize::from(u16::from_be_bytes([hi, lo])), 4),
+                _ => return None,
+            },
+            short => (usize::from(short), 2),
+        };
+        let n = if masked { at + 4 } else { at };
         if buf.len() < n + len
             || len > self.config.max_frame_size
             || len > self.config.max_message_size
@@ -226,7 +233,8 @@ impl Connection {
         }
         let s = self.rx.start() + n;
         if masked {
-            let key = u32::from_ne_bytes([buf[2], buf[3], buf[4], buf[5]]).to_ne_bytes();
+            let key = u32::from_ne_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]);
+            let key = key.to_ne_bytes();
             self.rx.unmask(s, len, key, 0);
         }
         let ready = if text {
