@@ -100,8 +100,9 @@ pub(super) enum Out {
 /// field by field after it was written in other widths stalls the processor on every frame.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Ready {
+    /// Where the message starts, or [`START_IDLE`] / [`START_PARKED`].
     start: usize,
-    /// The length shifted left by two, the kind in the low two bits.
+    /// The length shifted left by one, 1 in the low bit for text.
     word: usize,
 }
 
@@ -115,54 +116,56 @@ pub(super) enum Got {
     Text(usize, usize, ValidText),
 }
 
-const READY_IDLE: usize = 0;
-const READY_PARKED: usize = 1;
-const READY_BINARY: usize = 2;
-const READY_TEXT: usize = 3;
+// A message lies inside a `Vec<u8>`, so its start and length are at most `isize::MAX`: the
+// length shifted by one bit loses nothing in any pointer width, and starts this high are
+// free to mean something else.
+const START_IDLE: usize = usize::MAX;
+const START_PARKED: usize = usize::MAX - 1;
 
 impl Ready {
     pub(super) const IDLE: Ready = Ready {
-        start: 0,
-        word: READY_IDLE,
+        start: START_IDLE,
+        word: 0,
     };
     pub(super) const PARKED: Ready = Ready {
-        start: 0,
-        word: READY_PARKED,
+        start: START_PARKED,
+        word: 0,
     };
 
-    /// A binary message at `start..end` of the receive buffer. Buffer positions fit in
-    /// `isize`, so the shifted length loses nothing.
+    /// A binary message at `start..end` of the receive buffer.
     #[inline]
     pub(super) fn binary(start: usize, end: usize) -> Ready {
+        debug_assert!(start <= isize::MAX as usize && end - start <= isize::MAX as usize);
         Ready {
             start,
-            word: (end - start) << 2 | READY_BINARY,
+            word: (end - start) << 1,
         }
     }
 
     /// A text message at `start..end` of the receive buffer, validated.
     #[inline]
     pub(super) fn text(start: usize, end: usize, valid: ValidText) -> Ready {
+        debug_assert!(start <= isize::MAX as usize && valid.len() <= isize::MAX as usize);
         debug_assert_eq!(end - start, valid.len());
         Ready {
             start,
-            word: valid.len() << 2 | READY_TEXT,
+            word: valid.len() << 1 | 1,
         }
     }
 
     #[inline]
     pub(super) fn get(self) -> Got {
-        let len = self.word >> 2;
-        match self.word & 3 {
-            READY_IDLE => Got::Idle,
-            READY_PARKED => Got::Parked,
-            READY_BINARY => Got::Binary(self.start, self.start + len),
-            _ => {
+        let len = self.word >> 1;
+        match self.start {
+            START_IDLE => Got::Idle,
+            START_PARKED => Got::Parked,
+            start if self.word & 1 == 0 => Got::Binary(start, start + len),
+            start => {
                 #[allow(unsafe_code)]
-                // SAFETY: only `Ready::text` tags a `Ready` as text, with the length of the
+                // SAFETY: only `Ready::text` sets the text bit, with the length of the
                 // `ValidText` it was given for the bytes at `start..start + len`.
                 let valid = unsafe { ValidText::from_len(len) };
-                Got::Text(self.start, self.start + len, valid)
+                Got::Text(start, start + len, valid)
             }
         }
     }

@@ -346,3 +346,28 @@ fn an_error_of_the_stage_fails_the_connection() {
         [Got::Error(ProtocolError::InvalidPayloadLength)]
     );
 }
+
+/// The two-word form of the next event keeps any start and length a buffer can hold, and
+/// tells waiting and parked apart from messages, in every pointer width.
+#[test]
+fn ready_keeps_every_place_a_buffer_can_hold() {
+    use super::recv::{Got, Ready};
+    let max = isize::MAX as usize;
+    for (start, end) in [(0, 0), (5, 21), (0, max), (max - 1, max), (max, max)] {
+        match Ready::binary(start, end).get() {
+            Got::Binary(s, e) => assert_eq!((s, e), (start, end)),
+            _ => panic!("not binary: {start} {end}"),
+        }
+    }
+    let text = b"caf\xc3\xa9";
+    let valid = crate::utf8::ValidText::check(text).expect("valid");
+    match Ready::text(max - 5, max, valid).get() {
+        Got::Text(s, e, v) => {
+            assert_eq!((s, e), (max - 5, max));
+            assert_eq!(v.as_str(text), "café");
+        }
+        _ => panic!("not text"),
+    }
+    assert!(matches!(Ready::IDLE.get(), Got::Idle));
+    assert!(matches!(Ready::PARKED.get(), Got::Parked));
+}
