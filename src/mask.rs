@@ -108,9 +108,6 @@ fn apply_mask_avx2(buf: &mut [u8], key: [u8; 4], offset: usize) {
 fn apply_mask_portable(buf: &mut [u8], key: [u8; 4], offset: usize) {
     let key = phase_key(key, offset);
     // Every block below is a multiple of 4 bytes long, so each starts at key phase 0.
-    let k8 = u64::from_ne_bytes([
-        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
-    ]);
     let mut rest = buf;
     if rest.len() >= BLOCK {
         let mut wide = [0u8; BLOCK];
@@ -125,16 +122,46 @@ fn apply_mask_portable(buf: &mut [u8], key: [u8; 4], offset: usize) {
         }
         rest = blocks.into_remainder();
     }
-    let mut words = rest.chunks_exact_mut(8);
+    apply_mask_words(rest, key);
+}
+
+/// XOR `buf`, starting at key phase 0, a word at a time: what is left after the blocks, and
+/// the whole of a payload too short for them (see [`apply_mask_short`]).
+#[inline(always)]
+fn apply_mask_words(buf: &mut [u8], key: [u8; 4]) {
+    // The key repeated in a word is one multiply: both halves of the `u64` hold the key's four
+    // bytes in memory order, whatever the byte order (rebuilding it from the bytes costs a
+    // shift and an OR per byte, a fifth of a 16-byte frame's unmasking).
+    let k4 = u32::from_ne_bytes(key);
+    let k8 = u64::from(k4) * 0x1_0000_0001;
+    let mut words = buf.chunks_exact_mut(8);
     for word in &mut words {
         let mut w = [0u8; 8];
         w.copy_from_slice(word);
         word.copy_from_slice(&(u64::from_ne_bytes(w) ^ k8).to_ne_bytes());
     }
-    for (i, b) in words.into_remainder().iter_mut().enumerate() {
-        *b ^= key[i & 3];
+    let mut rest = words.into_remainder();
+    if rest.len() >= 4 {
+        let (four, tail) = rest.split_at_mut(4);
+        let w = u32::from_ne_bytes([four[0], four[1], four[2], four[3]]);
+        four.copy_from_slice(&(w ^ k4).to_ne_bytes());
+        rest = tail;
+    }
+    for (b, k) in rest.iter_mut().zip(key) {
+        *b ^= k;
     }
 }
+
+/// [`apply_mask`] for a payload shorter than [`SHORT`] bytes, starting at key phase 0: a few
+/// word XORs with no dispatch, meant to be inlined where a small frame is unmasked whole.
+#[inline(always)]
+pub(crate) fn apply_mask_short(buf: &mut [u8], key: [u8; 4]) {
+    debug_assert!(buf.len() < SHORT);
+    apply_mask_words(buf, key);
+}
+
+/// Payloads shorter than this are unmasked by [`apply_mask_short`] where a caller can.
+pub(crate) const SHORT: usize = BLOCK;
 
 /// Bytes XORed per iteration of the vectorised loop (chosen by measurement: `BENCHMARKS.md`,
 /// "Design measurements").
@@ -177,6 +204,20 @@ mod tests {
     #[test]
     fn matches_bytewise_across_block_boundaries() {
         check_against_bytewise(0..(3 * BLOCK + 9), [0x12, 0x34, 0x56, 0x78], 8);
+    }
+
+    #[test]
+    fn short_path_matches_bytewise() {
+        for key in [[0x12, 0x34, 0x56, 0x78], [0xff, 0x00, 0x80, 0x01]] {
+            for len in 0..SHORT {
+                let orig: Vec<u8> = (0..len).map(|i| (i * 29 + 7) as u8).collect();
+                let mut want = orig.clone();
+                apply_mask_bytewise(&mut want, key, 0);
+                let mut got = orig;
+                apply_mask_short(&mut got, key);
+                assert_eq!(got, want, "len {len} key {key:?}");
+            }
+        }
     }
 
     #[test]

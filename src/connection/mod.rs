@@ -764,9 +764,14 @@ impl Connection {
     /// the connection: finish with it before calling the connection again.
     #[inline]
     pub fn poll_event(&mut self) -> Option<Event<'_>> {
-        // The work is out of line and answers in registers; what is inlined into the caller is
-        // the step from positions to the borrowed event.
-        match self.next_ready().get() {
+        // The common frame (a whole message in one small frame) is taken inline; the rest of
+        // the work is out of line and answers in registers. What is inlined into the caller is
+        // that lane and the step from positions to the borrowed event.
+        let ready = match self.single_frame() {
+            Some(r) => r,
+            None => self.next_ready(),
+        };
+        match ready.get() {
             Got::Binary(s, e) => Some(Event::Binary(self.rx.bytes(s, e))),
             Got::Text(s, e, valid) => Some(Event::Text(valid.as_str(self.rx.bytes(s, e)))),
             Got::Idle => None,
@@ -774,14 +779,14 @@ impl Connection {
         }
     }
 
-    /// What the next event is: a message in one frame by its place, anything else parked.
+    /// What the next event is, when the one-step lane (tried inline by `poll_event`) declined:
+    /// the pipeline, a step at a time. A message in one frame comes back by its place,
+    /// anything else is parked.
+    #[inline(never)]
     fn next_ready(&mut self) -> Ready {
         if self.msg.as_ref().is_none_or(|m| m.streams()) {
             // What was handed out from it last time (a whole message, or a decoded piece).
             self.assembled.clear();
-        }
-        if let Some(ready) = self.single_frame() {
-            return ready;
         }
         loop {
             match self.step() {

@@ -10,6 +10,7 @@ use crate::config::Delivery;
 use crate::error::ProtocolError;
 use crate::event::Event;
 use crate::frame::{self, OpCode};
+use crate::mask;
 use crate::state::Phase;
 use crate::utf8::{Utf8Validator, ValidText};
 
@@ -236,10 +237,15 @@ impl Connection {
         }
         let s = self.rx.start() + n;
         if masked {
-            let key = u32::from_ne_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]);
-            let key = key.to_ne_bytes();
-            self.rx.unmask(s, len, key, 0);
+            // One four-byte load (indexing byte by byte builds the key with shifts).
+            let key = buf[at..].first_chunk::<4>().copied().unwrap_or_default();
+            if len < mask::SHORT {
+                self.rx.unmask_short(s, len, key);
+            } else {
+                self.rx.unmask(s, len, key, 0);
+            }
         }
+        self.assembled.clear();
         let ready = if text {
             match ValidText::check(self.rx.bytes(s, s + len)) {
                 Some(valid) => Ready::text(s, s + len, valid),
