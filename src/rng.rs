@@ -2,11 +2,16 @@
 //!
 //! RFC 6455 §5.3 requires masking keys that the application cannot predict, and §4.1 a random
 //! 16-byte key nonce. Both come from a client's [`MaskSource`] (the nonce as four keys). With
-//! the `getrandom` feature the default source is the operating system's CSPRNG, `OsRandom`,
-//! read in blocks so that a frame costs no system call; without it the application supplies
+//! the `getrandom` feature the default source is `OsRandom`, ChaCha12 keyed from the operating
+//! system's CSPRNG, so that a frame costs no system call; without it the application supplies
 //! the source, and a client without one sends nothing. Tests and fuzzers use [`FixedMasks`].
 
 use alloc::vec::Vec;
+
+#[cfg(feature = "getrandom")]
+use rand_chacha::ChaCha12Rng;
+#[cfg(feature = "getrandom")]
+use rand_chacha::rand_core::{RngCore as _, SeedableRng as _};
 
 /// A source of 4-byte masking keys for a client's frames (RFC 6455 §5.3).
 ///
@@ -46,20 +51,32 @@ pub trait MaskSource: Send {
     fn next_mask(&mut self) -> [u8; 4];
 }
 
-/// Masking keys from the operating system's CSPRNG, fetched 64 keys at a time.
+/// Masking keys from ChaCha12 keyed by the operating system's CSPRNG: 32 bytes of OS
+/// randomness key the generator on the first use, and again after every
+/// [`RESEED_AFTER`](Self::RESEED_AFTER) keys (64 KiB of key stream).
+///
+/// This is the construction `rand`'s `ThreadRng` uses, the source tungstenite and
+/// fastwebsockets mask with. Reading every key from the operating system costs a system call
+/// per 64 keys and about 2 ns per byte in the kernel, 12–15 ns a key here: more than masking a
+/// 125-byte frame (figures in `BENCHMARKS.md`, "Design measurements"); a key from ChaCha12
+/// costs about 2 ns.
 #[cfg(feature = "getrandom")]
 pub struct OsRandom {
-    buf: [u8; 256],
-    pos: usize,
+    rng: ChaCha12Rng,
+    /// Keys left before the generator is keyed again; zero before the first key.
+    left: u32,
 }
 
 #[cfg(feature = "getrandom")]
 impl OsRandom {
+    /// Keys given between two reads of the operating system's CSPRNG.
+    pub const RESEED_AFTER: u32 = 16 * 1024;
+
     /// A new source; the first key triggers the first read from the operating system.
     pub fn new() -> Self {
         OsRandom {
-            buf: [0; 256],
-            pos: 256,
+            rng: ChaCha12Rng::from_seed([0; 32]),
+            left: 0,
         }
     }
 }
@@ -80,19 +97,24 @@ impl core::fmt::Debug for OsRandom {
 
 #[cfg(feature = "getrandom")]
 impl MaskSource for OsRandom {
+    #[inline]
     fn next_mask(&mut self) -> [u8; 4] {
-        if self.pos + 4 > self.buf.len() {
-            fill_random(&mut self.buf);
-            self.pos = 0;
+        if self.left == 0 {
+            self.reseed();
         }
-        let k = [
-            self.buf[self.pos],
-            self.buf[self.pos + 1],
-            self.buf[self.pos + 2],
-            self.buf[self.pos + 3],
-        ];
-        self.pos += 4;
-        k
+        self.left -= 1;
+        self.rng.next_u32().to_ne_bytes()
+    }
+}
+
+#[cfg(feature = "getrandom")]
+impl OsRandom {
+    #[cold]
+    fn reseed(&mut self) {
+        let mut seed = [0u8; 32];
+        fill_random(&mut seed);
+        self.rng = ChaCha12Rng::from_seed(seed);
+        self.left = Self::RESEED_AFTER;
     }
 }
 
@@ -155,6 +177,25 @@ mod tests {
         // 200 draws from 2^32 values: a collision is about 5e-6 likely; all-equal is impossible
         // for a working source.
         assert!(dedup.len() >= 199, "keys repeat: {keys:?}");
+    }
+
+    #[cfg(feature = "getrandom")]
+    #[test]
+    fn os_random_is_keyed_from_the_system_and_rekeyed() {
+        // Two sources keyed independently: equal streams would mean a fixed key.
+        let (mut a, mut b) = (OsRandom::new(), OsRandom::new());
+        let first: Vec<[u8; 4]> = (0..8).map(|_| a.next_mask()).collect();
+        let second: Vec<[u8; 4]> = (0..8).map(|_| b.next_mask()).collect();
+        assert_ne!(first, second);
+        // The generator is keyed again once RESEED_AFTER keys have been given.
+        for _ in 8..OsRandom::RESEED_AFTER {
+            a.next_mask();
+        }
+        assert_eq!(a.left, 0);
+        let before = a.rng.clone();
+        a.next_mask();
+        assert_eq!(a.left, OsRandom::RESEED_AFTER - 1);
+        assert_ne!(a.rng.get_seed(), before.get_seed());
     }
 
     #[test]
