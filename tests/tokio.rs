@@ -473,3 +473,72 @@ async fn connect_speaks_ws_over_tcp() {
     ));
     assert!(matches!(connect("http://x/").await, Err(Error::Url(_))));
 }
+
+/// A transport that counts the reads that brought bytes.
+struct CountingReads {
+    inner: DuplexStream,
+    reads: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl tokio::io::AsyncRead for CountingReads {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.reads
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        polled
+    }
+}
+
+impl tokio::io::AsyncWrite for CountingReads {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, data)
+    }
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// A 16 KiB message that is in the transport whole (16 392 bytes with its header) arrives in
+/// one read: the adapter's reads are not shorter than a common large message.
+#[tokio::test]
+async fn a_16_kib_message_waiting_whole_takes_one_read() {
+    let payload = vec![0xA5u8; 16 * 1024];
+    let mut client =
+        wsmachine::Connection::from_upgraded(wsmachine::Role::Client, Config::default());
+    client.send_binary(&payload).unwrap();
+    let wire = client.pending_output().to_vec();
+    assert_eq!(wire.len(), 16 * 1024 + 8);
+
+    let (mut peer, ours) = duplex(128 * 1024);
+    peer.write_all(&wire).await.unwrap();
+    let reads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let transport = CountingReads {
+        inner: ours,
+        reads: reads.clone(),
+    };
+    let conn = wsmachine::Connection::from_upgraded(wsmachine::Role::Server, Config::default());
+    let mut server = WebSocketStream::from_connection(transport, conn);
+    let msg = server.recv().await.unwrap().unwrap();
+    assert_eq!(msg, Message::Binary(payload));
+    assert_eq!(reads.load(std::sync::atomic::Ordering::Relaxed), 1);
+}

@@ -24,8 +24,12 @@ use ::tokio::time::Sleep;
 use super::{CloseFrame, Error, Message};
 use crate::{Connection, Event, State, UsageError, close};
 
-/// Bytes read from the transport at a time.
-const READ_SIZE: usize = 16 * 1024;
+/// Bytes read from the transport at a time, into a buffer on the stack (64 KiB of the
+/// 2 MiB a tokio worker thread has). A 16 KiB message is 16 392 bytes on the wire: read
+/// 16 KiB at a time it took two reads, and the end-to-end echo three `recvfrom` calls per
+/// message (the last one finding nothing) where the peers make two (`strace -c`, BENCHMARKS.md
+/// "Design measurements").
+const READ_SIZE: usize = 64 * 1024;
 
 /// Which task is waiting.
 #[derive(Debug, Clone, Copy)]
