@@ -239,8 +239,8 @@ impl Connection {
     /// the first [`poll_event`](Self::poll_event) reports [`Event::HandshakeFailed`] with
     /// [`HandshakeError::InvalidClientRequest`], and the transport is to be closed.
     ///
-    /// The key nonce and the masking keys come from the operating system's CSPRNG (feature
-    /// `getrandom`, on by default); without the feature, use
+    /// The key nonce and the masking keys come from ChaCha12 keyed by the operating system's
+    /// CSPRNG (feature `getrandom`, on by default); without the feature, use
     /// [`client_with_mask_source`](Self::client_with_mask_source).
     #[cfg(feature = "getrandom")]
     pub fn client(request: &ClientRequest, config: Config) -> Self {
@@ -336,8 +336,8 @@ impl Connection {
     }
 
     /// Replace the source of client masking keys (the default, with the `getrandom` feature,
-    /// is the operating system's CSPRNG; without it there is none). Useful for reproducible
-    /// tests; has no effect on a server.
+    /// is ChaCha12 keyed by the operating system's CSPRNG; without it there is none). Useful
+    /// for reproducible tests; has no effect on a server.
     pub fn set_mask_source(&mut self, source: Box<dyn MaskSource>) {
         if self.role == Role::Client {
             self.masks = Some(source);

@@ -306,9 +306,10 @@ impl fmt::Debug for ClientHandshake {
 }
 
 impl ClientHandshake {
-    /// Start the handshake: draw the key from the operating system's CSPRNG (unless the
-    /// request sets one) and append the GET request to `out`. If the request is invalid (see
-    /// [`ClientRequest::validate`]), nothing is written and the handshake has already failed.
+    /// Start the handshake: draw the key from ChaCha12 keyed by the operating system's CSPRNG
+    /// (unless the request sets one) and append the GET request to `out`. If the request is
+    /// invalid (see [`ClientRequest::validate`]), nothing is written and the handshake has
+    /// already failed.
     /// Feature `getrandom`; without it, [`with_mask_source`](Self::with_mask_source).
     #[cfg(feature = "getrandom")]
     pub fn new(request: &ClientRequest, config: &Config, out: &mut Vec<u8>) -> ClientHandshake {
