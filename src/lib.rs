@@ -149,7 +149,7 @@
 //!
 //! | file | RFC 6455 | public as |
 //! |---|---|---|
-//! | `handshake/` (server, accept, client, response, url, key, error; with the `http.rs` head parser and the `sha1.rs` accept-key digest), `extension.rs` | §4 opening handshake, §9 extension grammar and the extension stage's interface | [`handshake`], [`extension`] |
+//! | `handshake/` (server, accept, client, response, url, key, error; with the `http/` head parser and the `sha1.rs` accept-key digest), `extension.rs` | §4 opening handshake, §9 extension grammar and the extension stage's interface | [`handshake`], [`extension`] |
 //! | `frame.rs` | §5.2 frame header codec | internal |
 //! | `mask.rs`, `ingest.rs`, `rng.rs` | §5.3 masking; the receive buffer, unmasking while received bytes are copied in; masking keys | [`MaskSource`] |
 //! | `utf8.rs` (with the `utf8_simd.rs` AVX-512 validator) | §8.1 UTF-8 validation | internal |
@@ -173,7 +173,7 @@
 //! [`handshake::HandshakeError`]s, carrying the HTTP status a server answered with.
 // Unsafe code is denied everywhere but in the blocks listed in README.md ("Unsafe code"): calls
 // into SIMD builds after run-time detection (`mask.rs`, `sha1.rs`, `utf8_simd.rs`) or under a
-// cfg that guarantees the instructions (`http.rs`, SSE2), the AVX-512 validator's loads, and
+// cfg that guarantees the instructions (`http/lines.rs`, SSE2), the AVX-512 validator's loads, and
 // handing out as `&str` text already validated (`utf8.rs`).
 #![deny(unsafe_code)]
 // docs.rs builds with every feature and `--cfg docsrs` (Cargo.toml's
