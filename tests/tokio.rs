@@ -542,3 +542,85 @@ async fn a_16_kib_message_waiting_whole_takes_one_read() {
     assert_eq!(msg, Message::Binary(payload));
     assert_eq!(reads.load(std::sync::atomic::Ordering::Relaxed), 1);
 }
+
+/// Messages of 16 KiB and more are written from their own buffers (vectored writes through a
+/// duplex that takes 1 KiB at a time), between small ones that are copied: every message
+/// arrives whole and in order, both ways, text and binary, masked by the client.
+#[tokio::test]
+async fn large_messages_sent_without_a_copy_arrive_in_order_both_ways() {
+    let (client, server) = pair_with(1024, Config::default(), Config::default()).await;
+    let messages: Vec<Message> = (0..12u8)
+        .map(|i| match i % 4 {
+            0 => Message::binary(vec![i; 100 * 1024 + usize::from(i)]),
+            1 => Message::text("é€😀".repeat(3000 + usize::from(i))),
+            2 => Message::binary(vec![i; 10]),
+            _ => Message::text(format!("small {i}")),
+        })
+        .collect();
+    let (mut client, mut server) = (client, server);
+    exchange(&mut client, &mut server, &messages).await;
+    exchange(&mut server, &mut client, &messages).await;
+}
+
+/// `from` sends `messages` while `to` receives them; both must match.
+async fn exchange(
+    from: &mut WebSocketStream<DuplexStream>,
+    to: &mut WebSocketStream<DuplexStream>,
+    messages: &[Message],
+) {
+    let ((), received) = tokio::join!(
+        async {
+            for msg in messages {
+                from.send(msg.clone()).await.unwrap();
+            }
+        },
+        async {
+            let mut got = Vec::new();
+            for _ in 0..messages.len() {
+                got.push(to.recv().await.unwrap().unwrap());
+            }
+            got
+        }
+    );
+    assert_eq!(received, messages);
+    assert_eq!(from.queued_output(), 0);
+}
+
+/// Large messages fed to the sink without a reader count against the output bound while they
+/// are held: feeding waits, and what was fed then arrives whole.
+#[tokio::test(start_paused = true)]
+async fn held_large_messages_count_against_the_output_bound() {
+    const LIMIT: usize = 64 * 1024;
+    const SIZE: usize = 20 * 1024;
+    let config = Config::default().max_output_buffer(LIMIT);
+    let (mut client, mut server) = pair_with(1024, config, Config::default()).await;
+    let mut fed = 0;
+    while tokio::time::timeout(
+        Duration::from_secs(1),
+        server.feed(Message::binary(vec![fed as u8; SIZE])),
+    )
+    .await
+    .is_ok()
+    {
+        fed += 1;
+        assert!(fed < 100, "feed never waited");
+    }
+    assert!(server.queued_output() >= SIZE);
+    assert!(server.queued_output() <= LIMIT);
+    let reader = tokio::spawn(async move {
+        let mut got = Vec::new();
+        while got.len() < fed {
+            match client.next().await {
+                Some(Ok(Message::Binary(b))) => got.push(b),
+                other => panic!("{other:?}"),
+            }
+        }
+        got
+    });
+    server.flush().await.unwrap();
+    assert_eq!(server.queued_output(), 0);
+    let got = reader.await.unwrap();
+    for (i, b) in got.iter().enumerate() {
+        assert_eq!(b, &vec![i as u8; SIZE]);
+    }
+}

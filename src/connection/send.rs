@@ -283,7 +283,7 @@ impl Connection {
     }
 
     /// Whether the extension stage takes a message whose first piece is `len` bytes long.
-    fn transforms(&self, len: usize) -> bool {
+    pub(crate) fn transforms(&self, len: usize) -> bool {
         self.extension
             .as_ref()
             .is_some_and(|ext| ext.outbound_wants(len))

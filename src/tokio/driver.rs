@@ -10,6 +10,7 @@
 
 use alloc::borrow::ToOwned;
 use alloc::boxed::Box;
+use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -22,7 +23,7 @@ use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use ::tokio::time::Sleep;
 
 use super::{CloseFrame, Error, Message};
-use crate::{Connection, Event, State, UsageError, close};
+use crate::{Connection, Event, MessageKind, State, UsageError, close};
 
 /// Bytes read from the transport at a time, into a buffer on the stack (64 KiB of the
 /// 2 MiB a tokio worker thread has). A 16 KiB message is 16 392 bytes on the wire: read
@@ -30,6 +31,13 @@ use crate::{Connection, Event, State, UsageError, close};
 /// message (the last one finding nothing) where the peers make two (`strace -c`, BENCHMARKS.md
 /// "Design measurements").
 const READ_SIZE: usize = 64 * 1024;
+
+/// Text and binary messages from this many bytes are sent without a copy: the machine queues
+/// the header, and the payload is written from the message's own buffer by a vectored write
+/// (`Connection::send_unbuffered_mut`, `send_unbuffered_string`). Smaller ones are copied into
+/// the output, where several can go out in one write: below 16 KiB the copy cost no more than
+/// the vectored write (BENCHMARKS.md, "Design measurements").
+const UNBUFFERED_MIN: usize = 16 * 1024;
 
 /// Which task is waiting.
 #[derive(Debug, Clone, Copy)]
@@ -94,6 +102,10 @@ pub(super) struct Driver<S> {
     done: bool,
     /// A message refused for the output bound, sent once the output has room.
     pub(super) stash: Option<Message>,
+    /// The payloads of messages sent without a copy and not yet written whole, oldest first
+    /// (in the machine's order: `unbuffered_payloads` counts them), and their total length.
+    held: VecDeque<Vec<u8>>,
+    held_bytes: usize,
     /// A message arriving in pieces (a connection built with streaming delivery).
     partial: Vec<u8>,
 }
@@ -114,6 +126,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             eof: false,
             done: false,
             stash: None,
+            held: VecDeque::new(),
+            held_bytes: 0,
             partial: Vec::new(),
         }
     }
@@ -156,19 +170,31 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
 
     /// Write the machine's output and flush it. Ready once all of it is written.
     pub(super) fn poll_write_out(&mut self) -> Poll<std::io::Result<()>> {
-        if self.done && !self.conn.pending_output().is_empty() {
+        if self.done && self.output_left() {
             // Queued after the transport was shut down or failed: it cannot go out.
             return Poll::Ready(Err(std::io::ErrorKind::NotConnected.into()));
         }
         let mut cx = Context::from_waker(&self.waker);
-        while !self.conn.pending_output().is_empty() && !self.done {
-            match Pin::new(&mut self.io).poll_write(&mut cx, self.conn.pending_output()) {
+        while self.output_left() && !self.done {
+            let written = match self.held.front() {
+                // The output queued before the oldest held payload, what is left of that
+                // payload, and the output queued after it.
+                Some(payload) => Pin::new(&mut self.io)
+                    .poll_write_vectored(&mut cx, &self.conn.output_slices(payload)),
+                None => Pin::new(&mut self.io).poll_write(&mut cx, self.conn.pending_output()),
+            };
+            match written {
                 Poll::Ready(Ok(0)) => {
                     self.done = true;
                     return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
                 }
                 Poll::Ready(Ok(n)) => {
                     self.conn.advance_output(n);
+                    // Payloads written whole are dropped.
+                    while self.held.len() > self.conn.unbuffered_payloads() {
+                        let done = self.held.pop_front().map_or(0, |p| p.len());
+                        self.held_bytes -= done;
+                    }
                     self.unflushed = true;
                 }
                 Poll::Ready(Err(e)) => {
@@ -189,6 +215,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             }
         }
         Poll::Ready(Ok(()))
+    }
+
+    /// Bytes of the held payloads: large messages sent without a copy, not yet written whole.
+    pub(super) fn held_bytes(&self) -> usize {
+        self.held_bytes
+    }
+
+    /// Whether output is left to write: queued bytes or held payloads.
+    fn output_left(&self) -> bool {
+        self.conn.queued_output() > 0 || !self.held.is_empty()
     }
 
     /// Read once, into a buffer on the stack, and hand what arrived to the machine (which
@@ -336,9 +372,52 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         }
     }
 
-    /// Queue `msg` in the machine. A Close once the closing handshake has begun (either side
-    /// sent Close) is already done: Ok.
-    pub(super) fn queue(&mut self, msg: &Message) -> Result<(), UsageError> {
+    /// Queue `msg` in the machine, or give it back with the reason it was refused. A Close
+    /// once the closing handshake has begun (either side sent Close) is already done: Ok.
+    pub(super) fn queue(&mut self, msg: Message) -> Result<(), (UsageError, Message)> {
+        let large = matches!(msg, Message::Text(_) | Message::Binary(_))
+            && msg.len() >= UNBUFFERED_MIN
+            && !self.conn.transforms(msg.len());
+        if large {
+            return self.queue_unbuffered(msg);
+        }
+        self.queue_copy(&msg).map_err(|e| (e, msg))
+    }
+
+    /// Send a large text or binary message without copying it: the payload is held here
+    /// until written. Held payloads count against the output bound as queued bytes do, so
+    /// a slow peer still slows the sender down.
+    fn queue_unbuffered(&mut self, msg: Message) -> Result<(), (UsageError, Message)> {
+        let limit = self.conn.config().max_output_buffer;
+        let queued = self.conn.queued_output() + self.held_bytes;
+        if queued > 0 && queued.saturating_add(msg.len()) > limit {
+            return Err((UsageError::OutputFull { queued, limit }, msg));
+        }
+        let payload = match msg {
+            Message::Binary(mut b) => {
+                match self
+                    .conn
+                    .send_unbuffered_mut(MessageKind::Binary, &mut b, true)
+                {
+                    Ok(()) => b,
+                    Err(e) => return Err((e, Message::Binary(b))),
+                }
+            }
+            Message::Text(t) => match self.conn.send_unbuffered_string(t, true) {
+                Ok(bytes) => bytes,
+                Err((e, t)) => return Err((e, Message::Text(t))),
+            },
+            other => return self.queue_copy(&other).map_err(|e| (e, other)),
+        };
+        if !payload.is_empty() {
+            self.held_bytes += payload.len();
+            self.held.push_back(payload);
+        }
+        Ok(())
+    }
+
+    /// Queue `msg` in the machine, copied into its output.
+    fn queue_copy(&mut self, msg: &Message) -> Result<(), UsageError> {
         match msg {
             Message::Text(t) => self.conn.send_text(t),
             Message::Binary(b) => self.conn.send_binary(b),
@@ -363,9 +442,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             let Some(msg) = self.stash.take() else {
                 return Poll::Ready(Ok(()));
             };
-            match self.queue(&msg) {
+            match self.queue(msg) {
                 Ok(()) => return Poll::Ready(Ok(())),
-                Err(UsageError::OutputFull { .. }) => {
+                Err((UsageError::OutputFull { .. }, msg)) => {
                     self.stash = Some(msg);
                     match self.poll_write_out() {
                         Poll::Ready(Ok(())) if self.done => {
@@ -376,7 +455,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                         Poll::Pending => return Poll::Pending,
                     }
                 }
-                Err(e) => return Poll::Ready(Err(Error::Usage(e))),
+                Err((e, _)) => return Poll::Ready(Err(Error::Usage(e))),
             }
         }
     }
@@ -387,17 +466,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         if self.stash.is_some() {
             // `poll_ready` was not awaited: the one slot is taken.
             return Err(Error::Usage(UsageError::OutputFull {
-                queued: self.conn.queued_output(),
+                queued: self.conn.queued_output() + self.held_bytes,
                 limit: self.conn.config().max_output_buffer,
             }));
         }
-        match self.queue(&msg) {
+        match self.queue(msg) {
             Ok(()) => Ok(()),
-            Err(UsageError::OutputFull { .. }) => {
+            Err((UsageError::OutputFull { .. }, msg)) => {
                 self.stash = Some(msg);
                 Ok(())
             }
-            Err(e) => Err(Error::Usage(e)),
+            Err((e, _)) => Err(Error::Usage(e)),
         }
     }
 

@@ -66,9 +66,11 @@ macro_rules! accessors {
         }
 
         /// Bytes queued and not yet written to the transport
-        /// ([`Connection::queued_output`]).
+        /// ([`Connection::queued_output`]), with the large messages sent without a copy
+        /// that are not yet written whole.
         pub fn queued_output(&self) -> usize {
-            self.shared.lock().conn.queued_output()
+            let driver = self.shared.lock();
+            driver.conn.queued_output() + driver.held_bytes()
         }
 
         /// Heap bytes the connection's buffers hold
@@ -257,7 +259,9 @@ fn poll_close<S: AsyncRead + AsyncWrite + Unpin>(
         other => return other,
     }
     // A Close is never refused for the output bound, and is Ok once closing has begun.
-    driver.queue(&Message::Close(None))?;
+    driver
+        .queue(Message::Close(None))
+        .map_err(|(e, _)| Error::Usage(e))?;
     driver.poll_write_out().map_err(Error::Io)
 }
 
