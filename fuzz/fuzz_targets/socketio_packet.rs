@@ -21,7 +21,10 @@ fn open(io: &mut Server, now: Instant) -> Sid {
 }
 
 fn post(io: &mut Server, sid: &Sid, body: &[u8], now: Instant) {
-    let req = Request::new("POST", format!("/socket.io/?EIO=4&transport=polling&sid={sid}"));
+    let req = Request::new(
+        "POST",
+        format!("/socket.io/?EIO=4&transport=polling&sid={sid}"),
+    );
     let _ = io.engine_mut().handle_request(&req, body, now);
     while let Some(e) = io.poll_event(now) {
         if let Event::Connect(req) = e {
@@ -44,7 +47,10 @@ fuzz_target!(|data: &[u8]| {
     post(&mut io, &other, b"40", now);
     post(&mut io, &hostile, data, now);
     assert!(io.engine().session_count() >= 1);
-    let req = Request::new("POST", format!("/socket.io/?EIO=4&transport=polling&sid={other}"));
+    let req = Request::new(
+        "POST",
+        format!("/socket.io/?EIO=4&transport=polling&sid={other}"),
+    );
     let Reply::Respond(ok) = io.engine_mut().handle_request(&req, b"42[\"x\"]", now) else {
         panic!("POST not answered")
     };

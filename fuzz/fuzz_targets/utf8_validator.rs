@@ -35,7 +35,10 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(accepted, std::str::from_utf8(text).is_ok(), "cuts {cuts:?}");
     // A whole frame checked at delivery (short text by the automaton, long text by the
     // AVX-512 validator where the processor has it) agrees too.
-    assert_eq!(wsmachine::__private::utf8::as_str(text), std::str::from_utf8(text).ok());
+    assert_eq!(
+        wsmachine::__private::utf8::as_str(text),
+        std::str::from_utf8(text).ok()
+    );
 
     // The whole text in one piece fails at the same byte.
     let mut whole = Utf8Validator::new();

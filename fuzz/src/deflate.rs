@@ -26,8 +26,8 @@
 
 use std::collections::VecDeque;
 
-use wsmachine::__private::rng::FixedMasks;
 use crate::{Input, MAX_FRAME, MAX_MESSAGE};
+use wsmachine::__private::rng::FixedMasks;
 use wsmachine::deflate::DeflateConfig;
 use wsmachine::handshake::{Accept, ClientRequest};
 use wsmachine::{Config, Connection, Delivery, Event, MessageKind, Role, State};
@@ -83,7 +83,10 @@ fn open(role: Role, flags: u8) -> (Connection, Connection) {
     client.set_mask_source(Box::new(FixedMasks::new(vec![[1, 2, 3, 4], [9, 8, 7, 6]])));
     let mut server = Connection::server(server_config);
     carry(&mut client, &mut server);
-    assert!(matches!(server.poll_event(), Some(Event::HandshakeRequest(_))));
+    assert!(matches!(
+        server.poll_event(),
+        Some(Event::HandshakeRequest(_))
+    ));
     server.accept(Accept::new()).expect("accept");
     assert!(matches!(server.poll_event(), Some(Event::Open(_))));
     carry(&mut server, &mut client);
@@ -407,7 +410,11 @@ pub fn run(role: Role, data: &[u8]) {
         // The peer's intact messages, delivered as sent and in order.
         if let Some(q) = &mut sent_by_peer {
             for m in seen.messages.drain(..) {
-                assert_eq!(Some(m), q.pop_front(), "{role:?}: delivered message differs");
+                assert_eq!(
+                    Some(m),
+                    q.pop_front(),
+                    "{role:?}: delivered message differs"
+                );
             }
         } else {
             seen.messages.clear();

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 pub mod deflate;
 
-use wsmachine::handshake::{Accept, ClientRequest, Response};
 use wsmachine::__private::rng::FixedMasks;
+use wsmachine::handshake::{Accept, ClientRequest, Response};
 use wsmachine::{Config, Connection, Delivery, Event, MessageKind, Role, State};
 
 /// The limits of the machines under test.
