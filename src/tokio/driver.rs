@@ -234,8 +234,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// what an unfinished frame needs.
     fn poll_read(&mut self) -> Poll<std::io::Result<()>> {
         let mut cx = Context::from_waker(&self.waker);
-        let mut stack = [0u8; READ_SIZE];
-        let mut buf = ReadBuf::new(&mut stack);
+        // Uninitialised: zeroing 64 KiB before every read (one of them finds nothing, per
+        // message) cost more than the read's copy.
+        let mut stack = [core::mem::MaybeUninit::<u8>::uninit(); READ_SIZE];
+        let mut buf = ReadBuf::uninit(&mut stack);
         match Pin::new(&mut self.io).poll_read(&mut cx, &mut buf) {
             Poll::Ready(Ok(())) => {
                 let n = buf.filled().len();
