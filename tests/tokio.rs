@@ -304,23 +304,29 @@ async fn a_slow_reader_makes_send_wait() {
     );
 }
 
+/// Feed the `i`-th message of `make` to the sink (which queues without flushing, so only the
+/// output bound stops it) until a feed waits a second; returns how many were fed.
+async fn feed_until_it_waits(
+    ws: &mut WebSocketStream<DuplexStream>,
+    make: impl Fn(usize) -> Message,
+) -> usize {
+    let mut fed = 0;
+    while tokio::time::timeout(Duration::from_secs(1), ws.feed(make(fed)))
+        .await
+        .is_ok()
+    {
+        fed += 1;
+        assert!(fed < 100, "feed never waited");
+    }
+    fed
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_slow_reader_makes_the_sink_wait_within_the_output_bound() {
     const LIMIT: usize = 8 * 1024;
     let config = Config::default().max_output_buffer(LIMIT);
     let (mut client, mut server) = pair_with(1024, config, Config::default()).await;
-    let mut fed = 0;
-    // `feed` queues without flushing: only the bound stops it.
-    while tokio::time::timeout(
-        Duration::from_secs(1),
-        server.feed(Message::binary(vec![7; 500])),
-    )
-    .await
-    .is_ok()
-    {
-        fed += 1;
-        assert!(fed < 100, "feed never waited");
-    }
+    let fed = feed_until_it_waits(&mut server, |_| Message::binary(vec![7; 500])).await;
     assert!(server.queued_output() <= LIMIT);
     let reader = tokio::spawn(async move {
         let mut n = 0;
@@ -594,17 +600,7 @@ async fn held_large_messages_count_against_the_output_bound() {
     const SIZE: usize = 20 * 1024;
     let config = Config::default().max_output_buffer(LIMIT);
     let (mut client, mut server) = pair_with(1024, config, Config::default()).await;
-    let mut fed = 0;
-    while tokio::time::timeout(
-        Duration::from_secs(1),
-        server.feed(Message::binary(vec![fed as u8; SIZE])),
-    )
-    .await
-    .is_ok()
-    {
-        fed += 1;
-        assert!(fed < 100, "feed never waited");
-    }
+    let fed = feed_until_it_waits(&mut server, |i| Message::binary(vec![i as u8; SIZE])).await;
     assert!(server.queued_output() >= SIZE);
     assert!(server.queued_output() <= LIMIT);
     let reader = tokio::spawn(async move {

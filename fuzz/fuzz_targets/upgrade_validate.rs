@@ -11,8 +11,10 @@
 
 use libfuzzer_sys::fuzz_target;
 use wsmachine::Config;
-use wsmachine::handshake::{Accept, ServerPolicy};
-use wsmachine::upgrade::{accept_response, error_response, validate, validate_connect};
+use wsmachine::handshake::{Accept, HandshakeError, ServerPolicy};
+use wsmachine::upgrade::{
+    UpgradeRequest, accept_response, error_response, validate, validate_connect,
+};
 
 /// The statuses a refused handshake is answered with.
 const REFUSALS: [u16; 5] = [400, 403, 405, 426, 431];
@@ -59,6 +61,21 @@ fn request(data: &[u8]) -> Option<(http::Request<()>, Option<String>)> {
     Some((builder.body(()).ok()?, protocol))
 }
 
+/// An acceptance is answered with `status`, a refusal with one of the handshake's statuses.
+fn answered(result: &Result<UpgradeRequest, HandshakeError>, policy: &ServerPolicy, status: u16) {
+    match result {
+        Ok(up) => {
+            let (response, _) =
+                accept_response(up, &Accept::default(), policy).expect("an acceptance is answered");
+            assert_eq!(response.status(), status);
+        }
+        Err(e) => assert!(
+            REFUSALS.contains(&error_response(e).status().as_u16()),
+            "{e:?}"
+        ),
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some((req, protocol)) = request(data) else {
         return;
@@ -71,18 +88,10 @@ fuzz_target!(|data: &[u8]| {
         format!("{upgrade:?}"),
         format!("{:?}", validate(&req, &config, &policy))
     );
-    match &upgrade {
-        Ok(up) => {
-            assert_eq!(req.method(), http::Method::GET);
-            let (response, _) = accept_response(up, &Accept::default(), &policy)
-                .expect("an accepted upgrade is answered");
-            assert_eq!(response.status(), 101);
-        }
-        Err(e) => assert!(
-            REFUSALS.contains(&error_response(e).status().as_u16()),
-            "{e:?}"
-        ),
+    if upgrade.is_ok() {
+        assert_eq!(req.method(), http::Method::GET);
     }
+    answered(&upgrade, &policy, 101);
 
     let connect = validate_connect(&req, protocol.as_deref(), &config, &policy);
     assert_eq!(
@@ -92,18 +101,10 @@ fuzz_target!(|data: &[u8]| {
             validate_connect(&req, protocol.as_deref(), &config, &policy)
         )
     );
-    match &connect {
-        Ok(up) => {
-            assert_eq!(req.method(), http::Method::CONNECT);
-            assert!(req.version() >= http::Version::HTTP_2);
-            assert!(protocol.is_some_and(|p| p.eq_ignore_ascii_case("websocket")));
-            let (response, _) = accept_response(up, &Accept::default(), &policy)
-                .expect("an accepted CONNECT is answered");
-            assert_eq!(response.status(), 200);
-        }
-        Err(e) => assert!(
-            REFUSALS.contains(&error_response(e).status().as_u16()),
-            "{e:?}"
-        ),
+    if connect.is_ok() {
+        assert_eq!(req.method(), http::Method::CONNECT);
+        assert!(req.version() >= http::Version::HTTP_2);
+        assert!(protocol.is_some_and(|p| p.eq_ignore_ascii_case("websocket")));
     }
+    answered(&connect, &policy, 200);
 });
