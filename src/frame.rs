@@ -25,7 +25,7 @@
 use alloc::vec::Vec;
 
 use crate::error::ProtocolError;
-use crate::mask::{SHORT, apply_mask, apply_mask_short};
+use crate::mask::apply_mask;
 
 /// The opcode of a frame (§5.2). Reserved opcodes have no variant: they are rejected on decode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -314,12 +314,6 @@ pub fn write_frame(
         None => out.extend_from_slice(payload),
         // Copy and mask a cache-sized block at a time, so the masking pass reads what the
         // copy has just brought into L1 instead of the whole payload again.
-        // A short payload: its copy and a few word XORs, inline.
-        Some(key) if payload.len() < SHORT => {
-            let start = out.len();
-            out.extend_from_slice(payload);
-            apply_mask_short(&mut out[start..], key);
-        }
         Some(key) => {
             for (i, block) in payload.chunks(MASK_BLOCK).enumerate() {
                 let start = out.len();

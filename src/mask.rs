@@ -19,10 +19,22 @@ fn phase_key(key: [u8; 4], offset: usize) -> [u8; 4] {
 /// the key phase is `offset % 4`).
 ///
 /// Works a block at a time in code the compiler vectorises; equal to [`apply_mask_bytewise`] for
-/// every input. On x86-64 processors with AVX2, payloads of `AVX2_THRESHOLD` (512) bytes or
-/// more run the same code compiled for 256-bit registers.
+/// every input. A payload shorter than one block is a few word XORs inlined at the call (a
+/// call and the dispatch below were a third of a 16-byte frame's time); longer ones go to the
+/// out-of-line kernel, which on x86-64 processors with AVX2 runs the same code compiled for
+/// 256-bit registers from `AVX2_THRESHOLD` (512) bytes.
 #[inline]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
+    if buf.len() < BLOCK {
+        apply_mask_words(buf, phase_key(key, offset));
+        return;
+    }
+    apply_mask_blocks(buf, key, offset);
+}
+
+/// [`apply_mask`] for payloads of at least one block.
+#[inline(never)]
+fn apply_mask_blocks(buf: &mut [u8], key: [u8; 4], offset: usize) {
     #[cfg(all(target_arch = "x86_64", not(target_feature = "avx2")))]
     if buf.len() >= AVX2_THRESHOLD && x86_has!("avx2") {
         #[allow(unsafe_code)]
@@ -126,7 +138,7 @@ fn apply_mask_portable(buf: &mut [u8], key: [u8; 4], offset: usize) {
 }
 
 /// XOR `buf`, starting at key phase 0, a word at a time: what is left after the blocks, and
-/// the whole of a payload too short for them (see [`apply_mask_short`]).
+/// the whole of a payload too short for them.
 #[inline(always)]
 fn apply_mask_words(buf: &mut [u8], key: [u8; 4]) {
     // The key repeated in a word is one multiply: both halves of the `u64` hold the key's four
@@ -151,17 +163,6 @@ fn apply_mask_words(buf: &mut [u8], key: [u8; 4]) {
         *b ^= k;
     }
 }
-
-/// [`apply_mask`] for a payload shorter than [`SHORT`] bytes, starting at key phase 0: a few
-/// word XORs with no dispatch, meant to be inlined where a small frame is unmasked whole.
-#[inline(always)]
-pub(crate) fn apply_mask_short(buf: &mut [u8], key: [u8; 4]) {
-    debug_assert!(buf.len() < SHORT);
-    apply_mask_words(buf, key);
-}
-
-/// Payloads shorter than this are unmasked by [`apply_mask_short`] where a caller can.
-pub(crate) const SHORT: usize = BLOCK;
 
 /// Bytes XORed per iteration of the vectorised loop (chosen by measurement: `BENCHMARKS.md`,
 /// "Design measurements").
@@ -204,20 +205,6 @@ mod tests {
     #[test]
     fn matches_bytewise_across_block_boundaries() {
         check_against_bytewise(0..(3 * BLOCK + 9), [0x12, 0x34, 0x56, 0x78], 8);
-    }
-
-    #[test]
-    fn short_path_matches_bytewise() {
-        for key in [[0x12, 0x34, 0x56, 0x78], [0xff, 0x00, 0x80, 0x01]] {
-            for len in 0..SHORT {
-                let orig: Vec<u8> = (0..len).map(|i| (i * 29 + 7) as u8).collect();
-                let mut want = orig.clone();
-                apply_mask_bytewise(&mut want, key, 0);
-                let mut got = orig;
-                apply_mask_short(&mut got, key);
-                assert_eq!(got, want, "len {len} key {key:?}");
-            }
-        }
     }
 
     #[test]

@@ -10,7 +10,6 @@ use crate::config::Delivery;
 use crate::error::ProtocolError;
 use crate::event::Event;
 use crate::frame::{self, OpCode};
-use crate::mask;
 use crate::state::Phase;
 use crate::utf8::{Utf8Validator, ValidText};
 
@@ -239,11 +238,7 @@ impl Connection {
         if masked {
             // One four-byte load (indexing byte by byte builds the key with shifts).
             let key = buf[at..].first_chunk::<4>().copied().unwrap_or_default();
-            if len < mask::SHORT {
-                self.rx.unmask_short(s, len, key);
-            } else {
-                self.rx.unmask(s, len, key, 0);
-            }
+            self.rx.unmask(s, len, key, 0);
         }
         self.assembled.clear();
         let ready = if text {
