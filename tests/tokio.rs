@@ -592,17 +592,27 @@ async fn exchange(
     assert_eq!(from.queued_output(), 0);
 }
 
-/// Large messages fed to the sink without a reader count against the output bound while they
-/// are held: feeding waits, and what was fed then arrives whole.
+/// Large messages fed to the sink without a reader are held, not copied into the machine's
+/// output, and count against the output bound while they are: feeding waits, and what was fed
+/// then arrives whole.
 #[tokio::test(start_paused = true)]
 async fn held_large_messages_count_against_the_output_bound() {
     const LIMIT: usize = 64 * 1024;
     const SIZE: usize = 20 * 1024;
     let config = Config::default().max_output_buffer(LIMIT);
     let (mut client, mut server) = pair_with(1024, config, Config::default()).await;
+    let before = server.buffered_capacity();
     let fed = feed_until_it_waits(&mut server, |i| Message::binary(vec![i as u8; SIZE])).await;
     assert!(server.queued_output() >= SIZE);
     assert!(server.queued_output() <= LIMIT);
+    // Held, not copied: the machine's buffers did not take the payloads in (copied, its
+    // output would hold every one not yet written).
+    assert!(
+        server.buffered_capacity() < before + SIZE,
+        "{} -> {}",
+        before,
+        server.buffered_capacity()
+    );
     let reader = tokio::spawn(async move {
         let mut got = Vec::new();
         while got.len() < fed {

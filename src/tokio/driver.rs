@@ -103,9 +103,8 @@ pub(super) struct Driver<S> {
     /// A message refused for the output bound, sent once the output has room.
     pub(super) stash: Option<Message>,
     /// The payloads of messages sent without a copy and not yet written whole, oldest first
-    /// (in the machine's order: `unbuffered_payloads` counts them), and their total length.
+    /// (in the machine's order: `unbuffered_payloads` counts them).
     held: VecDeque<Vec<u8>>,
-    held_bytes: usize,
     /// A message arriving in pieces (a connection built with streaming delivery).
     partial: Vec<u8>,
 }
@@ -127,7 +126,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             done: false,
             stash: None,
             held: VecDeque::new(),
-            held_bytes: 0,
             partial: Vec::new(),
         }
     }
@@ -192,8 +190,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                     self.conn.advance_output(n);
                     // Payloads written whole are dropped.
                     while self.held.len() > self.conn.unbuffered_payloads() {
-                        let done = self.held.pop_front().map_or(0, |p| p.len());
-                        self.held_bytes -= done;
+                        self.held.pop_front();
                     }
                     self.unflushed = true;
                 }
@@ -215,11 +212,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             }
         }
         Poll::Ready(Ok(()))
-    }
-
-    /// Bytes of the held payloads: large messages sent without a copy, not yet written whole.
-    pub(super) fn held_bytes(&self) -> usize {
-        self.held_bytes
     }
 
     /// Whether output is left to write: queued bytes or held payloads.
@@ -377,45 +369,53 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// Queue `msg` in the machine, or give it back with the reason it was refused. A Close
     /// once the closing handshake has begun (either side sent Close) is already done: Ok.
     pub(super) fn queue(&mut self, msg: Message) -> Result<(), (UsageError, Message)> {
-        let large = matches!(msg, Message::Text(_) | Message::Binary(_))
-            && msg.len() >= UNBUFFERED_MIN
-            && !self.conn.transforms(msg.len());
-        if large {
-            return self.queue_unbuffered(msg);
-        }
-        self.queue_copy(&msg).map_err(|e| (e, msg))
-    }
-
-    /// Send a large text or binary message without copying it: the payload is held here
-    /// until written. Held payloads count against the output bound as queued bytes do, so
-    /// a slow peer still slows the sender down.
-    fn queue_unbuffered(&mut self, msg: Message) -> Result<(), (UsageError, Message)> {
-        let limit = self.conn.config().max_output_buffer;
-        let queued = self.conn.queued_output() + self.held_bytes;
-        if queued > 0 && queued.saturating_add(msg.len()) > limit {
-            return Err((UsageError::OutputFull { queued, limit }, msg));
-        }
         let payload = match msg {
-            Message::Binary(mut b) => {
-                match self
-                    .conn
-                    .send_unbuffered_mut(MessageKind::Binary, &mut b, true)
-                {
+            Message::Binary(mut b) if self.sends_unbuffered(b.len()) => {
+                let sent = self.check_held_room(b.len()).and_then(|()| {
+                    self.conn
+                        .send_unbuffered_mut(MessageKind::Binary, &mut b, true)
+                });
+                match sent {
                     Ok(()) => b,
                     Err(e) => return Err((e, Message::Binary(b))),
                 }
             }
-            Message::Text(t) => match self.conn.send_unbuffered_string(t, true) {
-                Ok(bytes) => bytes,
-                Err((e, t)) => return Err((e, Message::Text(t))),
-            },
-            other => return self.queue_copy(&other).map_err(|e| (e, other)),
+            Message::Text(t) if self.sends_unbuffered(t.len()) => {
+                if let Err(e) = self.check_held_room(t.len()) {
+                    return Err((e, Message::Text(t)));
+                }
+                match self.conn.send_unbuffered_string(t, true) {
+                    Ok(bytes) => bytes,
+                    Err((e, t)) => return Err((e, Message::Text(t))),
+                }
+            }
+            msg => return self.queue_copy(&msg).map_err(|e| (e, msg)),
         };
-        if !payload.is_empty() {
-            self.held_bytes += payload.len();
-            self.held.push_back(payload);
+        // Not empty: at least `UNBUFFERED_MIN` bytes, so the machine counts it as held too.
+        self.held.push_back(payload);
+        Ok(())
+    }
+
+    /// Whether a text or binary message of `len` bytes goes out without a copy: a large one
+    /// that the extension stage leaves as it is.
+    fn sends_unbuffered(&self, len: usize) -> bool {
+        len >= UNBUFFERED_MIN && !self.conn.transforms(len)
+    }
+
+    /// Held payloads count against the output bound as queued bytes do, so that a slow peer
+    /// still slows the sender down: refused as `send_*` would be when over it.
+    fn check_held_room(&self, len: usize) -> Result<(), UsageError> {
+        let limit = self.conn.config().max_output_buffer;
+        let queued = self.queued_with_held();
+        if queued > 0 && queued.saturating_add(len) > limit {
+            return Err(UsageError::OutputFull { queued, limit });
         }
         Ok(())
+    }
+
+    /// Bytes queued in the machine and held here, not yet written.
+    pub(super) fn queued_with_held(&self) -> usize {
+        self.conn.queued_output() + self.held.iter().map(Vec::len).sum::<usize>()
     }
 
     /// Queue `msg` in the machine, copied into its output.
@@ -468,7 +468,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         if self.stash.is_some() {
             // `poll_ready` was not awaited: the one slot is taken.
             return Err(Error::Usage(UsageError::OutputFull {
-                queued: self.conn.queued_output() + self.held_bytes,
+                queued: self.queued_with_held(),
                 limit: self.conn.config().max_output_buffer,
             }));
         }

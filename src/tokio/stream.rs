@@ -69,8 +69,7 @@ macro_rules! accessors {
         /// ([`Connection::queued_output`]), with the large messages sent without a copy
         /// that are not yet written whole.
         pub fn queued_output(&self) -> usize {
-            let driver = self.shared.lock();
-            driver.conn.queued_output() + driver.held_bytes()
+            self.shared.lock().queued_with_held()
         }
 
         /// Heap bytes the connection's buffers hold
