@@ -80,6 +80,32 @@ async fn a_connection_waiting_for_its_peer_holds_no_buffers() {
     );
 }
 
+/// Reads go straight into the machine's buffer with room for 64 KiB; a connection left
+/// waiting inside a frame after a read that brought a few bytes does not hold that room.
+#[tokio::test]
+async fn a_connection_waiting_inside_a_frame_holds_about_what_it_needs() {
+    let mut client =
+        wsmachine::Connection::from_upgraded(wsmachine::Role::Client, Config::default());
+    client.send_binary(&[9u8; 100]).unwrap();
+    let wire = client.pending_output().to_vec();
+    let (mut peer, ours) = duplex(128 * 1024);
+    let conn = wsmachine::Connection::from_upgraded(wsmachine::Role::Server, Config::default());
+    let mut server = WebSocketStream::from_connection(ours, conn);
+    peer.write_all(&wire[..10]).await.unwrap();
+    assert!(
+        tokio::time::timeout(Duration::from_millis(20), server.recv())
+            .await
+            .is_err()
+    );
+    let held = server.buffered_capacity();
+    assert!(held > 0 && held <= 8 * 1024, "{held} bytes held");
+    peer.write_all(&wire[10..]).await.unwrap();
+    assert_eq!(
+        server.recv().await.unwrap().unwrap(),
+        Message::binary(vec![9u8; 100])
+    );
+}
+
 #[tokio::test]
 async fn a_conversation_with_recv_and_send() {
     let (mut client, server) = pair().await;

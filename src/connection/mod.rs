@@ -456,6 +456,37 @@ impl Connection {
         }
     }
 
+    /// [`receive_buffer`](Self::receive_buffer) without zeroing the room: for a reader that
+    /// fills uninitialised memory (tokio's `ReadBuf`), followed by
+    /// [`commit_uninit`](Self::commit_uninit).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn receive_uninit(&mut self, min: usize) -> &mut [core::mem::MaybeUninit<u8>] {
+        let rest = self.frame_rest();
+        self.rx.lend_uninit(min, rest)
+    }
+
+    /// [`commit_received`](Self::commit_received) for the room
+    /// [`receive_uninit`](Self::receive_uninit) lent.
+    ///
+    /// # Safety
+    ///
+    /// The first `n` bytes of the slice `receive_uninit` returned, with no other call on this
+    /// connection in between, have been initialised.
+    #[cfg(feature = "tokio")]
+    #[allow(unsafe_code)]
+    pub(crate) unsafe fn commit_uninit(&mut self, n: usize) {
+        if self.input_closed() {
+            return;
+        }
+        // SAFETY: the caller's guarantee, passed on.
+        let taken = unsafe { self.rx.commit_uninit(n) };
+        debug_assert_eq!(taken, n, "committed more bytes than receive_uninit lent");
+        if taken > 0 {
+            self.timers.input_seen();
+            self.after_input();
+        }
+    }
+
     /// The transport reached end of stream. Events for bytes already received are still
     /// delivered; a connection that had not closed then reports [`Event::Close`] with code
     /// 1006. A server that has read a request still hears of it, then of the end; the request
@@ -490,10 +521,12 @@ impl Connection {
     }
 
     /// Give back buffer memory that holds nothing: call it when the connection goes idle to
-    /// keep an idle connection's footprint to its struct.
+    /// keep an idle connection's footprint to its struct (and, while part of a frame is
+    /// buffered, to about what that frame needs).
     pub fn release_buffers(&mut self) {
-        if self.frame.is_none() {
-            self.rx.release();
+        // Mid-payload with nothing buffered, the buffer keeps its place in the frame.
+        if self.frame.is_none() || !self.rx.is_empty() {
+            self.rx.release(self.frame_rest());
         }
         self.tx.release();
         if self.msg.as_ref().is_none_or(|m| m.streams()) {

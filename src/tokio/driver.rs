@@ -25,8 +25,8 @@ use ::tokio::time::Sleep;
 use super::{CloseFrame, Error, Message};
 use crate::{Connection, Event, MessageKind, State, UsageError, close};
 
-/// Bytes read from the transport at a time, into a buffer on the stack (64 KiB of the
-/// 2 MiB a tokio worker thread has). A 16 KiB message is 16 392 bytes on the wire: read
+/// Bytes of room lent for each read from the transport, in the machine's receive buffer. A
+/// 16 KiB message is 16 392 bytes on the wire: read
 /// 16 KiB at a time it took two reads, and the end-to-end echo three `recvfrom` calls per
 /// message (the last one finding nothing) where the peers make two (`strace -c`, BENCHMARKS.md
 /// "Design measurements").
@@ -219,17 +219,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         self.conn.queued_output() > 0 || !self.held.is_empty()
     }
 
-    /// Read once, into a buffer on the stack, and hand what arrived to the machine (which
-    /// copies it, unmasking large frames on the way). Ready when input (or its end) arrived.
-    /// When the transport has nothing, the machine gives back the buffers that hold nothing,
-    /// so that a connection waiting for its peer holds no more than the machine's struct and
-    /// what an unfinished frame needs.
+    /// Read once, straight into the machine's receive buffer (uninitialised room, so nothing
+    /// is zeroed or copied on the way: the machine unmasks in place as it hands frames out).
+    /// Ready when input (or its end) arrived. When the transport has nothing, the machine gives
+    /// back the buffers that hold nothing, so that a connection waiting for its peer holds no
+    /// more than the machine's struct and what an unfinished frame needs.
     fn poll_read(&mut self) -> Poll<std::io::Result<()>> {
         let mut cx = Context::from_waker(&self.waker);
-        // Uninitialised: zeroing 64 KiB before every read (one of them finds nothing, per
-        // message) cost more than the read's copy.
-        let mut stack = [core::mem::MaybeUninit::<u8>::uninit(); READ_SIZE];
-        let mut buf = ReadBuf::uninit(&mut stack);
+        let mut buf = ReadBuf::uninit(self.conn.receive_uninit(READ_SIZE));
         match Pin::new(&mut self.io).poll_read(&mut cx, &mut buf) {
             Poll::Ready(Ok(())) => {
                 let n = buf.filled().len();
@@ -237,7 +234,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                     self.eof = true;
                     self.conn.receive_eof();
                 } else {
-                    self.conn.receive(buf.filled());
+                    // SAFETY: `ReadBuf` keeps its filled part initialised (safe code cannot
+                    // de-initialise it), and the filled part starts the lent room.
+                    #[allow(unsafe_code)]
+                    unsafe {
+                        self.conn.commit_uninit(n)
+                    };
                 }
                 // The timers measure time since input was last seen.
                 self.conn.handle_timeout(now());
