@@ -106,6 +106,44 @@ async fn a_connection_waiting_inside_a_frame_holds_about_what_it_needs() {
     );
 }
 
+/// Through a transport that moves one byte at a time, every read ends inside a frame and
+/// finds nothing next: the receive buffer is lent, shrunk while the connection waits, and
+/// lent again thousands of times per message. Every message still arrives whole, and the
+/// buffer never holds more than its message needs and a read's room.
+#[tokio::test]
+async fn messages_through_a_one_byte_transport_arrive_whole() {
+    let (mut client, mut server) = pair_with(1, Config::default(), Config::default()).await;
+    let messages = [
+        Message::text("héllo"),
+        Message::binary(vec![3u8; 5000]),
+        Message::text("y".repeat(70 * 1024)),
+        Message::binary(vec![]),
+    ];
+    let sent = messages.clone();
+    let sender = tokio::spawn(async move {
+        for m in sent {
+            client.send(m).await.unwrap();
+        }
+        client
+    });
+    let mut most = 0;
+    for m in &messages {
+        let got = loop {
+            match tokio::time::timeout(Duration::from_millis(1), server.recv()).await {
+                Ok(got) => break got.unwrap().unwrap(),
+                Err(_) => most = most.max(server.buffered_capacity()),
+            }
+        };
+        assert_eq!(&got, m);
+    }
+    // The 70 KiB message, its header, and a 64 KiB read's room at most; doubled by growth.
+    assert!(
+        most <= 2 * (70 * 1024 + 14 + 64 * 1024),
+        "{most} bytes held"
+    );
+    drop(sender.await.unwrap());
+}
+
 #[tokio::test]
 async fn a_conversation_with_recv_and_send() {
     let (mut client, server) = pair().await;
