@@ -42,13 +42,14 @@
 //!
 //! # Memory
 //!
-//! Reads go into a 16 KiB buffer on the stack and are handed to the machine, which keeps
-//! only what an unfinished frame needs (a server unmasks large frames during that copy, so
-//! it costs no extra pass). When a read finds nothing, the connection gives back its buffers
+//! Each read goes straight into the machine's receive buffer, up to 64 KiB of uninitialised
+//! room (nothing zeroed, nothing copied; the machine unmasks in place as it hands frames
+//! out). When a read finds nothing, the connection gives back its buffers
 //! ([`Connection::release_buffers`](crate::Connection::release_buffers)): a connection
 //! waiting for its peer holds the machine's struct and, with permessage-deflate and context
 //! takeover, its compression contexts
-//! ([`WebSocketStream::buffered_capacity`] shows it). The price is an allocation when input
+//! ([`WebSocketStream::buffered_capacity`] shows it); one waiting inside a frame keeps the
+//! bytes it has of it, with room for the rest and one small read. The price is an allocation when input
 //! arrives after such a pause; a connection whose reads always find more keeps its buffers.
 //!
 //! # Closing
