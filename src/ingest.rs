@@ -370,14 +370,7 @@ impl RecvBuf {
             && room.saturating_mul(2) <= GROW_BEFORE_MOVING
             && room < SLACK * (len + frame_rest + n);
         if len == 0 || (self.start > 0 && self.start >= len && short && !grow_instead) {
-            self.buf.copy_within(self.start..self.end, 0);
-            let by = self.start;
-            self.end -= by;
-            self.start = 0;
-            self.plain_until = self.plain_until.saturating_sub(by);
-            if let Some(f) = &mut self.fused {
-                f.shift(by);
-            }
+            self.compact();
         }
         if room - self.end < n {
             let want = (self.end + n).max(room * 2).max(MIN_READ);
@@ -403,16 +396,21 @@ impl RecvBuf {
         if self.buf.capacity() / 4 < keep {
             return;
         }
+        self.compact();
+        self.buf.truncate(len);
+        self.buf.shrink_to(keep);
+    }
+
+    /// Move the buffered bytes to the buffer's start, with the positions that refer to them.
+    fn compact(&mut self) {
         self.buf.copy_within(self.start..self.end, 0);
         let by = self.start;
+        self.end -= by;
         self.start = 0;
-        self.end = len;
         self.plain_until = self.plain_until.saturating_sub(by);
         if let Some(f) = &mut self.fused {
             f.shift(by);
         }
-        self.buf.truncate(len);
-        self.buf.shrink_to(keep);
     }
 
     /// Heap bytes held.

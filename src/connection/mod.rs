@@ -450,6 +450,12 @@ impl Connection {
         }
         let taken = self.rx.commit(n);
         debug_assert_eq!(taken, n, "committed more bytes than receive_buffer lent");
+        self.committed(taken);
+    }
+
+    /// `taken` bytes were read into the lent buffer: input was seen, and a head being read
+    /// takes them.
+    fn committed(&mut self, taken: usize) {
         if taken > 0 {
             self.timers.input_seen();
             self.after_input();
@@ -481,10 +487,7 @@ impl Connection {
         // SAFETY: the caller's guarantee, passed on.
         let taken = unsafe { self.rx.commit_uninit(n) };
         debug_assert_eq!(taken, n, "committed more bytes than receive_uninit lent");
-        if taken > 0 {
-            self.timers.input_seen();
-            self.after_input();
-        }
+        self.committed(taken);
     }
 
     /// The transport reached end of stream. Events for bytes already received are still

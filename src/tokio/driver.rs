@@ -26,10 +26,9 @@ use super::{CloseFrame, Error, Message};
 use crate::{Connection, Event, MessageKind, State, UsageError, close};
 
 /// Bytes of room lent for each read from the transport, in the machine's receive buffer. A
-/// 16 KiB message is 16 392 bytes on the wire: read
-/// 16 KiB at a time it took two reads, and the end-to-end echo three `recvfrom` calls per
-/// message (the last one finding nothing) where the peers make two (`strace -c`, BENCHMARKS.md
-/// "Design measurements").
+/// 16 KiB message is 16 392 bytes on the wire: read 16 KiB at a time it took two reads, and
+/// the end-to-end echo three `recvfrom` calls per message (the last one finding nothing)
+/// where the peers make two (`strace -c`, BENCHMARKS.md "Design measurements").
 const READ_SIZE: usize = 64 * 1024;
 
 /// Text and binary messages from this many bytes are sent without a copy: the machine queues
