@@ -426,6 +426,34 @@ fn payloads_do_not_count_against_the_output_bound() {
     assert_eq!(s.unbuffered_payloads(), 10);
 }
 
+/// `unbuffered_bytes` counts what is left of the held payloads: a payload partly written
+/// counts its rest, one written whole nothing, and queued bytes are not in it.
+#[test]
+fn unbuffered_bytes_count_what_is_left_of_the_payloads() {
+    let mut s = Connection::from_upgraded(Role::Server, Config::default());
+    let (a, b) = (vec![1u8; 1000], vec![2u8; 300]);
+    s.send_unbuffered(MessageKind::Binary, &a, true).unwrap();
+    s.send_ping(b"x").unwrap();
+    s.send_unbuffered(MessageKind::Binary, &b, true).unwrap();
+    assert_eq!(s.unbuffered_bytes(), 1300);
+    assert_eq!(s.queued_output(), 4 + 3 + 4);
+    // The first header and 600 bytes of the first payload.
+    s.advance_output(4 + 600);
+    assert_eq!(s.unbuffered_bytes(), 400 + 300);
+    assert_eq!(s.unbuffered_payloads(), 2);
+    // The rest of it: written whole.
+    s.advance_output(400);
+    assert_eq!(s.unbuffered_bytes(), 300);
+    let n: usize = s.output_parts(&b).iter().map(|p| p.len()).sum();
+    assert_eq!(n, 3 + 4 + 300);
+    // The Ping, the second header and 100 bytes of the second payload.
+    s.advance_output(3 + 4 + 100);
+    assert_eq!(s.unbuffered_bytes(), 200);
+    s.advance_output(200);
+    assert_eq!((s.unbuffered_bytes(), s.unbuffered_payloads()), (0, 0));
+    assert_eq!(s.queued_output(), 0);
+}
+
 proptest! {
     /// Any mix of buffered and unbuffered sends, several outstanding, written in pieces of any
     /// size, puts on the wire exactly the bytes the buffered calls alone would have.

@@ -168,6 +168,11 @@ impl Output {
         self.out.len() - self.start
     }
 
+    /// Bytes of caller-held payloads not yet written (of a payload partly written, the rest).
+    fn held(&self) -> usize {
+        self.unbuffered.iter().map(|u| u.len - u.written).sum()
+    }
+
     /// Give back the memory of an empty output.
     pub(super) fn release(&mut self) {
         if self.start == self.out.len() {
@@ -642,6 +647,14 @@ impl Connection {
     /// [`Config::max_output_buffer`](crate::Config::max_output_buffer).
     pub fn queued_output(&self) -> usize {
         self.tx.queued()
+    }
+
+    /// How many bytes of the payloads sent unbuffered are not yet written: of a payload
+    /// partly written, what is left of it. These bytes are the caller's memory, outside
+    /// [`queued_output`](Self::queued_output) and its bound; a driver that keeps the payloads
+    /// (as the tokio adapter does) adds this to `queued_output` to bound both together.
+    pub fn unbuffered_bytes(&self) -> usize {
+        self.tx.held()
     }
 
     /// How many payloads sent unbuffered are not yet written whole. After

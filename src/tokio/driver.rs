@@ -414,9 +414,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         Ok(())
     }
 
-    /// Bytes queued in the machine and held here, not yet written.
+    /// Bytes queued in the machine and held here, not yet written (of a held payload partly
+    /// written, what is left of it).
     pub(super) fn queued_with_held(&self) -> usize {
-        self.conn.queued_output() + self.held.iter().map(Vec::len).sum::<usize>()
+        self.conn.queued_output() + self.conn.unbuffered_bytes()
     }
 
     /// Queue `msg` in the machine, copied into its output.
