@@ -422,21 +422,26 @@ impl Fields for RequestFields {
 /// The request is stored in `slot`, where its owner keeps it, rather than moved there; the
 /// outcome reports `consumed` as the bytes of the head.
 fn validate_request(
-    mut head: Head<RequestFields>,
+    head: Head<RequestFields>,
     mode: Mode,
     max_body: usize,
     slot: &mut Option<HandshakeRequest>,
     consumed: usize,
 ) -> Result<RequestProgress<()>, RequestError> {
-    let StartLine::Request { method, target } = head.start else {
+    // The head taken apart by value: its fields record is moved out, not swapped for a
+    // default (a copy and a write of the record on every handshake).
+    let Head {
+        buf,
+        start,
+        minor_version,
+        fields_start,
+        fields,
+    } = head;
+    let bytes = |span: Span| &buf[span.range()];
+    let StartLine::Request { method, target } = start else {
         return Err(RequestError::Malformed("not a request"));
     };
-    check_request_line(
-        head.bytes(method),
-        head.bytes(target),
-        head.minor_version,
-        mode,
-    )?;
+    check_request_line(bytes(method), bytes(target), minor_version, mode)?;
 
     let RequestFields {
         count,
@@ -450,11 +455,11 @@ fn validate_request(
         chunked,
         protocols,
         extensions,
-    } = core::mem::take(&mut head.fields);
+    } = fields;
 
     let host = match host.first() {
         None => return Err(RequestError::MissingHost),
-        Some(h) if host.count == 1 && valid_host_header(head.bytes(h)) => h,
+        Some(h) if host.count == 1 && valid_host_header(bytes(h)) => h,
         Some(_) => return Err(RequestError::InvalidHost),
     };
     // The body's length: one Content-Length of decimal digits; a chunked body is not read.
@@ -462,27 +467,27 @@ fn validate_request(
         _ if chunked => None,
         None => Some(0),
         Some(_) if content_length.count > 1 => None,
-        Some(v) => crate::http::content_length(head.bytes(v)),
+        Some(v) => crate::http::content_length(bytes(v)),
     };
     let request = |key: Span,
                    protocols: Vec<String>,
                    extension_count: usize,
                    body_len: usize,
-                   head: Head<RequestFields>| {
+                   head: Vec<u8>| {
         #[cfg_attr(feature = "std", expect(unused_mut))]
         let mut request = HandshakeRequest {
             method,
             target,
-            http_minor: head.minor_version,
+            http_minor: minor_version,
             host,
             origin: origin.first(),
             key,
             protocols,
             extension_count,
             extensions: Offers::default(),
-            fields_start: head.fields_start,
+            fields_start,
             field_count: count,
-            head: head.buf,
+            head,
             body: Vec::new(),
             body_len,
         };
@@ -498,15 +503,15 @@ fn validate_request(
         if body_len > max_body {
             return Err(RequestError::BodyTooLarge { limit: max_body });
         }
-        *slot = Some(request(Span::default(), Vec::new(), 0, body_len, head));
+        *slot = Some(request(Span::default(), Vec::new(), 0, body_len, buf));
         return Ok(RequestProgress::Plain {
             request: (),
             consumed,
         });
     }
-    if head.bytes(method) != mode.upgrade_method() {
+    if bytes(method) != mode.upgrade_method() {
         // Another method reaches here only when plain HTTP is served: an upgrade needs GET.
-        let method = String::from_utf8_lossy(head.bytes(method)).into_owned();
+        let method = String::from_utf8_lossy(bytes(method)).into_owned();
         return Err(RequestError::MethodNotAllowed(method));
     }
     // Bytes after the head are frames: a body would be misread as frames (or, behind a proxy,
@@ -525,19 +530,19 @@ fn validate_request(
     if !connection && !mode.extended_connect {
         return Err(RequestError::MissingConnectionUpgrade);
     }
-    if version.count != 1 || head.bytes(version.value) != b"13" {
+    if version.count != 1 || bytes(version.value) != b"13" {
         return Err(RequestError::UnsupportedVersion);
     }
     let key = match key.first() {
         _ if mode.extended_connect => Span::default(),
-        Some(k) if key.count == 1 && valid_key(head.bytes(k)) => k,
+        Some(k) if key.count == 1 && valid_key(bytes(k)) => k,
         _ => return Err(RequestError::InvalidKey),
     };
     if !protocols.iter().all(|p| is_token(p)) {
         return Err(RequestError::InvalidProtocols);
     }
     let extension_count = extensions.map_err(|e| RequestError::InvalidExtensions(e.reason()))?;
-    *slot = Some(request(key, protocols, extension_count, 0, head));
+    *slot = Some(request(key, protocols, extension_count, 0, buf));
     Ok(RequestProgress::Complete {
         request: (),
         consumed,
