@@ -49,8 +49,9 @@
 //! waiting for its peer holds the machine's struct and, with permessage-deflate and context
 //! takeover, its compression contexts
 //! ([`WebSocketStream::buffered_capacity`] shows it); one waiting inside a frame keeps the
-//! bytes it has of it, with room for the rest and one small read. The price is an allocation when input
-//! arrives after such a pause; a connection whose reads always find more keeps its buffers.
+//! bytes it has of it and room for the rest and one small read, at most about four times
+//! that before the room is given back. The price is an allocation when input arrives after
+//! such a pause; a connection whose reads always find more keeps its buffers.
 //!
 //! # Closing
 //!
