@@ -5,7 +5,9 @@
 //! pinned to CPU 1, opens `CONNECTIONS` connections and keeps one message in flight on each:
 //! send, wait for the echo, check it, send again. After a warm-up, the server's CPU time
 //! (user + system, from `/proc/PID/schedstat`) over a fixed window is divided by the messages
-//! echoed in it. Compression is off everywhere (the peers have none).
+//! echoed in it. Each server is measured in several rounds, the servers taking turns (the
+//! first one changing every round), and its row is the median round: on a shared machine one
+//! window can be a quarter off the next. Compression is off everywhere (the peers have none).
 //!
 //! Servers, one task per connection, each echoing every text and binary message:
 //! * `wsmachine_tokio`: `wsmachine::tokio::accept_with`, then `recv`/`send`;
@@ -20,8 +22,9 @@
 //!   address), when `target/release/examples/echo_server` is built.
 //!
 //! `cargo bench --bench e2e --features tokio` prints a table and writes `target/e2e.json`
-//! (read by `scripts/bench_table.py`). `E2E_SECONDS` sets the measured window (default 4);
-//! `E2E_SERVERS=name,name` measures only those servers.
+//! (read by `scripts/bench_table.py`; `scripts/bench.sh --e2e` runs it and replaces only its
+//! table). `E2E_SECONDS` sets each round's measured window (default 2), `E2E_ROUNDS` the
+//! rounds (default 5); `E2E_SERVERS=name,name` measures only those servers.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
@@ -50,19 +53,29 @@ fn main() {
 
 // ----- the driver ----------------------------------------------------------------------------
 
+/// One server at one message size: what each round measured, and the median round.
 struct Row {
     server: &'static str,
     size: usize,
+    /// The round whose CPU per message is the median of the rounds'.
     messages: u64,
     cpu_ns: u64,
     seconds: f64,
+    /// Every round's server CPU per message, in nanoseconds, in the order measured.
+    rounds: Vec<f64>,
+}
+
+/// Settings from the environment: `name` parsed, or `default`.
+fn setting<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
 }
 
 fn drive() {
-    let seconds: f64 = std::env::var("E2E_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(4.0);
+    let seconds: f64 = setting("E2E_SECONDS", 2.0);
+    let rounds: usize = setting("E2E_ROUNDS", 5).max(1);
     let me = std::env::current_exe().expect("current_exe");
     let echo_server = example_binary(&me, "echo_server");
     let mut servers: Vec<&'static str> = vec![
@@ -82,52 +95,100 @@ fn drive() {
     }
     let mut rows = Vec::new();
     for size in SIZES {
-        for &server in &servers {
-            let (mut child, addr) = match server {
-                "echo_server" => spawn_echo_server(echo_server.as_deref().expect("checked")),
-                _ => spawn_self(&me, &["--serve", server]),
-            };
-            let out = Command::new("taskset")
-                .args(["-c", "1"])
-                .arg(&me)
-                .args([
-                    "--load",
-                    &addr.to_string(),
-                    &size.to_string(),
-                    &seconds.to_string(),
-                    &child.id().to_string(),
-                ])
-                .output()
-                .expect("run the load generator");
-            let _ = child.kill();
-            let _ = child.wait();
-            let text = String::from_utf8_lossy(&out.stdout);
-            assert!(
-                out.status.success(),
-                "load generator against {server} failed: {}{}",
-                text,
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let fields: Vec<u64> = text
-                .split_whitespace()
-                .map(|f| f.parse().expect("numbers"))
-                .collect();
-            let row = Row {
-                server,
-                size,
-                messages: fields[0],
-                cpu_ns: fields[1],
-                seconds,
-            };
+        // (messages, cpu_ns) of each round, per server.
+        let mut measured: Vec<Vec<(u64, u64)>> = vec![Vec::new(); servers.len()];
+        for round in 0..rounds {
+            // The servers take turns, the first one changing every round: a drift of the
+            // machine's speed over the run falls on all of them, not on whichever comes first.
+            for k in 0..servers.len() {
+                let i = (k + round) % servers.len();
+                let server = servers[i];
+                let (messages, cpu) = measure(&me, echo_server.as_deref(), server, size, seconds);
+                println!(
+                    "{server:>18} {size:>6} B, round {}: {:>8.0} msg/s, server CPU {:.2} µs/msg",
+                    round + 1,
+                    messages as f64 / seconds,
+                    cpu as f64 / messages as f64 / 1e3
+                );
+                measured[i].push((messages, cpu));
+            }
+        }
+        for (server, runs) in servers.iter().zip(measured) {
+            let row = median_row(server, size, seconds, runs);
+            let (lo, hi) = row
+                .rounds
+                .iter()
+                .fold((f64::MAX, 0f64), |(lo, hi), &r| (lo.min(r), hi.max(r)));
             println!(
-                "{server:>18} {size:>6} B: {:>8.0} msg/s, server CPU {:.2} µs/msg",
-                row.messages as f64 / seconds,
-                row.cpu_ns as f64 / row.messages as f64 / 1e3
+                "{server:>18} {size:>6} B: median {:.2} µs/msg (rounds {:.2}–{:.2})",
+                row.cpu_ns as f64 / row.messages as f64 / 1e3,
+                lo / 1e3,
+                hi / 1e3
             );
             rows.push(row);
         }
     }
     write_json(&rows, Path::new("target/e2e.json"));
+}
+
+/// The row of `server` from its rounds: the round with the median CPU per message (the
+/// upper one of an even count).
+fn median_row(server: &'static str, size: usize, seconds: f64, runs: Vec<(u64, u64)>) -> Row {
+    let per_msg = |&(m, c): &(u64, u64)| c as f64 / m.max(1) as f64;
+    let rounds: Vec<f64> = runs.iter().map(per_msg).collect();
+    let mut order: Vec<usize> = (0..runs.len()).collect();
+    order.sort_by(|&a, &b| rounds[a].total_cmp(&rounds[b]));
+    let (messages, cpu_ns) = runs[order[order.len() / 2]];
+    Row {
+        server,
+        size,
+        messages,
+        cpu_ns,
+        seconds,
+        rounds,
+    }
+}
+
+/// Start `server`, load it with messages of `size` bytes for `seconds` after the warm-up,
+/// stop it; returns the messages echoed in the window and the server's CPU time over it.
+fn measure(
+    me: &Path,
+    echo_server: Option<&Path>,
+    server: &str,
+    size: usize,
+    seconds: f64,
+) -> (u64, u64) {
+    let (mut child, addr) = match server {
+        "echo_server" => spawn_echo_server(echo_server.expect("listed only when built")),
+        _ => spawn_self(me, &["--serve", server]),
+    };
+    let out = Command::new("taskset")
+        .args(["-c", "1"])
+        .arg(me)
+        .args([
+            "--load",
+            &addr.to_string(),
+            &size.to_string(),
+            &seconds.to_string(),
+            &child.id().to_string(),
+        ])
+        .output()
+        .expect("run the load generator");
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "load generator against {server} failed: {}{}",
+        text,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let fields: Vec<u64> = text
+        .split_whitespace()
+        .map(|f| f.parse().expect("numbers"))
+        .collect();
+    assert!(fields[0] > 0, "no message echoed by {server}");
+    (fields[0], fields[1])
 }
 
 /// The example built beside this benchmark (`target/<profile>/examples/<name>`).
@@ -202,14 +263,16 @@ fn spawn_and_read_addr(
 fn write_json(rows: &[Row], path: &Path) {
     let mut s = String::from("[\n");
     for (i, r) in rows.iter().enumerate() {
+        let rounds: Vec<String> = r.rounds.iter().map(|ns| format!("{ns:.1}")).collect();
         s += &format!(
-            "  {{\"server\": \"{}\", \"size\": {}, \"messages\": {}, \"cpu_ns\": {}, \"seconds\": {}, \"connections\": {}}}{}\n",
+            "  {{\"server\": \"{}\", \"size\": {}, \"messages\": {}, \"cpu_ns\": {}, \"seconds\": {}, \"connections\": {}, \"rounds_ns\": [{}]}}{}\n",
             r.server,
             r.size,
             r.messages,
             r.cpu_ns,
             r.seconds,
             CONNECTIONS,
+            rounds.join(", "),
             if i + 1 < rows.len() { "," } else { "" }
         );
     }

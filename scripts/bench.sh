@@ -4,7 +4,7 @@
 # key), the memory per connection (benches/memory.rs) and server CPU per message end to end on
 # loopback (benches/e2e.rs).
 #
-#   scripts/bench.sh               run everything (about 25 minutes on 2 cores), then the tables;
+#   scripts/bench.sh               run everything (about 35 minutes on 2 cores), then the tables;
 #                                  the comparison runs twice: the bench profile (release) and
 #                                  bench-lto (fat LTO, one codegen unit)
 #   scripts/bench.sh decode_binary rerun only the comparison benchmarks matching a criterion
@@ -12,6 +12,8 @@
 #   scripts/bench.sh --table-only  rebuild the tables from target/ without running anything
 #   scripts/bench.sh --memory      rerun only benches/memory.rs (seconds) and replace only the
 #                                  memory table
+#   scripts/bench.sh --e2e         rerun only benches/e2e.rs (about 3 minutes) and replace only
+#                                  the end-to-end table
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +27,13 @@ if [ "${1:-}" = "--memory" ]; then
     --memory target/memory.json \
     --output BENCHMARKS.md \
     --command "scripts/bench.sh --memory  (= cargo bench --bench memory; cargo bench --bench e2e --features tokio)"
+elif [ "${1:-}" = "--e2e" ]; then
+  cargo build --release --example echo_server
+  cargo bench --bench e2e --features tokio
+  exec python3 scripts/bench_table.py --e2e-only \
+    --e2e target/e2e.json \
+    --output BENCHMARKS.md \
+    --command "scripts/bench.sh --e2e  (= cargo build --release --example echo_server; cargo bench --bench e2e --features tokio)"
 elif [ "${1:-}" = "--table-only" ]; then
   shift
 elif [ $# -gt 0 ]; then
