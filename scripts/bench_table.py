@@ -282,16 +282,17 @@ def memory_section(memory, command=None):
     return out + memory_table(memory) + [""]
 
 
-def replace_memory_section(text, memory, command):
-    """Replace only the memory table inside the generated block, keeping every other figure."""
+def replace_section(text, title, lines, what):
+    """Replace only the section headed `title` inside the generated block with `lines`,
+    keeping every other figure; a block without it gets it at its end."""
     if BEGIN not in text or END not in text:
-        raise SystemExit("no generated block to put the memory table in: run scripts/bench.sh")
+        raise SystemExit(f"no generated block to put the {what} in: run scripts/bench.sh")
     begin, end = text.index(BEGIN), text.index(END)
     block = text[begin:end]
-    section = "\n".join(memory_section(memory, command)) + "\n"
-    if MEMORY_TITLE in block:
-        start = begin + block.index(MEMORY_TITLE)
-        nxt = text.find("\n### ", start + len(MEMORY_TITLE))
+    section = "\n".join(lines) + "\n"
+    if title in block:
+        start = begin + block.index(title)
+        nxt = text.find("\n### ", start + len(title))
         stop = nxt + 1 if nxt != -1 and nxt < end else end
     else:
         start = stop = end
@@ -367,23 +368,6 @@ def e2e_section(e2e, command=None):
             f"({datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC).",
         ]
     return out + [""] + e2e_table(e2e) + [""]
-
-
-def replace_e2e_section(text, e2e, command):
-    """Replace only the end-to-end table inside the generated block, keeping every other
-    figure."""
-    if BEGIN not in text or END not in text:
-        raise SystemExit("no generated block to put the end-to-end table in: run scripts/bench.sh")
-    begin, end = text.index(BEGIN), text.index(END)
-    block = text[begin:end]
-    section = "\n".join(e2e_section(e2e, command)) + "\n"
-    if E2E_TITLE in block:
-        start = begin + block.index(E2E_TITLE)
-        nxt = text.find("\n### ", start + len(E2E_TITLE))
-        stop = nxt + 1 if nxt != -1 and nxt < end else end
-    else:
-        start = stop = end
-    return text[:start] + section + text[stop:]
 
 
 def generate(results, command, memory, lto=None, e2e=None):
@@ -475,10 +459,14 @@ def main():
     path = pathlib.Path(a.output)
     if a.memory_only:
         memory = json.loads(pathlib.Path(a.memory).read_text())
-        new = replace_memory_section(path.read_text(), memory, a.command)
+        new = replace_section(
+            path.read_text(), MEMORY_TITLE, memory_section(memory, a.command), "memory table"
+        )
     elif a.e2e_only:
         e2e = json.loads(pathlib.Path(a.e2e).read_text())
-        new = replace_e2e_section(path.read_text(), e2e, a.command)
+        new = replace_section(
+            path.read_text(), E2E_TITLE, e2e_section(e2e, a.command), "end-to-end table"
+        )
     else:
         results = load(a.criterion_dir)
         if not results:
