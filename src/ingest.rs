@@ -16,7 +16,7 @@
 use alloc::vec::Vec;
 
 use crate::frame::{MAX_HEADER_LEN, parse_header};
-use crate::mask::{apply_mask, mask_into};
+use crate::mask::{apply_mask, apply_mask_ascii, mask_into_ascii};
 
 /// Frames with a payload below this size end fused unmasking: the parser unmasks them in
 /// place, which costs less than following their boundaries during the copy (figures:
@@ -63,19 +63,24 @@ impl FusedUnmask {
 
     /// Append `src` to `buf[*end..]` (which has room for it) and advance `*end`. Payload bytes
     /// of the frames followed are written unmasked; `*plain` is set to the position below which
-    /// every payload byte in the buffer is unmasked.
+    /// every payload byte in the buffer is unmasked. `*ascii` is raised past every piece of
+    /// payload written that is not all ASCII, so that the payload bytes from it to `*plain`
+    /// are ASCII.
     pub(crate) fn copy_in(
         &mut self,
         buf: &mut [u8],
         end: &mut usize,
         mut src: &[u8],
         plain: &mut usize,
+        ascii: &mut usize,
     ) -> Fuse {
         while !src.is_empty() {
             match *self {
                 Self::Payload { key, offset, left } => {
                     let n = src.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-                    mask_into(&mut buf[*end..*end + n], &src[..n], key, offset as usize);
+                    if !mask_into_ascii(&mut buf[*end..*end + n], &src[..n], key, offset as usize) {
+                        *ascii = *end + n;
+                    }
                     *end += n;
                     src = &src[n..];
                     *plain = *end;
@@ -106,7 +111,9 @@ impl FusedUnmask {
                             Some(key) if h.payload_len >= FUSE_MIN_FRAME => {
                                 // Payload bytes copied with the header: unmask them in place.
                                 let early = *end - (at + len);
-                                apply_mask(&mut buf[at + len..*end], key, 0);
+                                if !apply_mask_ascii(&mut buf[at + len..*end], key, 0) {
+                                    *ascii = *end;
+                                }
                                 *plain = *end;
                                 *self = Self::Payload {
                                     key,
@@ -174,14 +181,18 @@ pub(crate) enum ParserAt {
 ///
 /// Payload bytes below `plain_until` were unmasked as they were copied in (by a
 /// [`FusedUnmask`] following the frames); from it on, bytes are as received and
-/// [`unmask`](Self::unmask) unmasks them in place. This type is the only one that moves bytes
-/// in the buffer, so the position stays true when it compacts.
+/// [`unmask`](Self::unmask) unmasks them in place. Of those unmasked on their way in, the
+/// payload bytes from `ascii_from` to `plain_until` were found to be ASCII by the same pass
+/// (every piece that was not moved `ascii_from` past it), so that text there needs no UTF-8
+/// check ([`unmask_ascii`](Self::unmask_ascii)). This type is the only one that moves bytes
+/// in the buffer, so the positions stay true when it compacts.
 #[derive(Debug, Default)]
 pub(crate) struct RecvBuf {
     buf: Vec<u8>,
     start: usize,
     end: usize,
     plain_until: usize,
+    ascii_from: usize,
     fused: Option<FusedUnmask>,
 }
 
@@ -243,6 +254,7 @@ impl RecvBuf {
             };
             if self.fused.is_some() {
                 self.plain_until = self.end;
+                self.ascii_from = self.end;
             }
         }
         let need = self.end + data.len();
@@ -251,7 +263,13 @@ impl RecvBuf {
             if self.buf.len() < need {
                 self.buf.resize(need, 0);
             }
-            let fuse = fused.copy_in(&mut self.buf, &mut self.end, data, &mut self.plain_until);
+            let fuse = fused.copy_in(
+                &mut self.buf,
+                &mut self.end,
+                data,
+                &mut self.plain_until,
+                &mut self.ascii_from,
+            );
             if fuse == Fuse::Stopped {
                 self.fused = None;
             }
@@ -349,6 +367,26 @@ impl RecvBuf {
         }
     }
 
+    /// [`unmask`](Self::unmask) for text: also whether every one of the `n` bytes is ASCII,
+    /// known from the unmasking now or on the bytes' way in (`false` may also mean not known).
+    #[inline(always)]
+    pub(crate) fn unmask_ascii(
+        &mut self,
+        at: usize,
+        n: usize,
+        key: [u8; 4],
+        offset: usize,
+    ) -> bool {
+        if self.plain_until <= at {
+            apply_mask_ascii(&mut self.buf[at..at + n], key, offset)
+        } else {
+            let skip = (self.plain_until - at).min(n);
+            let known = self.ascii_from <= at;
+            let rest = apply_mask_ascii(&mut self.buf[at + skip..at + n], key, offset + skip);
+            known && rest
+        }
+    }
+
     /// Make the free room past `end` at least `n` bytes. The buffered bytes move to the start only
     /// when the consumed prefix is at least as long as they are (so each byte is moved at most
     /// once on average) and the room left would not hold both `n` bytes and the `frame_rest`
@@ -408,6 +446,7 @@ impl RecvBuf {
         self.end -= by;
         self.start = 0;
         self.plain_until = self.plain_until.saturating_sub(by);
+        self.ascii_from = self.ascii_from.saturating_sub(by);
         if let Some(f) = &mut self.fused {
             f.shift(by);
         }
@@ -443,15 +482,25 @@ mod tests {
 
     /// Copy `wire` in the given pieces; return the buffer and the plain position.
     fn copy(wire: &[u8], cuts: &[usize]) -> (Vec<u8>, usize, Fuse) {
+        let (buf, plain, _, fuse) = copy_ascii(wire, cuts);
+        (buf, plain, fuse)
+    }
+
+    /// [`copy`], with the position from which the payload copied in is ASCII: checked after
+    /// each piece against the payload bytes, and returned.
+    fn copy_ascii(wire: &[u8], cuts: &[usize]) -> (Vec<u8>, usize, usize, Fuse) {
         let mut buf = vec![0u8; wire.len()];
-        let (mut end, mut plain) = (0, 0);
+        let (mut end, mut plain, mut ascii) = (0, 0, 0);
+        let payload = payload_bytes(wire);
         let mut fused = FusedUnmask::Header { at: 0 };
         let mut last = 0;
         let mut fuse = Fuse::Continue;
         for &c in cuts.iter().chain([wire.len()].iter()) {
             let c = c.clamp(last, wire.len());
             if fuse == Fuse::Continue {
-                fuse = fused.copy_in(&mut buf, &mut end, &wire[last..c], &mut plain);
+                fuse = fused.copy_in(&mut buf, &mut end, &wire[last..c], &mut plain, &mut ascii);
+                let stray = (ascii..plain).find(|&i| payload[i] && !buf[i].is_ascii());
+                assert_eq!(stray, None, "ASCII from {ascii} to {plain}");
             } else {
                 buf[end..end + c - last].copy_from_slice(&wire[last..c]);
                 end = c;
@@ -459,7 +508,68 @@ mod tests {
             last = c;
         }
         assert_eq!(end, wire.len());
-        (buf, plain, fuse)
+        (buf, plain, ascii, fuse)
+    }
+
+    /// Which bytes of `wire`, a run of masked frames, are payload.
+    fn payload_bytes(wire: &[u8]) -> Vec<bool> {
+        let mut is = vec![false; wire.len()];
+        let mut at = 0;
+        while let Ok(Some((h, len))) = parse_header(&wire[at..], true, 0b111) {
+            let end = (at + len + h.payload_len as usize).min(wire.len());
+            is[at + len..end].fill(true);
+            at = end;
+        }
+        is
+    }
+
+    #[test]
+    fn ascii_payload_is_found_as_it_is_unmasked() {
+        let n = FUSE_MIN_FRAME as usize + 100;
+        let text: Vec<u8> = (0..n).map(|i| b'a' + (i % 26) as u8).collect();
+        let key = [0x81, 0x02, 0xfe, 0x7f];
+        // Two frames: a run never spans the header between them.
+        let one = frame(&text, key);
+        let wire = [&one[..], &one[..]].concat();
+        // Where the second frame's payload starts.
+        let second = one.len() + (one.len() - n);
+        for cuts in [
+            &[][..],
+            &[1],
+            &[20],
+            &[second - 3, second + 5],
+            &[40_000, 50_000],
+        ] {
+            let (_, plain, ascii, _) = copy_ascii(&wire, cuts);
+            assert_eq!(plain, wire.len());
+            // Every piece of both payloads was ASCII: all of it is known to be.
+            assert_eq!(ascii, 0, "cuts {cuts:?}");
+        }
+        // A byte that is not ASCII moves the mark past it, at most to where the piece
+        // holding it ends, in either frame.
+        for at in [0, 1, 5, 6, 9_000, n - 1] {
+            let mut t = text.clone();
+            t[at] = 0xc3;
+            for (wire, base) in [
+                ([frame(&text, key), frame(&t, key)].concat(), second),
+                (
+                    [frame(&t, key), frame(&text, key)].concat(),
+                    second - one.len(),
+                ),
+            ] {
+                let cuts = [base + 8_000, base + 16_000];
+                let (_, _, ascii, _) = copy_ascii(&wire, &cuts);
+                let piece_end = cuts
+                    .iter()
+                    .copied()
+                    .find(|&c| c > base + at)
+                    .unwrap_or(wire.len());
+                assert!(
+                    base + at < ascii && ascii <= piece_end,
+                    "non-ASCII at {at} of the payload at {base}: ASCII from {ascii}"
+                );
+            }
+        }
     }
 
     /// The frame with its payload in clear, as the buffer should hold it.
@@ -537,7 +647,7 @@ mod tests {
         let mut fused = FusedUnmask::in_payload(key, 7, 1000).unwrap();
         let mut buf = vec![0u8; 993];
         let (mut end, mut plain) = (0, 0);
-        fused.copy_in(&mut buf, &mut end, &wire[8 + 7..], &mut plain);
+        fused.copy_in(&mut buf, &mut end, &wire[8 + 7..], &mut plain, &mut 0);
         assert!(buf == p[7..]);
         assert_eq!(fused, FusedUnmask::Header { at: 993 });
     }

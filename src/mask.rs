@@ -49,6 +49,58 @@ fn apply_mask_blocks(buf: &mut [u8], key: [u8; 4], offset: usize) {
     apply_mask_portable(buf, key, offset);
 }
 
+/// [`apply_mask`], also telling whether every byte it wrote is ASCII: for text, whose UTF-8
+/// check such bytes make needless, found in the same pass (one OR a word, where the loop's
+/// time is its loads and stores).
+///
+/// The ORs are kept over the first [`TELL_FIRST`] bytes, and over the rest only when those
+/// were all ASCII: multi-byte text pays for them on one kibibyte, not on the whole payload.
+#[inline]
+pub(crate) fn apply_mask_ascii(buf: &mut [u8], key: [u8; 4], offset: usize) -> bool {
+    if buf.len() < BLOCK {
+        return apply_mask_words(buf, phase_key(key, offset)) & HIGH_BITS == 0;
+    }
+    apply_mask_ascii_blocks(buf, key, offset)
+}
+
+/// [`apply_mask_ascii`] for payloads of at least one block, out of line as
+/// [`apply_mask_blocks`] is (inlined, it slowed 16-byte text frames by a tenth).
+#[inline(never)]
+fn apply_mask_ascii_blocks(buf: &mut [u8], key: [u8; 4], offset: usize) -> bool {
+    let (first, rest) = buf.split_at_mut(buf.len().min(TELL_FIRST));
+    let ascii = apply_mask_blocks_ascii(first, key, offset) & HIGH_BITS == 0;
+    if rest.is_empty() {
+        return ascii;
+    }
+    let offset = offset + first.len();
+    if ascii {
+        apply_mask_blocks_ascii(rest, key, offset) & HIGH_BITS == 0
+    } else {
+        apply_mask(rest, key, offset);
+        false
+    }
+}
+
+/// Bytes of a payload over which [`apply_mask_ascii`] and [`mask_into_ascii`] keep the ORs of
+/// the bytes written whatever they find; past them only while every byte was ASCII.
+const TELL_FIRST: usize = 1024;
+
+/// [`apply_mask_ascii`] for payloads of at least one block: the OR of every byte written,
+/// spread over a word.
+#[inline(never)]
+fn apply_mask_blocks_ascii(buf: &mut [u8], key: [u8; 4], offset: usize) -> u64 {
+    #[cfg(all(target_arch = "x86_64", not(target_feature = "avx2")))]
+    if buf.len() >= AVX2_THRESHOLD && x86_has!("avx2") {
+        #[allow(unsafe_code)]
+        // SAFETY: as in `apply_mask_blocks`.
+        return unsafe { apply_mask_ascii_avx2(buf, key, offset) };
+    }
+    apply_mask_portable(buf, key, offset)
+}
+
+/// The high bit of every byte of a word: set in an OR of bytes when one of them is not ASCII.
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
 /// Write `src` into `dst`, XORed with `key`, where `src[0]` is at position `offset` of the
 /// frame payload: a copy and an unmask in one pass over the bytes, for payload that arrives in
 /// a caller's buffer and must be copied anyway. Equal to `dst.copy_from_slice(src)`, then
@@ -74,6 +126,41 @@ pub fn mask_into(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: usize) {
     mask_into_portable(dst, src, key, offset);
 }
 
+/// [`mask_into`], also telling whether every byte it wrote is ASCII (see
+/// [`apply_mask_ascii`]).
+///
+/// # Panics
+///
+/// As `mask_into`, if `dst` and `src` differ in length.
+#[inline]
+pub(crate) fn mask_into_ascii(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: usize) -> bool {
+    assert_eq!(dst.len(), src.len(), "mask_into: lengths differ");
+    let n = src.len().min(TELL_FIRST);
+    let (first, rest) = dst.split_at_mut(n);
+    let ascii = mask_into_seen(first, &src[..n], key, offset) & HIGH_BITS == 0;
+    if rest.is_empty() {
+        return ascii;
+    }
+    if ascii {
+        mask_into_seen(rest, &src[n..], key, offset + n) & HIGH_BITS == 0
+    } else {
+        mask_into(rest, &src[n..], key, offset + n);
+        false
+    }
+}
+
+/// [`mask_into`] returning the OR of the bytes written.
+#[inline]
+fn mask_into_seen(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: usize) -> u64 {
+    #[cfg(all(target_arch = "x86_64", not(target_feature = "avx2")))]
+    if src.len() >= AVX2_THRESHOLD && x86_has!("avx2") {
+        #[allow(unsafe_code)]
+        // SAFETY: as in `mask_into`.
+        return unsafe { mask_into_ascii_avx2(dst, src, key, offset) };
+    }
+    mask_into_portable(dst, src, key, offset)
+}
+
 /// [`mask_into_portable`] compiled with AVX2 enabled.
 #[cfg(all(target_arch = "x86_64", not(target_feature = "avx2")))]
 #[target_feature(enable = "avx2")]
@@ -81,15 +168,25 @@ fn mask_into_avx2(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: usize) {
     mask_into_portable(dst, src, key, offset);
 }
 
+/// [`mask_into_portable`] compiled with AVX2 enabled, its OR of the bytes written kept.
+#[cfg(all(target_arch = "x86_64", not(target_feature = "avx2")))]
+#[target_feature(enable = "avx2")]
+fn mask_into_ascii_avx2(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: usize) -> u64 {
+    mask_into_portable(dst, src, key, offset)
+}
+
+/// The copy and unmask of [`mask_into`]; returns the OR of every byte written, spread over a
+/// word (callers that do not need it drop it, and the compiler with it).
 #[inline(always)]
-fn mask_into_portable(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: usize) {
+fn mask_into_portable(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: usize) -> u64 {
     // As `apply_mask_portable`: up to the destination's first cache-line boundary first, then
     // runs of four blocks as one loop body.
+    let mut seen = 0;
     let (dst, src, key) = if dst.len() >= ALIGN_FROM {
         let head = lead_len(dst.as_ptr(), dst.len());
         let (lead, dst) = dst.split_at_mut(head);
         let (lead_src, src) = src.split_at(head);
-        mask_into_words(lead, lead_src, phase_key(key, offset));
+        seen |= mask_into_words(lead, lead_src, phase_key(key, offset));
         (dst, src, phase_key(key, offset + head))
     } else {
         (dst, src, phase_key(key, offset))
@@ -98,22 +195,25 @@ fn mask_into_portable(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: usize) {
     let mut d = dst.chunks_exact_mut(UNROLL * BLOCK);
     let mut s = src.chunks_exact(UNROLL * BLOCK);
     for (dr, sr) in (&mut d).zip(&mut s) {
-        xor_words_into(dr, sr, k8);
+        seen |= xor_words_into(dr, sr, k8);
     }
     // Each run is a multiple of 4 bytes long, so the tail starts at key phase 0.
-    mask_into_words(d.into_remainder(), s.remainder(), key);
+    seen | mask_into_words(d.into_remainder(), s.remainder(), key)
 }
 
-/// `mask_into` from key phase 0, a word at a time: a lead, a tail, or a short payload.
+/// `mask_into` from key phase 0, a word at a time: a lead, a tail, or a short payload. Returns
+/// the OR of the bytes written.
 #[inline(always)]
-fn mask_into_words(dst: &mut [u8], src: &[u8], key: [u8; 4]) {
+fn mask_into_words(dst: &mut [u8], src: &[u8], key: [u8; 4]) -> u64 {
     let whole = dst.len() & !7;
     let (words, rest) = dst.split_at_mut(whole);
-    xor_words_into(words, &src[..whole], key_word(key));
+    let mut seen = xor_words_into(words, &src[..whole], key_word(key));
     // Words are 8 bytes, so the rest starts at key phase 0 too.
     for (i, (o, x)) in rest.iter_mut().zip(&src[whole..]).enumerate() {
         *o = *x ^ key[i & 3];
+        seen |= u64::from(*o);
     }
+    seen
 }
 
 /// Below this length the AVX2 path does not pay for its dispatch and wider tail.
@@ -131,14 +231,24 @@ fn apply_mask_avx2(buf: &mut [u8], key: [u8; 4], offset: usize) {
     apply_mask_portable(buf, key, offset);
 }
 
+/// [`apply_mask_portable`] compiled with AVX2 enabled, its OR of the bytes written kept.
+#[cfg(all(target_arch = "x86_64", not(target_feature = "avx2")))]
+#[target_feature(enable = "avx2")]
+fn apply_mask_ascii_avx2(buf: &mut [u8], key: [u8; 4], offset: usize) -> u64 {
+    apply_mask_portable(buf, key, offset)
+}
+
+/// The unmask of [`apply_mask`]; returns the OR of every byte written, spread over a word
+/// (callers that do not need it drop it, and the compiler with it).
 #[inline(always)]
-fn apply_mask_portable(buf: &mut [u8], key: [u8; 4], offset: usize) {
+fn apply_mask_portable(buf: &mut [u8], key: [u8; 4], offset: usize) -> u64 {
     // A long buffer's bytes before its first cache-line boundary first, so that no store of
     // the block loop straddles two lines (64 KiB in place: ~100 GB/s unaligned, ~160 aligned).
+    let mut seen = 0;
     let (buf, key) = if buf.len() >= ALIGN_FROM {
         let head = lead_len(buf.as_ptr(), buf.len());
         let (lead, rest) = buf.split_at_mut(head);
-        apply_mask_words(lead, phase_key(key, offset));
+        seen |= apply_mask_words(lead, phase_key(key, offset));
         (rest, phase_key(key, offset + head))
     } else {
         (buf, phase_key(key, offset))
@@ -149,15 +259,15 @@ fn apply_mask_portable(buf: &mut [u8], key: [u8; 4], offset: usize) {
     let k8 = key_word(key);
     let mut runs = buf.chunks_exact_mut(UNROLL * BLOCK);
     for run in &mut runs {
-        xor_words(run, k8);
+        seen |= xor_words(run, k8);
     }
     // What is left, a block at a time while a block is left (a payload under four blocks
     // is mostly this).
     let mut blocks = runs.into_remainder().chunks_exact_mut(BLOCK);
     for block in &mut blocks {
-        xor_words(block, k8);
+        seen |= xor_words(block, k8);
     }
-    apply_mask_words(blocks.into_remainder(), key);
+    seen | apply_mask_words(blocks.into_remainder(), key)
 }
 
 /// The key repeated in a word, in memory order: one multiply puts the key's four bytes in
@@ -168,43 +278,56 @@ fn key_word(key: [u8; 4]) -> u64 {
     u64::from(u32::from_ne_bytes(key)) * 0x1_0000_0001
 }
 
-/// XOR each whole 8-byte word of `buf` with `k8` (bytes past the last whole word are left).
+/// XOR each whole 8-byte word of `buf` with `k8` (bytes past the last whole word are left);
+/// returns the OR of the words written.
 #[inline(always)]
-fn xor_words(buf: &mut [u8], k8: u64) {
+fn xor_words(buf: &mut [u8], k8: u64) -> u64 {
+    let mut seen = 0;
     for word in buf.chunks_exact_mut(8) {
         let mut w = [0u8; 8];
         w.copy_from_slice(word);
-        word.copy_from_slice(&(u64::from_ne_bytes(w) ^ k8).to_ne_bytes());
+        let x = u64::from_ne_bytes(w) ^ k8;
+        seen |= x;
+        word.copy_from_slice(&x.to_ne_bytes());
     }
+    seen
 }
 
-/// Write each whole 8-byte word of `src` XORed with `k8` to `dst` (of the same length).
+/// Write each whole 8-byte word of `src` XORed with `k8` to `dst` (of the same length);
+/// returns the OR of the words written.
 #[inline(always)]
-fn xor_words_into(dst: &mut [u8], src: &[u8], k8: u64) {
+fn xor_words_into(dst: &mut [u8], src: &[u8], k8: u64) -> u64 {
+    let mut seen = 0;
     for (o, i) in dst.chunks_exact_mut(8).zip(src.chunks_exact(8)) {
         let mut w = [0u8; 8];
         w.copy_from_slice(i);
-        o.copy_from_slice(&(u64::from_ne_bytes(w) ^ k8).to_ne_bytes());
+        let x = u64::from_ne_bytes(w) ^ k8;
+        seen |= x;
+        o.copy_from_slice(&x.to_ne_bytes());
     }
+    seen
 }
 
 /// XOR `buf`, starting at key phase 0, a word at a time: what is left after the blocks, and
-/// the whole of a payload too short for them.
+/// the whole of a payload too short for them. Returns the OR of the bytes written.
 #[inline(always)]
-fn apply_mask_words(buf: &mut [u8], key: [u8; 4]) {
+fn apply_mask_words(buf: &mut [u8], key: [u8; 4]) -> u64 {
     let k4 = u32::from_ne_bytes(key);
     let whole = buf.len() & !7;
     let (words, mut rest) = buf.split_at_mut(whole);
-    xor_words(words, key_word(key));
+    let mut seen = xor_words(words, key_word(key));
     if rest.len() >= 4 {
         let (four, tail) = rest.split_at_mut(4);
-        let w = u32::from_ne_bytes([four[0], four[1], four[2], four[3]]);
-        four.copy_from_slice(&(w ^ k4).to_ne_bytes());
+        let w = u32::from_ne_bytes([four[0], four[1], four[2], four[3]]) ^ k4;
+        seen |= u64::from(w);
+        four.copy_from_slice(&w.to_ne_bytes());
         rest = tail;
     }
     for (b, k) in rest.iter_mut().zip(key) {
         *b ^= k;
+        seen |= u64::from(*b);
     }
+    seen
 }
 
 /// Bytes XORed per iteration of the vectorised loop (chosen by measurement: `BENCHMARKS.md`,
@@ -337,6 +460,70 @@ mod tests {
                     for out in [&inplace, &into] {
                         assert_eq!(&out[..start], &backing[..start]);
                         assert_eq!(&out[start + len..], &backing[start + len..]);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn ascii_is_told_exactly_in_both_kernels() {
+        // Text that unmasks to ASCII, but for one byte (or none) at every place a kernel
+        // treats apart: the lead before a cache line, the runs, the blocks, the words, the
+        // last bytes, and either side of the first kibibyte.
+        let key = [0x93, 0x21, 0xc4, 0x7e];
+        let backing: Vec<u8> = (0..3 * TELL_FIRST + 4 * ALIGN)
+            .map(|i| b' ' + (i * 7 % 95) as u8)
+            .collect();
+        let lengths = [
+            0,
+            1,
+            3,
+            4,
+            7,
+            8,
+            9,
+            31,
+            32,
+            33,
+            127,
+            128,
+            129,
+            ALIGN_FROM + 77,
+            TELL_FIRST - 1,
+            TELL_FIRST,
+            TELL_FIRST + 1,
+            2 * TELL_FIRST + 77,
+        ];
+        for len in lengths {
+            for start in [0, 1, 5, 16, 63] {
+                for offset in 0..4 {
+                    let highs = [
+                        None,
+                        Some(0),
+                        Some(len / 2),
+                        Some(len.saturating_sub(1)),
+                        Some(TELL_FIRST - 1),
+                        Some(TELL_FIRST),
+                    ];
+                    for high in highs {
+                        let mut plain = backing[start..start + len].to_vec();
+                        if let Some(at) = high.filter(|&at| at < len) {
+                            plain[at] |= 0x80;
+                        }
+                        let ascii = plain.is_ascii();
+                        let mut wire = plain.clone();
+                        apply_mask_bytewise(&mut wire, key, offset);
+                        let mut inplace = backing.clone();
+                        inplace[start..start + len].copy_from_slice(&wire);
+                        let got = apply_mask_ascii(&mut inplace[start..start + len], key, offset);
+                        assert_eq!(&inplace[start..start + len], &plain[..]);
+                        assert_eq!(got, ascii, "in place: len {len} start {start} {high:?}");
+                        let mut into = backing.clone();
+                        let got =
+                            mask_into_ascii(&mut into[start..start + len], &wire, key, offset);
+                        assert_eq!(&into[start..start + len], &plain[..]);
+                        assert_eq!(got, ascii, "into: len {len} start {start} {high:?}");
                     }
                 }
             }

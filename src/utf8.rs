@@ -362,6 +362,20 @@ impl Utf8Validator {
         Ok(())
     }
 
+    /// Take the next `bytes` of the message, found to be ASCII as they were unmasked (the
+    /// OR of every byte has no high bit), without looking at them again: ASCII between code
+    /// points is valid and leaves the validator between code points. Returns `false`, taking
+    /// nothing, when a code point is pending; the caller then [`feed`](Self::feed)s them.
+    #[inline]
+    pub(crate) fn take_ascii(&mut self, bytes: &[u8]) -> bool {
+        debug_assert!(bytes.is_ascii(), "bytes taken as ASCII are not");
+        if !self.is_complete() {
+            return false;
+        }
+        self.fed += bytes.len();
+        true
+    }
+
     /// True when no partial code point is pending, so the message may end here.
     #[inline]
     pub fn is_complete(&self) -> bool {
@@ -470,6 +484,14 @@ impl ValidText {
         as_str(bytes).map(|t| ValidText { len: t.len() })
     }
 
+    /// The proof for `bytes` found to be ASCII as they were unmasked (the OR of every byte has
+    /// no high bit): ASCII is valid UTF-8, and no second pass is needed.
+    #[inline]
+    pub(crate) fn ascii(bytes: &[u8]) -> ValidText {
+        debug_assert!(bytes.is_ascii(), "bytes taken as ASCII are not");
+        ValidText { len: bytes.len() }
+    }
+
     /// The number of bytes validated.
     #[inline]
     pub(crate) fn len(self) -> usize {
@@ -505,14 +527,17 @@ impl ValidText {
         );
         #[allow(unsafe_code)]
         // SAFETY: a `ValidText` of this length exists only if these bytes were validated as a
-        // whole, valid UTF-8 text: by `check` (`as_str`, see its SAFETY notes), or by one
-        // `Utf8Validator` fed every byte in order from the text's first, which `finish`
-        // found complete. The validator accepts a sequence of pieces only if their
-        // concatenation is valid UTF-8: short pieces run the RFC 3629 automaton, long ones the
-        // AVX-512 validator (exact by the argument in `utf8_simd`'s module documentation) or simdutf8's std-compatible validator, and every code
-        // point split between pieces or cut by a piece's end is stepped through the RFC 3629
-        // automaton byte by byte. The caller passes the bytes it fed (the length is asserted
-        // above), which only the receive path writes, before validation.
+        // whole, valid UTF-8 text: by `check` (`as_str`, see its SAFETY notes), by `ascii`
+        // for bytes whose OR, computed by the unmasking that wrote them, has no high bit, or
+        // by one `Utf8Validator` fed every byte in order from the text's first (pieces found
+        // ASCII that way taken by `take_ascii` between code points), which `finish` found
+        // complete. The validator accepts a sequence of pieces only if their concatenation is
+        // valid UTF-8: short pieces run the RFC 3629 automaton, long ones the AVX-512
+        // validator (exact by the argument in `utf8_simd`'s module documentation) or
+        // simdutf8's std-compatible validator, every code point split between pieces or cut
+        // by a piece's end is stepped through the RFC 3629 automaton byte by byte, and ASCII
+        // between code points is valid as it is. The caller passes the bytes it fed (the
+        // length is asserted above), which only the receive path writes, before validation.
         unsafe {
             core::str::from_utf8_unchecked(bytes)
         }

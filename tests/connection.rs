@@ -414,6 +414,60 @@ fn streaming_hands_out_the_valid_text_before_an_invalid_byte_however_it_is_split
     assert_eq!(&whole.pending_output()[2..4], &1007u16.to_be_bytes());
 }
 
+/// Text found to be ASCII as it is unmasked skips the UTF-8 check; a byte that is not ASCII,
+/// valid or not, anywhere in a large frame (unmasked during the copy or in place, read in
+/// pieces or whole, in one frame or two), is still judged as UTF-8.
+#[test]
+fn ascii_text_needs_no_check_and_other_bytes_still_get_one() {
+    let n = 70_000;
+    let ascii: Vec<u8> = (0..n).map(|i| b'a' + (i % 26) as u8).collect();
+    let mut cases = vec![(ascii.clone(), true)];
+    for at in [0, 3, 4_095, 16_384, 40_000, n - 2] {
+        let mut t = ascii.clone();
+        t[at..at + 2].copy_from_slice("é".as_bytes());
+        cases.push((t.clone(), true));
+        t[at + 1] = b'x'; // a lead byte without its continuation
+        cases.push((t.clone(), false));
+        t[at] = 0xff;
+        cases.push((t, false));
+    }
+    let mut cut = ascii.clone();
+    cut[n - 1] = 0xc3; // a code point cut by the end of the message
+    cases.push((cut, false));
+    for (payload, valid) in cases {
+        let want = if valid {
+            vec![Ev::Text(String::from_utf8(payload.clone()).unwrap())]
+        } else {
+            vec![Ev::Error(ProtocolError::InvalidUtf8)]
+        };
+        let whole = masked(0x81, &payload, K);
+        let split = n / 3;
+        let fragments = [
+            masked(0x01, &payload[..split], K),
+            masked(0x80, &payload[split..], K),
+        ]
+        .concat();
+        for wire in [&whole, &fragments] {
+            for read in [wire.len(), 64 * 1024, 16 * 1024 + 3, 1_000] {
+                // Copied in by `receive`: large frames are unmasked during the copy.
+                let mut s = server();
+                for chunk in wire.chunks(read) {
+                    s.receive(chunk);
+                }
+                assert_eq!(drain(&mut s), want, "receive, reads of {read}");
+                // Read into the lent buffer: unmasked in place.
+                let mut s = server();
+                for chunk in wire.chunks(read) {
+                    let buf = s.receive_buffer(chunk.len());
+                    buf[..chunk.len()].copy_from_slice(chunk);
+                    s.commit_received(chunk.len());
+                }
+                assert_eq!(drain(&mut s), want, "lent, reads of {read}");
+            }
+        }
+    }
+}
+
 #[test]
 fn lent_receive_buffer_is_equivalent_to_receive() {
     let input = [masked(0x81, b"hello", K), masked(0x82, &[7; 300], K)].concat();

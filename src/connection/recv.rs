@@ -240,14 +240,25 @@ impl Connection {
             return None;
         }
         let s = self.rx.start() + n;
+        let mut ascii = false;
         if masked {
             // One four-byte load (indexing byte by byte builds the key with shifts).
             let key = buf[at..].first_chunk::<4>().copied().unwrap_or_default();
-            self.rx.unmask(s, len, key, 0);
+            if text {
+                ascii = self.rx.unmask_ascii(s, len, key, 0);
+            } else {
+                self.rx.unmask(s, len, key, 0);
+            }
         }
         self.assembled.clear();
         let ready = if text {
-            match ValidText::check(self.rx.bytes(s, s + len)) {
+            let bytes = self.rx.bytes(s, s + len);
+            let valid = if ascii {
+                Some(ValidText::ascii(bytes))
+            } else {
+                ValidText::check(bytes)
+            };
+            match valid {
                 Some(valid) => Ready::text(s, s + len, valid),
                 None => {
                     // The connection fails as in `deliver_single`; its ending comes next.
@@ -385,11 +396,22 @@ impl Connection {
     fn deliver_single(&mut self, text: bool, n: usize, len: usize, mask: Option<[u8; 4]>) -> Step {
         self.rx.consume(n);
         let s = self.rx.start();
-        if let Some(key) = mask {
-            self.rx.unmask(s, len, key, 0);
-        }
+        let ascii = match mask {
+            Some(key) if text => self.rx.unmask_ascii(s, len, key, 0),
+            Some(key) => {
+                self.rx.unmask(s, len, key, 0);
+                false
+            }
+            None => false,
+        };
         let out = if text {
-            match ValidText::check(self.rx.bytes(s, s + len)) {
+            let bytes = self.rx.bytes(s, s + len);
+            let valid = if ascii {
+                Some(ValidText::ascii(bytes))
+            } else {
+                ValidText::check(bytes)
+            };
+            match valid {
                 Some(valid) => Out::Text(s, s + len, valid),
                 None => return self.fail(ProtocolError::InvalidUtf8),
             }
@@ -422,6 +444,26 @@ impl Connection {
     fn unmask(&mut self, f: &InFrame, start: usize, n: usize, offset: usize) {
         if let Some(key) = f.mask {
             self.rx.unmask(start, n, key, offset);
+        }
+    }
+
+    /// [`unmask`](Self::unmask) a piece of a data frame's payload; for `text`, also whether
+    /// the piece is known to be ASCII (`false` when not known, as for an unmasked frame).
+    fn unmask_piece(
+        &mut self,
+        f: &InFrame,
+        text: bool,
+        start: usize,
+        n: usize,
+        offset: usize,
+    ) -> bool {
+        match f.mask {
+            Some(key) if text => self.rx.unmask_ascii(start, n, key, offset),
+            Some(key) => {
+                self.rx.unmask(start, n, key, offset);
+                false
+            }
+            None => false,
         }
     }
 
@@ -494,12 +536,13 @@ impl Connection {
                 self.msg = None;
                 return self.deliver_single(text, 0, f.len, f.mask);
             }
-            // In pieces: validate each as it arrives, to fail an invalid byte at once.
+            // In pieces: validate each as it arrives, to fail an invalid byte at once (a piece
+            // found ASCII as it was unmasked is valid as it is).
             let ready = avail.min(f.len);
-            self.unmask(&f, s + f.done, ready - f.done, f.done);
+            let ascii = self.unmask_piece(&f, text, s + f.done, ready - f.done, f.done);
             let piece = self.rx.bytes(s + f.done, s + ready);
             let msg = self.msg.as_mut().expect("inside a message");
-            if text && msg.utf8.feed(piece).is_err() {
+            if text && !(ascii && msg.utf8.take_ascii(piece)) && msg.utf8.feed(piece).is_err() {
                 return self.fail(ProtocolError::InvalidUtf8);
             }
             f.done = ready;
@@ -522,10 +565,10 @@ impl Connection {
         }
         // A fragment: move its payload into the reassembly buffer as it arrives.
         let new = avail.min(f.len - f.done);
-        self.unmask(&f, s, new, f.done);
+        let ascii = self.unmask_piece(&f, text, s, new, f.done);
         let chunk = self.rx.bytes(s, s + new);
         let msg = self.msg.as_mut().expect("inside a message");
-        if text && msg.utf8.feed(chunk).is_err() {
+        if text && !(ascii && msg.utf8.take_ascii(chunk)) && msg.utf8.feed(chunk).is_err() {
             return self.fail(ProtocolError::InvalidUtf8);
         }
         self.assembled.extend_from_slice(chunk);
