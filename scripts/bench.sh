@@ -26,7 +26,7 @@ if [ "${1:-}" = "--memory" ]; then
   exec python3 scripts/bench_table.py --memory-only \
     --memory target/memory.json \
     --output BENCHMARKS.md \
-    --command "scripts/bench.sh --memory  (= cargo bench --bench memory; cargo bench --bench e2e --features tokio)"
+    --command "scripts/bench.sh --memory  (= cargo bench --bench memory)"
 elif [ "${1:-}" = "--e2e" ]; then
   cargo build --release --example echo_server
   cargo bench --bench e2e --features tokio
