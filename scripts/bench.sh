@@ -16,6 +16,7 @@
 #                                  the end-to-end table
 set -euo pipefail
 cd "$(dirname "$0")/.."
+RERUN=()
 
 # Short but stable enough on a small shared machine; criterion's defaults take ~4x longer.
 CRITERION_ARGS=(--warm-up-time 1 --measurement-time 2 --sample-size 30)
@@ -40,6 +41,7 @@ elif [ $# -gt 0 ]; then
   cargo bench --bench compare -- "${CRITERION_ARGS[@]}" "$@"
   CRITERION_HOME="$PWD/target/criterion-lto" \
     cargo bench --profile bench-lto --bench compare -- "${CRITERION_ARGS[@]}" "$@"
+  RERUN=(--rerun "$*")
 else
   # A full run replaces every figure: drop results of benchmarks that no longer exist.
   rm -rf target/criterion target/criterion-lto target/memory.json
@@ -54,7 +56,7 @@ else
   cargo bench --bench e2e --features tokio
 fi
 
-python3 scripts/bench_table.py \
+python3 scripts/bench_table.py "${RERUN[@]}" \
   --criterion-dir target/criterion \
   --lto-dir target/criterion-lto \
   --memory target/memory.json \

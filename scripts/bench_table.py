@@ -370,7 +370,22 @@ def e2e_section(e2e, command=None):
     return out + [""] + e2e_table(e2e) + [""]
 
 
-def generate(results, command, memory, lto=None, e2e=None):
+def section_text(text, title):
+    """The section headed `title` inside the generated block of `text` (to the next heading),
+    or None."""
+    if BEGIN not in text or END not in text:
+        return None
+    begin, end = text.index(BEGIN), text.index(END)
+    block = text[begin:end]
+    if title not in block:
+        return None
+    start = begin + block.index(title)
+    nxt = text.find("\n### ", start + len(title))
+    stop = nxt + 1 if nxt != -1 and nxt < end else end
+    return text[start:stop]
+
+
+def generate(results, command, memory, lto=None, e2e=None, generated=None):
     m = machine()
     v = locked_versions({"tungstenite", "fastwebsockets", "criterion"})
     out = [
@@ -381,7 +396,8 @@ def generate(results, command, memory, lto=None, e2e=None):
         + ", ".join(f"{k} {v[k]}" for k in ("tungstenite", "fastwebsockets") if k in v)
         + (f"; criterion {v['criterion']}" if "criterion" in v else ""),
         f"- Command: `{command}`",
-        f"- Generated: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
+        generated
+        or f"- Generated: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
         "",
         "Each cell: payload throughput (GB/s, 10⁹ bytes) · frames (= messages) per second.",
         "Ratio: throughput of the `wsmachine` variant over the best peer's in that row",
@@ -451,6 +467,12 @@ def main():
         help="replace only the memory table, keeping the other figures as they are",
     )
     ap.add_argument(
+        "--rerun",
+        metavar="FILTER",
+        help="only the comparison benchmarks matching FILTER were rerun: keep the full run's "
+        "date, memory and end-to-end tables, and say which rows are new",
+    )
+    ap.add_argument(
         "--e2e-only",
         action="store_true",
         help="replace only the end-to-end table, keeping the other figures as they are",
@@ -480,8 +502,22 @@ def main():
             e2e = json.loads(pathlib.Path(a.e2e).read_text())
         except (OSError, ValueError):
             e2e = None
-        block = generate(results, a.command, memory, lto, e2e)
         old = path.read_text() if path.exists() else "# Benchmarks\n\n" + BEGIN + "\n" + END + "\n"
+        generated = None
+        if a.rerun:
+            full = re.search(r"^- Generated: ([^\n;]*UTC)", old, re.M)
+            now = datetime.datetime.now(datetime.timezone.utc)
+            generated = (
+                f"- Generated: {full.group(1) if full else 'unknown'}; the benchmarks matching "
+                f"`{a.rerun}` rerun {now:%Y-%m-%d %H:%M} UTC (`scripts/bench.sh {a.rerun}`)"
+            )
+        block = generate(results, a.command, memory, lto, e2e, generated)
+        if a.rerun:
+            # The tables a filtered run does not touch stay as they were, notes included.
+            for title in (MEMORY_TITLE, E2E_TITLE):
+                kept = section_text(old, title)
+                if kept is not None:
+                    block = replace_section(block, title, [kept.rstrip("\n"), ""], title)
         if BEGIN in old and END in old:
             new = old[: old.index(BEGIN)] + block + old[old.index(END) + len(END) :]
         else:
