@@ -492,6 +492,17 @@ impl ValidText {
         ValidText { len: bytes.len() }
     }
 
+    /// [`ascii`](Self::ascii) for bytes the unmasking found to be ASCII (`ascii`), else
+    /// [`check`](Self::check).
+    #[inline]
+    pub(crate) fn check_unless_ascii(bytes: &[u8], ascii: bool) -> Option<ValidText> {
+        if ascii {
+            Some(Self::ascii(bytes))
+        } else {
+            Self::check(bytes)
+        }
+    }
+
     /// The number of bytes validated.
     #[inline]
     pub(crate) fn len(self) -> usize {

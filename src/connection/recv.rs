@@ -252,13 +252,7 @@ impl Connection {
         }
         self.assembled.clear();
         let ready = if text {
-            let bytes = self.rx.bytes(s, s + len);
-            let valid = if ascii {
-                Some(ValidText::ascii(bytes))
-            } else {
-                ValidText::check(bytes)
-            };
-            match valid {
+            match ValidText::check_unless_ascii(self.rx.bytes(s, s + len), ascii) {
                 Some(valid) => Ready::text(s, s + len, valid),
                 None => {
                     // The connection fails as in `deliver_single`; its ending comes next.
@@ -405,13 +399,7 @@ impl Connection {
             None => false,
         };
         let out = if text {
-            let bytes = self.rx.bytes(s, s + len);
-            let valid = if ascii {
-                Some(ValidText::ascii(bytes))
-            } else {
-                ValidText::check(bytes)
-            };
-            match valid {
+            match ValidText::check_unless_ascii(self.rx.bytes(s, s + len), ascii) {
                 Some(valid) => Out::Text(s, s + len, valid),
                 None => return self.fail(ProtocolError::InvalidUtf8),
             }
