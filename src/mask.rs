@@ -67,28 +67,42 @@ pub(crate) fn apply_mask_ascii(buf: &mut [u8], key: [u8; 4], offset: usize) -> b
 /// [`apply_mask_blocks`] is (inlined, it slowed 16-byte text frames by a tenth).
 #[inline(never)]
 fn apply_mask_ascii_blocks(buf: &mut [u8], key: [u8; 4], offset: usize) -> bool {
-    let (first, rest) = buf.split_at_mut(buf.len().min(TELL_FIRST));
-    let ascii = apply_mask_blocks_ascii(first, key, offset) & HIGH_BITS == 0;
-    if rest.is_empty() {
-        return ascii;
-    }
-    let offset = offset + first.len();
-    if ascii {
-        apply_mask_blocks_ascii(rest, key, offset) & HIGH_BITS == 0
-    } else {
-        apply_mask(rest, key, offset);
-        false
-    }
+    tell_ascii(buf.len(), |range, seen| {
+        let at = offset + range.start;
+        if seen {
+            apply_mask_seen(&mut buf[range], key, at)
+        } else {
+            apply_mask(&mut buf[range], key, at);
+            0
+        }
+    })
 }
 
 /// Bytes of a payload over which [`apply_mask_ascii`] and [`mask_into_ascii`] keep the ORs of
 /// the bytes written whatever they find; past them only while every byte was ASCII.
 const TELL_FIRST: usize = 1024;
 
-/// [`apply_mask_ascii`] for payloads of at least one block: the OR of every byte written,
-/// spread over a word.
+/// Whether the `len` bytes a kernel writes are all ASCII: `step(range, true)` writes the
+/// bytes of `range` and returns their OR, `step(range, false)` only writes them. The first
+/// [`TELL_FIRST`] bytes are ORed whatever they hold, the rest only while all was ASCII.
+#[inline(always)]
+fn tell_ascii(len: usize, mut step: impl FnMut(core::ops::Range<usize>, bool) -> u64) -> bool {
+    let first = len.min(TELL_FIRST);
+    let ascii = step(0..first, true) & HIGH_BITS == 0;
+    if first == len {
+        return ascii;
+    }
+    if ascii {
+        step(first..len, true) & HIGH_BITS == 0
+    } else {
+        step(first..len, false);
+        false
+    }
+}
+
+/// [`apply_mask`] returning the OR of every byte written, spread over a word.
 #[inline(never)]
-fn apply_mask_blocks_ascii(buf: &mut [u8], key: [u8; 4], offset: usize) -> u64 {
+fn apply_mask_seen(buf: &mut [u8], key: [u8; 4], offset: usize) -> u64 {
     #[cfg(all(target_arch = "x86_64", not(target_feature = "avx2")))]
     if buf.len() >= AVX2_THRESHOLD && x86_has!("avx2") {
         #[allow(unsafe_code)]
@@ -135,18 +149,16 @@ pub fn mask_into(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: usize) {
 #[inline]
 pub(crate) fn mask_into_ascii(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: usize) -> bool {
     assert_eq!(dst.len(), src.len(), "mask_into: lengths differ");
-    let n = src.len().min(TELL_FIRST);
-    let (first, rest) = dst.split_at_mut(n);
-    let ascii = mask_into_seen(first, &src[..n], key, offset) & HIGH_BITS == 0;
-    if rest.is_empty() {
-        return ascii;
-    }
-    if ascii {
-        mask_into_seen(rest, &src[n..], key, offset + n) & HIGH_BITS == 0
-    } else {
-        mask_into(rest, &src[n..], key, offset + n);
-        false
-    }
+    tell_ascii(src.len(), |range, seen| {
+        let at = offset + range.start;
+        let (dst, src) = (&mut dst[range.clone()], &src[range]);
+        if seen {
+            mask_into_seen(dst, src, key, at)
+        } else {
+            mask_into(dst, src, key, at);
+            0
+        }
+    })
 }
 
 /// [`mask_into`] returning the OR of the bytes written.
