@@ -336,6 +336,8 @@ impl Utf8Validator {
     /// call [`reset`](Self::reset) before validating another message.
     #[inline]
     pub fn feed(&mut self, bytes: &[u8]) -> Result<(), Utf8Error> {
+        #[cfg(test)]
+        checked::add(bytes.len());
         self.fed += bytes.len();
         let mut rest = bytes;
         // Finish a pending code point byte by byte (at most three bytes).
@@ -481,6 +483,8 @@ pub(crate) struct ValidText {
 impl ValidText {
     /// Validate `bytes` as a whole text.
     pub(crate) fn check(bytes: &[u8]) -> Option<ValidText> {
+        #[cfg(test)]
+        checked::add(bytes.len());
         as_str(bytes).map(|t| ValidText { len: t.len() })
     }
 
@@ -552,6 +556,28 @@ impl ValidText {
         unsafe {
             core::str::from_utf8_unchecked(bytes)
         }
+    }
+}
+
+/// The bytes of messages validated as UTF-8 ([`Utf8Validator::feed`], [`ValidText::check`]),
+/// counted in test builds only, for the tests that hold the receive path to taking ASCII
+/// text without a check. Each thread counts its own.
+#[cfg(test)]
+pub(crate) mod checked {
+    use core::cell::Cell;
+
+    thread_local! {
+        static BYTES: Cell<usize> = const { Cell::new(0) };
+    }
+
+    /// Count `n` bytes validated.
+    pub(crate) fn add(n: usize) {
+        BYTES.with(|b| b.set(b.get() + n));
+    }
+
+    /// The bytes validated on this thread since the last call.
+    pub(crate) fn take() -> usize {
+        BYTES.with(Cell::take)
     }
 }
 

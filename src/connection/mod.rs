@@ -17,6 +17,8 @@ mod recv;
 mod send;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod text_tests;
 mod timers;
 
 use alloc::boxed::Box;
