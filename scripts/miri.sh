@@ -4,7 +4,7 @@
 #
 # One build with AVX-512F and AVX-512BW enabled: run-time detection under Miri reports only
 # the features a build enables, so this is what makes the AVX-512 UTF-8 validator (and the
-# `as_str` that trusts it) run; SSE2 is part of every x86-64 build (the HTTP head scans).
+# `as_str` that trusts it) and the head parser's AVX-512 marks run; SSE2 is part of every x86-64 build (the HTTP head scans).
 # The AVX2 masking calls are compiled out of such a build, and Miri has no SHA instructions:
 # both take their portable path here. Under `cfg(miri)` the tests take small samples of
 # their inputs. Needs the nightly toolchain with the miri and rust-src components.
@@ -17,6 +17,9 @@ TESTS=(
   http::tests::value_end_matches_bytewise
   http::tests::prefix_scan_matches_bytewise
   http::tests::fast_path_agrees_with_the_general_path
+  # http/marks.rs: the AVX-512 marking's masked loads, lines either side of a word and the
+  # end of the marks.
+  http::tests::marks_agree_with_the_general_path
   # utf8_simd.rs: the AVX-512 validator's loads, every tail length, inside larger buffers.
   utf8_simd::tests::available_exactly_when_the_processor_has_avx512bw
   utf8_simd::tests::every_length_in_bounds

@@ -393,6 +393,8 @@ pub(super) mod work {
         pub(in crate::http) validated: usize,
         /// Bytes looked at by the fast path for lines it then left to the general one.
         pub(in crate::http) probed: usize,
+        /// Bytes marked for many lines at once (`marks`).
+        pub(in crate::http) marked: usize,
     }
 
     thread_local! {

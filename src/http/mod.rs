@@ -26,13 +26,16 @@
 //!   while a CR anywhere else is refused.
 //!
 //! The parser and the head's types are here; [`syntax`] holds the byte classes and the
-//! field-value helpers the handshake uses too, and [`lines`] parses and validates one line.
+//! field-value helpers the handshake uses too, [`lines`] parses and validates one line, and
+//! [`marks`] finds and validates many header lines at once where the processor has AVX-512
+//! (the lines it leaves go through [`lines`]).
 
 use alloc::vec::Vec;
 
 use core::ops::Range;
 
 mod lines;
+mod marks;
 mod syntax;
 #[cfg(test)]
 mod tests;
@@ -40,6 +43,7 @@ mod tests;
 #[cfg(test)]
 use lines::work;
 use lines::{fast_field, find_lf, parse_header_line, parse_request_line, parse_status_line};
+use marks::{MIN_MARKED, Marks};
 pub(crate) use syntax::{
     content_length, eq_lower, is_field_value, is_tchar, is_token, list_has, list_items, trim_ows,
     trim_ows_bytes,
@@ -293,6 +297,11 @@ impl<F: Fields> HeadParser<F> {
         // Bytes of `window` already appended to `buf`.
         let mut kept = 0;
         let mut pos = 0;
+        // The marks of `window[marks_at..]`, and where in `window` marking may start again:
+        // each byte of the window is marked at most once.
+        let mut marks = Marks::NONE;
+        let mut marks_at = 0;
+        let mut marked_to = 0;
         loop {
             // Where the search for the line end starts: bytes before it hold no LF.
             let mut from = pos;
@@ -300,7 +309,33 @@ impl<F: Fields> HeadParser<F> {
                 && self.start.is_some()
                 && self.count < self.max_headers
             {
-                match fast_field(&window[pos..]) {
+                if pos >= marked_to && window.len() - pos >= MIN_MARKED {
+                    marks_at = pos;
+                    marked_to = if marks.mark(&window[pos..]) {
+                        pos + marks.len()
+                    } else {
+                        window.len()
+                    };
+                    #[cfg(test)]
+                    work::count(|w| w.marked += marks.len());
+                }
+                let marked = if pos < marks_at + marks.len() {
+                    marks.field(&window[marks_at..], pos - marks_at)
+                } else {
+                    None
+                };
+                let taken = match marked {
+                    Some(field) => {
+                        #[cfg(test)]
+                        work::count(|w| {
+                            w.scanned += field.2;
+                            w.validated += field.2;
+                        });
+                        Ok(field)
+                    }
+                    None => fast_field(&window[pos..]),
+                };
+                match taken {
                     Ok((name, value, len)) => {
                         let line = &window[pos..];
                         self.count += 1;

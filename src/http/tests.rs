@@ -484,3 +484,125 @@ fn work_is_linear_in_any_chunking() {
         assert!(work.probed <= head.len(), "{size}");
     }
 }
+
+/// Where the processor has AVX-512BW, the marks take a line only when the general path
+/// accepts it, with the same result: each byte value at each position of lines that start
+/// at either side of a 64-bit word of marks; and they take the common lines unchanged,
+/// wherever they start, except one whose end is past the marks.
+#[test]
+fn marks_agree_with_the_general_path() {
+    let mut probe = marks::Marks::NONE;
+    if !probe.mark(b"probe") {
+        return;
+    }
+    let lines: [&[u8]; 6] = [
+        b"Name: value with spaces\r\nNext: x\r\n",
+        b"X:\t a\tb \t\r\n",
+        "K: caf\u{e9}, na\u{ef}ve 0123456789\n".as_bytes(),
+        b"A:\r\n",
+        b"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\nX: y\r\n",
+        "Accept-Language-Preferences-X: d\u{e9}j\u{e0}-vu 0123456789abcdef\r\n".as_bytes(),
+    ];
+    let taken = |block: &[u8], at: usize| {
+        let mut m = marks::Marks::NONE;
+        assert!(m.mark(block));
+        m.field(block, at)
+    };
+    // Under Miri, one long line, and a sample of the places and bytes.
+    let lines = if cfg!(miri) { &lines[4..5] } else { &lines[..] };
+    let starts: &[usize] = if cfg!(miri) { &[0, 60] } else { &[0, 1, 60, 64, 100] };
+    for line in lines {
+        // The line's end: its CR, or a bare LF.
+        let stop = line
+            .iter()
+            .position(|&c| c == b'\r' || c == b'\n')
+            .expect("a complete line");
+        for &at in starts {
+            for i in positions(line.len()) {
+                for b in byte_values() {
+                    let mut block = vec![b'a'; at];
+                    block.extend_from_slice(line);
+                    block[at + i] = b;
+                    block.resize(block.len() + 40, b'z');
+                    let s = &block[at..];
+                    let Some((name, value, len)) = taken(&block, at) else {
+                        continue;
+                    };
+                    let lf = s.iter().position(|&c| c == b'\n');
+                    assert_eq!(Some(len - 1), lf, "{s:?}");
+                    let l = &s[..len - 1];
+                    assert_eq!(
+                        parse_header_line(0, l.strip_suffix(b"\r").unwrap_or(l)),
+                        Ok(Field {
+                            name: Span::at(0, name),
+                            value: Span::at(0, value)
+                        }),
+                        "{s:?}"
+                    );
+                }
+            }
+        }
+        let ats: Vec<usize> = if cfg!(miri) {
+            vec![0, 63, marks::BLOCK - stop - 1, marks::BLOCK - stop, marks::BLOCK - 1]
+        } else {
+            (0..marks::BLOCK).collect()
+        };
+        for at in ats {
+            let mut block = vec![b'a'; at];
+            block.extend_from_slice(line);
+            block.resize(block.len().max(marks::BLOCK) + 64, b'z');
+            let s = &block[at..];
+            let fast = fast_field(s).expect("a valid line");
+            if at + stop < marks::BLOCK {
+                assert_eq!(taken(&block, at), Some(fast), "{at}");
+            } else if at < marks::BLOCK {
+                assert_eq!(taken(&block, at), None, "{at}");
+            }
+        }
+    }
+}
+
+/// A browser's head with a long cookie, past one block of marks, gives the same head in one
+/// call as fed byte by byte or in chunks of any of several sizes, with every byte searched
+/// and validated once and marked at most once.
+#[test]
+fn a_long_head_is_the_same_however_it_arrives() {
+    let cookie: String = (0..2_500)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    let input = format!(
+        "GET /chat HTTP/1.1\r\nHost: example.com\r\nUser-Agent: Mozilla/5.0 (X11; Linux \
+         x86_64) AppleWebKit/537.36\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nCookie: \
+         id={cookie}\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nX_Rare: tchar\r\n\
+         Accept-Language: d\u{e9}j\u{e0}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    let input = input.as_bytes();
+    work::take();
+    let HeadProgress::Complete { head: whole, .. } = parse_all(HeadKind::Request, input) else {
+        panic!("incomplete");
+    };
+    let work = work::take();
+    assert_eq!((work.scanned, work.validated), (input.len(), input.len()));
+    assert!(work.marked <= input.len());
+    assert_eq!(whole.fields.len(), 9);
+    assert_eq!(whole.values("x_rare").collect::<Vec<_>>(), ["tchar"]);
+    for size in [1, 2, 3, 7, 64, 127, 128, 129, 1000, 1024, 1025] {
+        let mut p = HeadParser::new(HeadKind::Request, 8192, 64);
+        let mut done = None;
+        for chunk in input.chunks(size) {
+            match p.receive(chunk) {
+                HeadProgress::Partial => {}
+                HeadProgress::Complete { head, .. } => done = Some(head),
+                HeadProgress::Failed(e) => panic!("{e:?} in chunks of {size}"),
+            }
+        }
+        let work = work::take();
+        assert_eq!(done.as_ref(), Some(&whole), "chunks of {size}");
+        assert_eq!(
+            (work.scanned, work.validated),
+            (input.len(), input.len()),
+            "{size}"
+        );
+        assert!(work.marked <= input.len(), "{size}");
+    }
+}
