@@ -97,14 +97,12 @@ impl Marks {
     #[inline(always)]
     pub(super) fn field(&self, s: &[u8], at: usize) -> Option<(Range<usize>, Range<usize>, usize)> {
         debug_assert!(at < self.len);
-        // Name bytes are unmarked; the first marked byte must be the colon.
+        // Name bytes are unmarked; the first marked byte must be the colon. Neither they nor
+        // the colon can end a value, so the first byte that can (the line end) is searched
+        // from the line's start, alongside.
         let colon = self.next(&self.odd, at);
-        if colon >= self.len || colon == at || s[colon] != b':' {
-            return None;
-        }
-        // The value runs to the first byte that cannot be in one: the line end.
-        let stop = self.next(&self.stop, colon + 1);
-        if stop >= self.len {
+        let stop = self.next(&self.stop, at);
+        if stop >= self.len || colon >= stop || colon == at || s[colon] != b':' {
             return None;
         }
         let end = match s[stop] {

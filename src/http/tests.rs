@@ -510,7 +510,11 @@ fn marks_agree_with_the_general_path() {
     };
     // Under Miri, one long line, and a sample of the places and bytes.
     let lines = if cfg!(miri) { &lines[4..5] } else { &lines[..] };
-    let starts: &[usize] = if cfg!(miri) { &[0, 60] } else { &[0, 1, 60, 64, 100] };
+    let starts: &[usize] = if cfg!(miri) {
+        &[0, 60]
+    } else {
+        &[0, 1, 60, 64, 100]
+    };
     for line in lines {
         // The line's end: its CR, or a bare LF.
         let stop = line
@@ -543,7 +547,13 @@ fn marks_agree_with_the_general_path() {
             }
         }
         let ats: Vec<usize> = if cfg!(miri) {
-            vec![0, 63, marks::BLOCK - stop - 1, marks::BLOCK - stop, marks::BLOCK - 1]
+            vec![
+                0,
+                63,
+                marks::BLOCK - stop - 1,
+                marks::BLOCK - stop,
+                marks::BLOCK - 1,
+            ]
         } else {
             (0..marks::BLOCK).collect()
         };
