@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Run the benchmarks and regenerate the figures in BENCHMARKS.md: the comparison with the peers
-# (benches/compare.rs), the kernels (benches/kernels.rs: unmasking, UTF-8 validation, the accept
-# key), the memory per connection (benches/memory.rs) and server CPU per message end to end on
-# loopback (benches/e2e.rs).
+# (benches/compare.rs; the handshake also alternated with its floor, benches/handshake.rs), the
+# kernels (benches/kernels.rs: unmasking, UTF-8 validation, the accept key), the memory per
+# connection (benches/memory.rs) and server CPU per message end to end on loopback
+# (benches/e2e.rs).
 #
 #   scripts/bench.sh               run everything (about 35 minutes on 2 cores), then the tables;
 #                                  the comparison runs twice: the bench profile (release) and
 #                                  bench-lto (fat LTO, one codegen unit)
 #   scripts/bench.sh decode_binary rerun only the comparison benchmarks matching a criterion
-#                                  filter, then the tables
+#                                  filter, then the tables (a filter selecting the handshake
+#                                  also reruns benches/handshake.rs)
 #   scripts/bench.sh --table-only  rebuild the tables from target/ without running anything
 #   scripts/bench.sh --memory      rerun only benches/memory.rs (seconds) and replace only the
 #                                  memory table
@@ -21,6 +23,12 @@ RERUN=()
 # Short but stable enough on a small shared machine; criterion's defaults take ~4x longer.
 CRITERION_ARGS=(--warm-up-time 1 --measurement-time 2 --sample-size 30)
 KERNELS='^(unmask|utf8|accept_key)'
+
+# The server handshake and its floor alternated in one process, under both profiles.
+handshake_interleaved() {
+  cargo bench --bench handshake
+  HANDSHAKE_JSON=target/handshake-lto.json cargo bench --profile bench-lto --bench handshake
+}
 
 if [ "${1:-}" = "--memory" ]; then
   cargo bench --bench memory
@@ -41,14 +49,19 @@ elif [ $# -gt 0 ]; then
   cargo bench --bench compare -- "${CRITERION_ARGS[@]}" "$@"
   CRITERION_HOME="$PWD/target/criterion-lto" \
     cargo bench --profile bench-lto --bench compare -- "${CRITERION_ARGS[@]}" "$@"
+  # A filter that selects the handshake reruns its interleaved measurement too.
+  if [[ "$*" == *handshake* || handshake == *"$*"* ]]; then
+    handshake_interleaved
+  fi
   RERUN=(--rerun "$*")
 else
   # A full run replaces every figure: drop results of benchmarks that no longer exist.
-  rm -rf target/criterion target/criterion-lto target/memory.json
+  rm -rf target/criterion target/criterion-lto target/memory.json target/handshake*.json
   cargo bench --bench compare -- "${CRITERION_ARGS[@]}"
   # The same comparison built with fat LTO and one codegen unit (profile bench-lto).
   CRITERION_HOME="$PWD/target/criterion-lto" \
     cargo bench --profile bench-lto --bench compare -- "${CRITERION_ARGS[@]}"
+  handshake_interleaved
   cargo bench --bench kernels -- "${CRITERION_ARGS[@]}" "$KERNELS"
   cargo bench --bench memory
   # End to end on loopback, with the mio example among the servers.
@@ -62,4 +75,4 @@ python3 scripts/bench_table.py "${RERUN[@]}" \
   --memory target/memory.json \
   --e2e target/e2e.json \
   --output BENCHMARKS.md \
-  --command "scripts/bench.sh  (= cargo bench --bench compare -- ${CRITERION_ARGS[*]}; the same with --profile bench-lto; cargo bench --bench kernels -- ${CRITERION_ARGS[*]} '$KERNELS'; cargo bench --bench memory; cargo bench --bench e2e --features tokio)"
+  --command "scripts/bench.sh  (= cargo bench --bench compare -- ${CRITERION_ARGS[*]}; the same with --profile bench-lto; cargo bench --bench handshake, and with --profile bench-lto; cargo bench --bench kernels -- ${CRITERION_ARGS[*]} '$KERNELS'; cargo bench --bench memory; cargo bench --bench e2e --features tokio)"

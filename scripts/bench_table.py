@@ -170,24 +170,55 @@ def frame_table(by_profile):
     return lines
 
 
-def handshake_table(funcs):
+def thousands(n):
+    """`n` with its thousands apart: 2 000."""
+    return f"{n:,}".replace(",", " ")
+
+
+def handshake_table(by_profile, interleaved=None):
+    """criterion's time per handshake for each implementation and build, then the
+    interleaved measurement of wsmachine against the floor (benches/handshake.rs), whose
+    ratio does not carry the machine's drift between criterion's windows."""
     order = ["wsmachine"] + PEERS + [LOWER_BOUND]
-    recs = {k: funcs[k].get("") for k in order if k in funcs}
     lines = [
-        "| implementation | time per handshake | handshakes/s | `wsmachine` ÷ this |",
-        "|---|---|---|---|",
+        "| implementation | build | time per handshake | handshakes/s | `wsmachine` ÷ this |",
+        "|---|---|---|---|---|",
     ]
-    wsm = recs.get("wsmachine")
-    for name, rec in recs.items():
-        if rec is None:
-            continue
-        r = f"{rec['ns'] / wsm['ns']:.2f}×" if wsm and name != "wsmachine" else ""
-        lines.append(
-            f"| `{name}` | {rec['ns'] / 1e3:.2f} µs | {1e9 / rec['ns'] / 1e3:.0f} k | {r} |"
-        )
-    if not wsm:
+    measured = False
+    for profile, funcs in by_profile:
+        recs = {k: funcs[k].get("") for k in order if k in funcs}
+        wsm = recs.get("wsmachine")
+        measured = measured or wsm is not None
+        for name, rec in recs.items():
+            if rec is None:
+                continue
+            r = f"{rec['ns'] / wsm['ns']:.2f}×" if wsm and name != "wsmachine" else ""
+            lines.append(
+                f"| `{name}` | {profile} | {rec['ns'] / 1e3:.2f} µs "
+                f"| {1e9 / rec['ns'] / 1e3:.0f} k | {r} |"
+            )
+    if not measured:
         lines.append("")
         lines.append("`wsmachine` was not measured: the build's server handshake did not open.")
+    rows = [(p, interleaved[p]) for p in PROFILES if interleaved and interleaved.get(p)]
+    if rows:
+        first = rows[0][1]
+        lines += [
+            "",
+            f"Interleaved (`benches/handshake.rs`): wsmachine and `{LOWER_BOUND}` take turns in",
+            f"one process, {thousands(first['batch'])} handshakes of one and then of the other, "
+            f"{thousands(first['pairs'])} pairs,",
+            "the order swapped every pair; times are the medians of the batches, the ratio the",
+            "median of the pairs' ratios (wsmachine's rate over the floor's) with its quartiles.",
+            "",
+            f"| build | `wsmachine` | `{LOWER_BOUND}` | `wsmachine` ÷ `{LOWER_BOUND}` | quartiles |",
+            "|---|---|---|---|---|",
+        ]
+        for profile, r in rows:
+            lines.append(
+                f"| {profile} | {r['wsmachine_ns']:.0f} ns | {r['floor_ns']:.0f} ns "
+                f"| {r['ratio_p50']:.2f}× | {r['ratio_p25']:.2f}–{r['ratio_p75']:.2f}× |"
+            )
     return lines
 
 
@@ -385,7 +416,7 @@ def section_text(text, title):
     return text[start:stop]
 
 
-def generate(results, command, memory, lto=None, e2e=None, generated=None):
+def generate(results, command, memory, lto=None, e2e=None, generated=None, handshake=None):
     m = machine()
     v = locked_versions({"tungstenite", "fastwebsockets", "criterion"})
     out = [
@@ -416,8 +447,11 @@ def generate(results, command, memory, lto=None, e2e=None, generated=None):
             by_profile.append((PROFILES[1], lto[g]))
         out += [f"### {GROUP_TITLES.get(g, g)}", ""] + frame_table(by_profile) + [""]
     if "handshake" in results:
+        by_profile = [(PROFILES[0], results["handshake"])]
+        if lto and "handshake" in lto:
+            by_profile.append((PROFILES[1], lto["handshake"]))
         out += ["### Handshake: browser upgrade request → 101", ""]
-        out += handshake_table(results["handshake"]) + [""]
+        out += handshake_table(by_profile, handshake) + [""]
     if memory:
         out += memory_section(memory)
     if e2e:
@@ -460,6 +494,11 @@ def main():
     ap.add_argument("--output", default="BENCHMARKS.md")
     ap.add_argument("--memory", default="target/memory.json")
     ap.add_argument("--e2e", default="target/e2e.json", help="benches/e2e.rs's output")
+    ap.add_argument(
+        "--handshake",
+        default="target/handshake.json",
+        help="benches/handshake.rs's output (release); the LTO build's beside it, -lto.json",
+    )
     ap.add_argument("--command", default="scripts/bench.sh")
     ap.add_argument(
         "--memory-only",
@@ -511,7 +550,15 @@ def main():
                 f"- Generated: {full.group(1) if full else 'unknown'}; the benchmarks matching "
                 f"`{a.rerun}` rerun {now:%Y-%m-%d %H:%M} UTC (`scripts/bench.sh {a.rerun}`)"
             )
-        block = generate(results, a.command, memory, lto, e2e, generated)
+        handshake = {}
+        for profile, file in zip(
+            PROFILES, (a.handshake, a.handshake.replace(".json", "-lto.json"))
+        ):
+            try:
+                handshake[profile] = json.loads(pathlib.Path(file).read_text())
+            except (OSError, ValueError):
+                pass
+        block = generate(results, a.command, memory, lto, e2e, generated, handshake)
         if a.rerun:
             # The tables a filtered run does not touch stay as they were, notes included.
             for title in (MEMORY_TITLE, E2E_TITLE):

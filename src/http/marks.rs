@@ -31,7 +31,9 @@ pub(super) struct Marks {
     /// Bit `i`: byte `i` cannot be in a field value: a control other than HTAB (so CR and LF),
     /// or DEL.
     stop: [u64; WORDS],
-    /// Bytes marked; bits from here on are set for both kinds.
+    /// Bytes marked. The bits past them in their last word are set for both kinds; later
+    /// words may hold an earlier block's bits, so a search that ends at or past `len` has
+    /// found nothing.
     len: usize,
     /// Whether any marked byte is non-ASCII (then a value's bytes are looked at once more).
     high: bool,
@@ -70,8 +72,7 @@ impl Marks {
         self.len
     }
 
-    /// The first set bit of `bits` at `from` or after it, or [`BLOCK`] if there is none (past
-    /// the marked bytes every bit is set).
+    /// The first set bit of `bits` at `from` or after it, or [`BLOCK`] if there is none.
     #[inline(always)]
     fn next(&self, bits: &[u64; WORDS], from: usize) -> usize {
         let mut w = from / 64;
