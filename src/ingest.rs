@@ -367,6 +367,25 @@ impl RecvBuf {
         }
     }
 
+    /// [`unmask_ascii`](Self::unmask_ascii) for a text payload, [`unmask`](Self::unmask) for
+    /// a binary one (which is never reported ASCII: no check waits on it).
+    #[inline(always)]
+    pub(crate) fn unmask_payload(
+        &mut self,
+        text: bool,
+        at: usize,
+        n: usize,
+        key: [u8; 4],
+        offset: usize,
+    ) -> bool {
+        if text {
+            self.unmask_ascii(at, n, key, offset)
+        } else {
+            self.unmask(at, n, key, offset);
+            false
+        }
+    }
+
     /// [`unmask`](Self::unmask) for text: also whether every one of the `n` bytes is ASCII,
     /// known from the unmasking now or on the bytes' way in (`false` may also mean not known).
     #[inline(always)]

@@ -244,11 +244,7 @@ impl Connection {
         if masked {
             // One four-byte load (indexing byte by byte builds the key with shifts).
             let key = buf[at..].first_chunk::<4>().copied().unwrap_or_default();
-            if text {
-                ascii = self.rx.unmask_ascii(s, len, key, 0);
-            } else {
-                self.rx.unmask(s, len, key, 0);
-            }
+            ascii = self.rx.unmask_payload(text, s, len, key, 0);
         }
         self.assembled.clear();
         let ready = if text {
@@ -390,14 +386,7 @@ impl Connection {
     fn deliver_single(&mut self, text: bool, n: usize, len: usize, mask: Option<[u8; 4]>) -> Step {
         self.rx.consume(n);
         let s = self.rx.start();
-        let ascii = match mask {
-            Some(key) if text => self.rx.unmask_ascii(s, len, key, 0),
-            Some(key) => {
-                self.rx.unmask(s, len, key, 0);
-                false
-            }
-            None => false,
-        };
+        let ascii = mask.is_some_and(|key| self.rx.unmask_payload(text, s, len, key, 0));
         let out = if text {
             match ValidText::check_unless_ascii(self.rx.bytes(s, s + len), ascii) {
                 Some(valid) => Out::Text(s, s + len, valid),
@@ -445,14 +434,8 @@ impl Connection {
         n: usize,
         offset: usize,
     ) -> bool {
-        match f.mask {
-            Some(key) if text => self.rx.unmask_ascii(start, n, key, offset),
-            Some(key) => {
-                self.rx.unmask(start, n, key, offset);
-                false
-            }
-            None => false,
-        }
+        f.mask
+            .is_some_and(|key| self.rx.unmask_payload(text, start, n, key, offset))
     }
 
     fn read_control(&mut self, f: InFrame) -> Step {
