@@ -17,9 +17,10 @@ TESTS=(
   http::tests::value_end_matches_bytewise
   http::tests::prefix_scan_matches_bytewise
   http::tests::fast_path_agrees_with_the_general_path
-  # http/marks.rs: the AVX-512 marking's masked loads, lines either side of a word and the
-  # end of the marks.
+  # http/marks.rs: the AVX-512 marking's masked loads at every length of a last step, lines
+  # either side of a word and the end of the marks.
   http::tests::marks_agree_with_the_general_path
+  http::marks::tests::the_kernel_marks_as_the_bytes_say
   # utf8_simd.rs: the AVX-512 validator's loads, every tail length, inside larger buffers.
   utf8_simd::tests::available_exactly_when_the_processor_has_avx512bw
   utf8_simd::tests::every_length_in_bounds

@@ -125,6 +125,42 @@ impl Marks {
     }
 }
 
+/// The marks [`Marks::mark`] sets, one byte at a time: what the tests compare the kernel with.
+#[cfg(test)]
+pub(super) fn mark_bytes(marks: &mut Marks, s: &[u8]) {
+    let s = &s[..s.len().min(BLOCK)];
+    marks.len = s.len();
+    for w in 0..s.len().div_ceil(64) {
+        let (mut odd, mut stop) = (0u64, 0u64);
+        for bit in 0..64 {
+            // Past the bytes: marked for both kinds, as the kernels mark them.
+            let Some(&b) = s.get(w * 64 + bit) else {
+                odd |= 1 << bit;
+                stop |= 1 << bit;
+                continue;
+            };
+            if !(b.is_ascii_alphanumeric() || b == b'-') {
+                odd |= 1 << bit;
+            }
+            if (b.is_ascii_control() && b != b'\t') || b == 0x7f {
+                stop |= 1 << bit;
+            }
+        }
+        marks.odd[w] = odd;
+        marks.stop[w] = stop;
+    }
+    marks.high = !s.is_ascii();
+}
+
+#[cfg(test)]
+impl Marks {
+    /// The marks of the bytes marked, and whether one of them is non-ASCII.
+    pub(super) fn bits(&self) -> (&[u64], &[u64], bool) {
+        let words = self.len.div_ceil(64);
+        (&self.odd[..words], &self.stop[..words], self.high)
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use core::arch::x86_64::*;
@@ -167,5 +203,58 @@ mod avx512 {
             high |= _mm512_movepi8_mask(x);
         }
         marks.high = high != 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Where the processor has AVX-512BW, the kernel sets the marks the bytes call for: every
+    /// byte value at every position of a 64-byte step, and every length of a last, shorter
+    /// step (whose missing bytes are marked for both kinds and are never non-ASCII, though a
+    /// non-ASCII byte follows them).
+    #[test]
+    fn the_kernel_marks_as_the_bytes_say() {
+        #[cfg(target_arch = "x86_64")]
+        if x86_has!("avx512f", "avx512bw") {
+            let shifts: &[usize] = if cfg!(miri) {
+                &[0]
+            } else {
+                &[0, 1, 5, 64, 200]
+            };
+            let lens: Vec<usize> = if cfg!(miri) {
+                vec![0, 1, 31, 63, 64, 100, BLOCK]
+            } else {
+                (0..=BLOCK).collect()
+            };
+            for &shift in shifts {
+                // 7 is coprime to 256 and to 64: every value lands on every residue.
+                let block: Vec<u8> = (0..BLOCK + 1)
+                    .map(|i| ((i * 7 + shift) % 256) as u8)
+                    .collect();
+                for &len in &lens {
+                    let mut s = block[..len + 1].to_vec();
+                    s[len] = 0xff;
+                    let s = &s[..len];
+                    let (mut want, mut got) = (Marks::NONE, Marks::NONE);
+                    mark_bytes(&mut want, s);
+                    #[allow(unsafe_code)]
+                    // SAFETY: the processor has AVX-512F and AVX-512BW, checked above.
+                    unsafe {
+                        avx512::mark(&mut got, s)
+                    };
+                    assert_eq!((got.len(), got.bits()), (len, want.bits()), "{shift} {len}");
+                }
+            }
+            let mut m = Marks::NONE;
+            assert!(m.mark(&[b'a'; 300]));
+            assert_eq!(m.len(), 300);
+            return;
+        }
+        // Elsewhere `mark` marks nothing.
+        let mut m = Marks::NONE;
+        assert!(!m.mark(&[b'a'; 300]));
+        assert_eq!(m.len(), 0);
     }
 }
