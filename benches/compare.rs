@@ -24,13 +24,16 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::Throughput;
 use handshake::{REQUEST, lower_bound_handshake, wsm_handshake};
+use runner::Runner;
 use wsmachine::__private::mask;
 use wsmachine::{Config, Connection, Event, MessageKind, Role};
 
 #[path = "common/handshake.rs"]
 mod handshake;
+#[path = "common/runner.rs"]
+mod runner;
 
 const SIZES: [usize; 5] = [16, 125, 1024, 64 * 1024, 1 << 20];
 /// Payload bytes per iteration (rounded to whole frames, at least two).
@@ -431,57 +434,59 @@ async fn fastws_decode(ws: &mut Fastws<'_>, frames: usize) -> (usize, usize) {
     (frames, bytes)
 }
 
-fn decode(c: &mut Criterion) {
+fn decode(r: &mut Runner) {
     let rt = runtime();
     for kind in KINDS {
-        let mut g = c.benchmark_group(format!("decode_{}", kind.name()));
         for size in SIZES {
             let n = frames_per_iter(size);
+            let group = format!("decode_{}", kind.name());
+            if !r.wants(&group, size) {
+                continue;
+            }
             let p = payload(kind, size);
             let stream = client_stream(kind, &p, n);
             let expect = (n, n * size);
-            g.throughput(Throughput::ElementsAndBytes {
-                elements: n as u64,
-                bytes: (n * size) as u64,
-            });
 
-            for (name, lent) in [("wsmachine", false), ("wsmachine_lent", true)] {
+            // Each implementation's state, checked once before any timing.
+            let [mut a, mut b] = [false, true].map(|lent| {
                 let mut conn = Connection::from_upgraded(Role::Server, wsm_config());
                 let mut src = MemStream::cyclic(&stream);
                 let mut buf = vec![0; READ_SIZE];
                 assert_eq!(wsm_decode(&mut conn, &mut src, &mut buf, lent, n), expect);
-                g.bench_function(BenchmarkId::new(name, size), |b| {
-                    b.iter(|| wsm_decode(&mut conn, &mut src, &mut buf, lent, n))
-                });
-            }
-
-            let mut floor = Floor::new();
-            let mut src = MemStream::cyclic(&stream);
-            assert_eq!(floor.decode(&mut src, n), expect);
-            g.bench_function(BenchmarkId::new("floor", size), |b| {
-                b.iter(|| floor.decode(&mut src, n))
+                (conn, src, buf)
             });
 
-            let mut ws = tungstenite::WebSocket::from_raw_socket(
+            let mut floor = Floor::new();
+            let mut floor_src = MemStream::cyclic(&stream);
+            assert_eq!(floor.decode(&mut floor_src, n), expect);
+
+            let mut tung = tungstenite::WebSocket::from_raw_socket(
                 MemStream::cyclic(&stream),
                 tungstenite::protocol::Role::Server,
                 Some(tung_config()),
             );
-            assert_eq!(tung_decode(&mut ws, n), expect);
-            g.bench_function(BenchmarkId::new("tungstenite", size), |b| {
-                b.iter(|| tung_decode(&mut ws, n))
-            });
+            assert_eq!(tung_decode(&mut tung, n), expect);
 
-            let mut ws = fastwebsockets::FragmentCollector::new(fastws(
+            let mut fast = fastwebsockets::FragmentCollector::new(fastws(
                 MemStream::cyclic(&stream),
                 fastwebsockets::Role::Server,
             ));
-            assert_eq!(rt.block_on(fastws_decode(&mut ws, n)), expect);
-            g.bench_function(BenchmarkId::new("fastwebsockets", size), |b| {
-                b.iter(|| rt.block_on(fastws_decode(&mut ws, n)))
+            assert_eq!(rt.block_on(fastws_decode(&mut fast, n)), expect);
+
+            let mut case = r.case(&group, size, n, n * size);
+            case.add("wsmachine", || {
+                wsm_decode(&mut a.0, &mut a.1, &mut a.2, false, n)
             });
+            case.add("wsmachine_lent", || {
+                wsm_decode(&mut b.0, &mut b.1, &mut b.2, true, n)
+            });
+            case.add("floor", || floor.decode(&mut floor_src, n));
+            case.add("tungstenite", || tung_decode(&mut tung, n));
+            case.add("fastwebsockets", || {
+                rt.block_on(fastws_decode(&mut fast, n))
+            });
+            case.finish();
         }
-        g.finish();
     }
 }
 
@@ -588,7 +593,7 @@ async fn fastws_encode(
     }
 }
 
-fn encode(c: &mut Criterion) {
+fn encode(r: &mut Runner) {
     let rt = runtime();
     let roles = [
         (
@@ -606,16 +611,14 @@ fn encode(c: &mut Criterion) {
     ];
     for (role_name, role, tung_role, fast_role) in roles {
         for kind in KINDS {
-            let mut g = c.benchmark_group(format!("encode_{role_name}_{}", kind.name()));
             for size in SIZES {
                 let n = frames_per_iter(size);
+                let group = format!("encode_{role_name}_{}", kind.name());
+                if !r.wants(&group, size) {
+                    continue;
+                }
                 let p = payload(kind, size);
                 let text = std::str::from_utf8(&p).unwrap_or("");
-                g.throughput(Throughput::ElementsAndBytes {
-                    elements: n as u64,
-                    bytes: (n * size) as u64,
-                });
-
                 let header = if size < 126 {
                     2
                 } else if size < 65536 {
@@ -623,37 +626,27 @@ fn encode(c: &mut Criterion) {
                 } else {
                     10
                 };
-                let header = header + if role == Role::Client { 4 } else { 0 };
+                let written =
+                    (n * (size + header + if role == Role::Client { 4 } else { 0 })) as u64;
+
+                // Each implementation's state, checked once before any timing.
                 let mut conn = Connection::from_upgraded(role, wsm_config());
                 let mut sink = MemStream::sink();
                 wsm_encode(&mut conn, &mut sink, kind, &p, text, n);
-                assert_eq!(sink.written, (n * (size + header)) as u64);
-                g.bench_function(BenchmarkId::new("wsmachine", size), |b| {
-                    b.iter(|| wsm_encode(&mut conn, &mut sink, kind, &p, text, n))
-                });
-                if kind != Kind::Binary && role == Role::Client {
-                    let texts = || vec![text.to_string(); n];
-                    let mut sink = MemStream::sink();
-                    drop(wsm_encode_string(&mut conn, &mut sink, texts()));
-                    assert_eq!(sink.written, (n * (size + header)) as u64);
-                    g.bench_function(BenchmarkId::new("wsmachine_unbuffered", size), |b| {
-                        b.iter_batched(
-                            texts,
-                            |t| wsm_encode_string(&mut conn, &mut sink, t),
-                            BatchSize::PerIteration,
-                        )
-                    });
+                assert_eq!(sink.written, written);
+
+                let mut un_conn = Connection::from_upgraded(role, wsm_config());
+                let mut un_sink = MemStream::sink();
+                let mut up = p.clone();
+                // A client's text goes as `String`s made before the timing.
+                let strings = kind != Kind::Binary && role == Role::Client;
+                let texts = || vec![text.to_string(); n];
+                if strings {
+                    drop(wsm_encode_string(&mut un_conn, &mut un_sink, texts()));
                 } else {
-                    let mut up = p.clone();
-                    let mut sink = MemStream::sink();
-                    wsm_encode_unbuffered(&mut conn, &mut sink, kind, &mut up, text, n);
-                    assert_eq!(sink.written, (n * (size + header)) as u64);
-                    g.bench_function(BenchmarkId::new("wsmachine_unbuffered", size), |b| {
-                        b.iter(|| {
-                            wsm_encode_unbuffered(&mut conn, &mut sink, kind, &mut up, text, n)
-                        })
-                    });
+                    wsm_encode_unbuffered(&mut un_conn, &mut un_sink, kind, &mut up, text, n);
                 }
+                assert_eq!(un_sink.written, written);
 
                 let msg = match kind {
                     Kind::Binary => {
@@ -661,28 +654,40 @@ fn encode(c: &mut Criterion) {
                     }
                     Kind::Ascii | Kind::Utf8 => tungstenite::Message::Text(text.into()),
                 };
-                let mut ws = tungstenite::WebSocket::from_raw_socket(
+                let mut tung = tungstenite::WebSocket::from_raw_socket(
                     MemStream::sink(),
                     tung_role,
                     Some(tung_config()),
                 );
-                tung_encode(&mut ws, &msg, n);
-                assert_eq!(ws.get_ref().written, (n * (size + header)) as u64);
-                g.bench_function(BenchmarkId::new("tungstenite", size), |b| {
-                    b.iter(|| tung_encode(&mut ws, &msg, n))
-                });
+                tung_encode(&mut tung, &msg, n);
+                assert_eq!(tung.get_ref().written, written);
 
                 let mut fp = p.clone();
-                let mut ws = fastws(MemStream::sink(), fast_role);
-                rt.block_on(fastws_encode(&mut ws, kind, &mut fp, n));
-                let sink = ws.into_inner();
-                assert_eq!(sink.written, (n * (size + header)) as u64);
-                let mut ws = fastws(sink, fast_role);
-                g.bench_function(BenchmarkId::new("fastwebsockets", size), |b| {
-                    b.iter(|| rt.block_on(fastws_encode(&mut ws, kind, &mut fp, n)))
+                let mut fast = fastws(MemStream::sink(), fast_role);
+                rt.block_on(fastws_encode(&mut fast, kind, &mut fp, n));
+                let fast_sink = fast.into_inner();
+                assert_eq!(fast_sink.written, written);
+                let mut fast = fastws(fast_sink, fast_role);
+
+                let mut case = r.case(&group, size, n, n * size);
+                case.add("wsmachine", || {
+                    wsm_encode(&mut conn, &mut sink, kind, &p, text, n)
                 });
+                if strings {
+                    case.add_batched("wsmachine_unbuffered", texts, |t| {
+                        wsm_encode_string(&mut un_conn, &mut un_sink, t)
+                    });
+                } else {
+                    case.add("wsmachine_unbuffered", || {
+                        wsm_encode_unbuffered(&mut un_conn, &mut un_sink, kind, &mut up, text, n)
+                    });
+                }
+                case.add("tungstenite", || tung_encode(&mut tung, &msg, n));
+                case.add("fastwebsockets", || {
+                    rt.block_on(fastws_encode(&mut fast, kind, &mut fp, n))
+                });
+                case.finish();
             }
-            g.finish();
         }
     }
 }
@@ -694,7 +699,11 @@ fn tung_handshake(req: &[u8]) -> u64 {
     black_box(ws.get_ref().written)
 }
 
-fn handshake(c: &mut Criterion) {
+fn handshake(r: &mut Runner) {
+    // In turns, `benches/handshake.rs` measures the handshake.
+    let Some(c) = r.criterion() else {
+        return;
+    };
     assert!(
         (500..=650).contains(&REQUEST.len()),
         "request is {} bytes",
@@ -728,5 +737,10 @@ fn handshake(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, decode, encode, handshake);
-criterion_main!(benches);
+fn main() {
+    let mut r = Runner::from_env();
+    decode(&mut r);
+    encode(&mut r);
+    handshake(&mut r);
+    r.finish();
+}

@@ -16,6 +16,8 @@
 #                                  memory table
 #   scripts/bench.sh --e2e         rerun only benches/e2e.rs (about 3 minutes) and replace only
 #                                  the end-to-end table
+#   scripts/bench.sh --turns       rerun only the comparison in turns (COMPARE_TURNS, about a
+#                                  minute a build once built) and replace only its table
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RERUN=()
@@ -23,6 +25,19 @@ RERUN=()
 # Short but stable enough on a small shared machine; criterion's defaults take ~4x longer.
 CRITERION_ARGS=(--warm-up-time 1 --measurement-time 2 --sample-size 30)
 KERNELS='^(unmask|utf8|accept_key)'
+
+# glibc copies large blocks with `rep movsb` (above 2 KiB by default). On AMD Zen 3 under KVM
+# such a copy of 64 KiB ran 10 to 20 times slower for some placements of source and
+# destination, which change with every allocation: the in-memory socket's copies, which every
+# implementation pays, then decided a row (64 KiB encode measured 0.12x one run, 1.02x the
+# next). Vector moves instead, for every implementation alike.
+export GLIBC_TUNABLES="${GLIBC_TUNABLES:+$GLIBC_TUNABLES:}glibc.cpu.x86_rep_movsb_threshold=1099511627776"
+
+# The comparison with the implementations taking turns, under both profiles.
+turns() {
+  COMPARE_TURNS=target/turns.json cargo bench --bench compare
+  COMPARE_TURNS=target/turns-lto.json cargo bench --profile bench-lto --bench compare
+}
 
 # The server handshake and its floor alternated in one process, under both profiles.
 handshake_interleaved() {
@@ -43,6 +58,12 @@ elif [ "${1:-}" = "--e2e" ]; then
     --e2e target/e2e.json \
     --output BENCHMARKS.md \
     --command "scripts/bench.sh --e2e  (= cargo build --release --example echo_server; cargo bench --bench e2e --features tokio)"
+elif [ "${1:-}" = "--turns" ]; then
+  turns
+  exec python3 scripts/bench_table.py --turns-only \
+    --turns target/turns.json \
+    --output BENCHMARKS.md \
+    --command "scripts/bench.sh --turns"
 elif [ "${1:-}" = "--table-only" ]; then
   shift
 elif [ $# -gt 0 ]; then
@@ -56,11 +77,13 @@ elif [ $# -gt 0 ]; then
   RERUN=(--rerun "$*")
 else
   # A full run replaces every figure: drop results of benchmarks that no longer exist.
-  rm -rf target/criterion target/criterion-lto target/memory.json target/handshake*.json
+  rm -rf target/criterion target/criterion-lto target/memory.json target/handshake*.json \
+    target/turns*.json
   cargo bench --bench compare -- "${CRITERION_ARGS[@]}"
   # The same comparison built with fat LTO and one codegen unit (profile bench-lto).
   CRITERION_HOME="$PWD/target/criterion-lto" \
     cargo bench --profile bench-lto --bench compare -- "${CRITERION_ARGS[@]}"
+  turns
   handshake_interleaved
   cargo bench --bench kernels -- "${CRITERION_ARGS[@]}" "$KERNELS"
   cargo bench --bench memory
@@ -75,4 +98,4 @@ python3 scripts/bench_table.py "${RERUN[@]}" \
   --memory target/memory.json \
   --e2e target/e2e.json \
   --output BENCHMARKS.md \
-  --command "scripts/bench.sh  (= cargo bench --bench compare -- ${CRITERION_ARGS[*]}; the same with --profile bench-lto; cargo bench --bench handshake, and with --profile bench-lto; cargo bench --bench kernels -- ${CRITERION_ARGS[*]} '$KERNELS'; cargo bench --bench memory; cargo bench --bench e2e --features tokio)"
+  --command "scripts/bench.sh  (= cargo bench --bench compare -- ${CRITERION_ARGS[*]}; the same with --profile bench-lto; both again with COMPARE_TURNS; cargo bench --bench handshake, and with --profile bench-lto; cargo bench --bench kernels -- ${CRITERION_ARGS[*]} '$KERNELS'; cargo bench --bench memory; cargo bench --bench e2e --features tokio)"

@@ -50,10 +50,24 @@ def sh(cmd):
 
 
 def machine():
-    model = ""
+    model, family, number, flags = "", "", "", ""
     for line in sh("lscpu").splitlines():
-        if line.startswith("Model name:"):
-            model = line.split(":", 1)[1].strip()
+        key, _, value = line.partition(":")
+        value = value.strip()
+        if key == "Model name":
+            model = value
+        elif key == "CPU family":
+            family = value
+        elif key == "Model":
+            number = value
+        elif key == "Flags":
+            flags = value.split()
+    # "AMD EPYC" names several generations: the family and model tell them apart, and the
+    # widest vector extension decides which kernels run.
+    if family and number:
+        model += f" (family {family}, model {number})"
+    if flags:
+        model += ", AVX-512BW" if "avx512bw" in flags else ", AVX2, no AVX-512" if "avx2" in flags else ""
     return {
         "cpus": sh("nproc"),
         "model": model or "unknown",
@@ -401,6 +415,84 @@ def e2e_section(e2e, command=None):
     return out + [""] + e2e_table(e2e) + [""]
 
 
+TURNS_TITLE = "### Ratios in turns (`benches/compare.rs` with `COMPARE_TURNS`)"
+
+
+def turns_cell(rec, key):
+    """The median ratio with its quartiles, or a dash."""
+    q = rec.get(key) if rec else None
+    if not q:
+        return "—"
+    return f"{q[1]:.2f}× ({q[0]:.2f}–{q[2]:.2f})"
+
+
+def turns_section(by_profile, command=None):
+    """The ratios of benches/compare.rs run in turns: `by_profile` maps a build profile to
+    the list of records COMPARE_TURNS wrote."""
+    m = machine()
+    out = [
+        TURNS_TITLE,
+        "",
+        "The same cases, the implementations of each taking turns in one loop: a few",
+        "milliseconds of one, then of the next, round after round, the order rotated every",
+        "round, so that a slow stretch of the machine falls on all of them. Each cell is the",
+        "median over the rounds of the ratio of the `wsmachine` variant's rate to the best",
+        "peer's (or the floor's) in the same round, with the quartiles in parentheses; the",
+        "tables above are criterion's windows, one implementation after another.",
+    ]
+    first = next(iter(by_profile.values()))
+    rounds = first[0].get("rounds") if first else None
+    out += [
+        "",
+        f"Machine: {m['cpus']} CPUs, {m['model']} ({m['os']}); {m['rustc']}"
+        + (f"; {rounds} rounds a case" if rounds else "")
+        + (
+            f"; `{command}` ({datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC)."
+            if command
+            else "."
+        ),
+        "",
+    ]
+    profiles = [p for p in PROFILES if p in by_profile]
+    recs = {
+        (p, r["group"], r["size"], r["impl"]): r for p in profiles for r in by_profile[p]
+    }
+    groups = []
+    for p in profiles:
+        for r in by_profile[p]:
+            if r["group"] not in groups:
+                groups.append(r["group"])
+    for direction in ("decode", "encode"):
+        gs = [g for g in groups if g.startswith(direction)]
+        if not gs:
+            continue
+        wsms = [
+            w
+            for w in WSM
+            if any(k[3] == w and k[1].startswith(direction) for k in recs)
+        ]
+        floor = any(k[3] == FLOOR and k[1].startswith(direction) for k in recs)
+        head = ["case", "payload"]
+        for what, key in (("best peer", "vs_peers"), ("`floor`", "vs_floor")):
+            if key == "vs_floor" and not floor:
+                continue
+            head += [f"`{w}` ÷ {what}, {p}" for w in wsms for p in profiles]
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for g in gs:
+            sizes = sorted({k[2] for k in recs if k[1] == g})
+            for size in sizes:
+                row = [f"`{g}`", size_label(size)]
+                for key in ("vs_peers", "vs_floor"):
+                    if key == "vs_floor" and not floor:
+                        continue
+                    for w in wsms:
+                        for p in profiles:
+                            row.append(turns_cell(recs.get((p, g, size, w)), key))
+                lines.append("| " + " | ".join(row) + " |")
+        out += lines + [""]
+    return out
+
+
 def section_text(text, title):
     """The section headed `title` inside the generated block of `text` (to the next heading),
     or None."""
@@ -416,7 +508,9 @@ def section_text(text, title):
     return text[start:stop]
 
 
-def generate(results, command, memory, lto=None, e2e=None, generated=None, handshake=None):
+def generate(
+    results, command, memory, lto=None, e2e=None, generated=None, handshake=None, turns=None
+):
     m = machine()
     v = locked_versions({"tungstenite", "fastwebsockets", "criterion"})
     out = [
@@ -446,6 +540,8 @@ def generate(results, command, memory, lto=None, e2e=None, generated=None, hands
         if lto and g in lto:
             by_profile.append((PROFILES[1], lto[g]))
         out += [f"### {GROUP_TITLES.get(g, g)}", ""] + frame_table(by_profile) + [""]
+    if turns:
+        out += turns_section(turns)
     if "handshake" in results:
         by_profile = [(PROFILES[0], results["handshake"])]
         if lto and "handshake" in lto:
@@ -512,13 +608,36 @@ def main():
         "date, memory and end-to-end tables, and say which rows are new",
     )
     ap.add_argument(
+        "--turns",
+        default="target/turns.json",
+        help="benches/compare.rs's output in turns (release); the LTO build's beside it, "
+        "-lto.json",
+    )
+    ap.add_argument(
+        "--turns-only",
+        action="store_true",
+        help="replace only the table of ratios in turns, keeping the other figures as they are",
+    )
+    ap.add_argument(
         "--e2e-only",
         action="store_true",
         help="replace only the end-to-end table, keeping the other figures as they are",
     )
     a = ap.parse_args()
     path = pathlib.Path(a.output)
-    if a.memory_only:
+    turns = {}
+    for profile, file in zip(PROFILES, (a.turns, a.turns.replace(".json", "-lto.json"))):
+        try:
+            turns[profile] = json.loads(pathlib.Path(file).read_text())
+        except (OSError, ValueError):
+            pass
+    if a.turns_only:
+        if not turns:
+            raise SystemExit(f"no results in turns at {a.turns}")
+        new = replace_section(
+            path.read_text(), TURNS_TITLE, turns_section(turns, a.command), "table in turns"
+        )
+    elif a.memory_only:
         memory = json.loads(pathlib.Path(a.memory).read_text())
         new = replace_section(
             path.read_text(), MEMORY_TITLE, memory_section(memory, a.command), "memory table"
@@ -558,10 +677,10 @@ def main():
                 handshake[profile] = json.loads(pathlib.Path(file).read_text())
             except (OSError, ValueError):
                 pass
-        block = generate(results, a.command, memory, lto, e2e, generated, handshake)
+        block = generate(results, a.command, memory, lto, e2e, generated, handshake, turns)
         if a.rerun:
             # The tables a filtered run does not touch stay as they were, notes included.
-            for title in (MEMORY_TITLE, E2E_TITLE):
+            for title in (MEMORY_TITLE, E2E_TITLE, TURNS_TITLE):
                 kept = section_text(old, title)
                 if kept is not None:
                     block = replace_section(block, title, [kept.rstrip("\n"), ""], title)
