@@ -18,6 +18,11 @@
 //! own buffers, wsmachine into a caller's buffer passed to `receive` (`wsmachine`) or straight
 //! into the lent `receive_buffer` (`wsmachine_lent`). `floor` is a hand-written loop doing only
 //! the work every decoder must do (header, unmask, UTF-8, hand out): the rate to approach.
+//!
+//! By default criterion measures each implementation in turn, for seconds. With
+//! `COMPARE_TURNS=<file>` the decode and encode cases run instead with a case's
+//! implementations taking turns of a few milliseconds in one loop, and the ratios, medians
+//! over the rounds, go to `<file>` (`common/runner.rs`; `scripts/bench.sh --turns`).
 
 use std::hint::black_box;
 use std::io;
