@@ -285,10 +285,16 @@ fn wsm_drain(conn: &mut Connection) -> (usize, usize) {
     (n, bytes)
 }
 
+/// Whether `WSM_NO_HINT` is set: wsmachine then ignores `read_size_hint`.
+fn no_hint() -> bool {
+    static NO_HINT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *NO_HINT.get_or_init(|| std::env::var_os("WSM_NO_HINT").is_some())
+}
+
 /// Read from `src` until `frames` messages are delivered, polling after each read. Each read
-/// is what a socket read makes: a copy of up to `READ_SIZE` bytes into the caller's buffer
-/// (`buf`), then passed to `receive`; or (`lent`) straight into the connection's own buffer
-/// from `receive_buffer`, then committed.
+/// is what a socket read makes: a copy of up to `READ_SIZE` bytes (fewer where
+/// `read_size_hint` says so) into the caller's buffer (`buf`), then passed to `receive`; or
+/// (`lent`) straight into the connection's own buffer from `receive_buffer`, then committed.
 fn wsm_decode(
     conn: &mut Connection,
     src: &mut MemStream<'_>,
@@ -298,11 +304,18 @@ fn wsm_decode(
 ) -> (usize, usize) {
     let (mut n, mut bytes) = (0, 0);
     while n < frames {
+        // Reads of up to `READ_SIZE`, fewer where the machine's hint ends a read with a large
+        // frame (`WSM_NO_HINT` reads `READ_SIZE` every time, for the design measurement).
+        let want = if no_hint() {
+            READ_SIZE
+        } else {
+            conn.read_size_hint(READ_SIZE)
+        };
         if lent {
-            let got = src.read_into(conn.receive_buffer(READ_SIZE));
+            let got = src.read_into(&mut conn.receive_buffer(want)[..want]);
             conn.commit_received(got);
         } else {
-            let got = src.read_into(buf);
+            let got = src.read_into(&mut buf[..want]);
             conn.receive(&buf[..got]);
         }
         let (dn, db) = wsm_drain(conn);

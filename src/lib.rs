@@ -29,7 +29,9 @@
 //!             let wait = deadline.saturating_duration_since(Instant::now());
 //!             sock.set_read_timeout(Some(wait.max(std::time::Duration::from_millis(1))))?;
 //!         }
-//!         match sock.read(conn.receive_buffer(16 * 1024)) {
+//!         // Reads of up to 16 KiB, fewer when that ends the read with a large frame.
+//!         let n = conn.read_size_hint(16 * 1024);
+//!         match sock.read(&mut conn.receive_buffer(n)[..n]) {
 //!             Ok(0) => conn.receive_eof(),
 //!             Ok(n) => conn.commit_received(n),
 //!             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock

@@ -13,6 +13,8 @@
 //!
 //! Every change of lifecycle phase goes through `Phase` in `state.rs`.
 
+#[cfg(test)]
+mod hint_tests;
 mod recv;
 mod send;
 #[cfg(test)]
@@ -38,7 +40,7 @@ use crate::rng::MaskSource;
 pub use crate::role::Role;
 use crate::state::{Handshake, Phase, ServerSide, State};
 
-use recv::{Got, InFrame, InMessage, Out, Ready, Step};
+use recv::{Got, InFrame, InMessage, LARGE_FRAME, Out, Ready, Step};
 use send::Output;
 use timers::Timers;
 
@@ -423,6 +425,39 @@ impl Connection {
     pub fn receive_buffer(&mut self, min: usize) -> &mut [u8] {
         let rest = self.frame_rest();
         self.rx.lend(min, rest)
+    }
+
+    /// How many bytes the next read should ask for, at most `max`: `max`, unless a large
+    /// message (one frame of at least 32 KiB, handed out whole) is partly received, and then no
+    /// more than that frame still needs.
+    ///
+    /// A read of that size ends where the frame ends: once the frame is handed out the receive
+    /// buffer is empty, and the next read lands at its start. Reads of `max` bytes instead end
+    /// inside the next frame, whose first bytes must then follow the frame in the buffer and
+    /// later move to its start (or the buffer grows to put that move off). The hint trades one
+    /// more read per large frame for that move and a buffer about one frame long (64 KiB
+    /// frames read 64 KiB at a time: 1.2-1.4x the rate, and 128 KiB of buffer instead of
+    /// 512 KiB; `BENCHMARKS.md`, "Design measurements"). Smaller frames are not worth a read
+    /// of their own: with them the hint is `max`.
+    ///
+    /// ```
+    /// # use wsmachine::{Config, Connection, Role};
+    /// # let mut conn = Connection::from_upgraded(Role::Server, Config::default());
+    /// # let mut socket = std::io::empty();
+    /// use std::io::Read;
+    /// let n = conn.read_size_hint(64 * 1024);
+    /// let got = socket.read(&mut conn.receive_buffer(n)[..n])?;
+    /// conn.commit_received(got);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn read_size_hint(&self, max: usize) -> usize {
+        match self.frame {
+            Some(f) if f.len >= LARGE_FRAME => match self.frame_rest() {
+                0 => max,
+                rest => rest.min(max),
+            },
+            _ => max,
+        }
     }
 
     /// Payload bytes the frame being received still needs before it is handed out whole from

@@ -18,6 +18,11 @@ use super::{Connection, Ending, Role};
 /// The largest piece a transformed (decoded) message is handed out in, in streaming delivery.
 pub(super) const DECODED_PIECE: usize = 32 * 1024;
 
+/// A frame from this payload size on is worth a read of its own to finish
+/// ([`Connection::read_size_hint`]): the move of the next frame's first bytes that the read
+/// saves costs more than the read.
+pub(super) const LARGE_FRAME: usize = 32 * 1024;
+
 /// The frame whose payload is being received.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct InFrame {
