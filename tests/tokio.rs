@@ -106,6 +106,34 @@ async fn a_connection_waiting_inside_a_frame_holds_about_what_it_needs() {
     );
 }
 
+/// Large frames arriving back to back: each read that completes one ends with it
+/// (`Connection::read_size_hint`), so the receive buffer stays about a frame and a read long
+/// (reads of 64 KiB every time grew it to 512 KiB).
+#[tokio::test]
+async fn back_to_back_large_frames_keep_the_buffer_near_a_frame() {
+    let mut client =
+        wsmachine::Connection::from_upgraded(wsmachine::Role::Client, Config::default());
+    let mut wire = Vec::new();
+    for i in 0..12u8 {
+        client.send_binary(&vec![i; 64 * 1024]).unwrap();
+        wire.extend_from_slice(client.pending_output());
+        client.advance_output(client.pending_output().len());
+    }
+    let (mut peer, ours) = duplex(wire.len());
+    peer.write_all(&wire).await.unwrap();
+    let conn = wsmachine::Connection::from_upgraded(wsmachine::Role::Server, Config::default());
+    let mut server = WebSocketStream::from_connection(ours, conn);
+    let mut most = 0;
+    for i in 0..12u8 {
+        assert_eq!(
+            server.recv().await.unwrap().unwrap(),
+            Message::binary(vec![i; 64 * 1024])
+        );
+        most = most.max(server.buffered_capacity());
+    }
+    assert!(most <= 160 * 1024, "{most} bytes held");
+}
+
 /// Through a transport that moves one byte at a time, every read ends inside a frame and
 /// the next finds nothing: the receive buffer is lent thousands of times per message and
 /// given back, or shrunk around a started frame, while the connection waits. Every message
