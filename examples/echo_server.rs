@@ -219,7 +219,9 @@ impl Client {
             {
                 break;
             }
-            match self.stream.read(&mut shared.read_buf) {
+            // The whole read buffer, or what ends the read with a large frame.
+            let want = self.conn.read_size_hint(shared.read_buf.len());
+            match self.stream.read(&mut shared.read_buf[..want]) {
                 Ok(0) => {
                     self.read_eof = true;
                     self.conn.receive_eof();
