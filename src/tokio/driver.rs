@@ -225,10 +225,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// more than the machine's struct and what an unfinished frame needs.
     fn poll_read(&mut self) -> Poll<std::io::Result<()>> {
         let mut cx = Context::from_waker(&self.waker);
-        // Up to `READ_SIZE`, or what ends the read with a large frame: the next frame then
-        // starts at the buffer's start, and the buffer stays about a frame long.
-        let want = self.conn.read_size_hint(READ_SIZE);
-        let room = self.conn.receive_uninit(want);
+        // `READ_SIZE` bytes, but the rest of a large frame being received, however long, so
+        // that the read ends with it (in one read, if the transport has it all): the next
+        // frame then starts at the buffer's start, and the buffer stays about a frame long.
+        let want = match self.conn.read_size_hint(usize::MAX) {
+            usize::MAX => READ_SIZE,
+            rest => rest,
+        };
+        let room = self.conn.receive_uninit(READ_SIZE.min(want));
         let n = want.min(room.len());
         let mut buf = ReadBuf::uninit(&mut room[..n]);
         match Pin::new(&mut self.io).poll_read(&mut cx, &mut buf) {

@@ -44,8 +44,8 @@
 //!
 //! Each read goes straight into the machine's receive buffer, up to 64 KiB of uninitialised
 //! room (nothing zeroed, nothing copied; the machine unmasks in place as it hands frames
-//! out), or just what a large frame (32 KiB and more) still needs, so that the read ends
-//! with it ([`Connection::read_size_hint`](crate::Connection::read_size_hint)): large frames
+//! out), or, while a large frame (32 KiB and more) is arriving, its rest, so that the read
+//! ends with it ([`Connection::read_size_hint`](crate::Connection::read_size_hint)): large frames
 //! back to back then keep the buffer about a frame and a read long (12 frames of 64 KiB:
 //! 128 KiB held, where reads of 64 KiB each grew it to 512 KiB). When a read finds
 //! nothing, the connection gives back its buffers
