@@ -436,7 +436,7 @@ impl Connection {
     /// inside the next frame, whose first bytes must then follow the frame in the buffer and
     /// later move to its start (or the buffer grows to put that move off). The hint trades one
     /// more read per large frame for that move and a buffer about one frame long (64 KiB
-    /// frames read 64 KiB at a time: 1.2-1.4x the rate, and 128 KiB of buffer instead of
+    /// frames read 64 KiB at a time: 1.1-1.4x the rate, and 128 KiB of buffer instead of
     /// 512 KiB; `BENCHMARKS.md`, "Design measurements"). Smaller frames are not worth a read
     /// of their own: with them the hint is `max`. The hint is never 0 unless `max` is, so a
     /// read of that size that returns 0 still means the end of the input.
