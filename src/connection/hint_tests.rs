@@ -4,7 +4,7 @@ use super::*;
 use crate::config::Delivery;
 
 /// A masked client frame with FIN set (a 64-bit length from 64 KiB on).
-fn masked(opcode: u8, payload: &[u8], key: [u8; 4]) -> Vec<u8> {
+pub(super) fn masked(opcode: u8, payload: &[u8], key: [u8; 4]) -> Vec<u8> {
     let mut v = vec![0x80 | opcode];
     match payload.len() {
         n if n < 126 => v.push(0x80 | n as u8),

@@ -15,6 +15,8 @@
 
 #[cfg(test)]
 mod hint_tests;
+#[cfg(test)]
+mod lane_tests;
 mod recv;
 mod send;
 #[cfg(test)]
@@ -129,6 +131,11 @@ pub struct Connection {
 
     /// Received bytes not yet consumed by the frame parser.
     rx: RecvBuf,
+    /// One more than the largest payload the one-step lane may take (`single_frame`): the
+    /// least of the limits and of the size from which messages are streamed (`config`); 0,
+    /// shutting the lane, when messages are always streamed, while [`Event::Open`] is still
+    /// to be handed out, and when an extension stage is installed. Set by `refresh_lane`.
+    lane_end: u16,
     /// The frame whose payload is being received.
     frame: Option<InFrame>,
     /// The data message being received.
@@ -167,6 +174,7 @@ impl core::fmt::Debug for Connection {
 
 impl Connection {
     fn new(role: Role, config: Config, phase: Phase) -> Self {
+        let lane_end = recv::lane_end(&config);
         Connection {
             role,
             config,
@@ -189,6 +197,7 @@ impl Connection {
             eof: false,
             expired: false,
             rx: RecvBuf::default(),
+            lane_end,
             frame: None,
             msg: None,
             assembled: Vec::new(),
@@ -699,6 +708,18 @@ impl Connection {
     fn opened(&mut self, negotiated: Negotiated, stage: Option<Box<dyn Extension>>) {
         self.install(negotiated, stage);
         self.announce_open = true;
+        self.refresh_lane();
+    }
+
+    /// Set [`lane_end`](Self::lane_end) for the extension stage and `announce_open`, after
+    /// either changed: the one-step lane stays shut while the open is still to be announced,
+    /// and for good once an extension transforms payloads.
+    fn refresh_lane(&mut self) {
+        self.lane_end = if self.extension.is_some() || self.announce_open {
+            0
+        } else {
+            recv::lane_end(&self.config)
+        };
     }
 
     /// Take what the handshake settled, and the extension stage for the negotiated extension
@@ -714,6 +735,7 @@ impl Connection {
         self.rsv_allowed = negotiated.rsv_bits();
         self.negotiated = Some(negotiated);
         self.extension = stage;
+        self.refresh_lane();
     }
 
     /// Server: accept the upgrade request reported by [`Event::HandshakeRequest`]. The 101
@@ -910,6 +932,7 @@ impl Connection {
         }
         if self.announce_open {
             self.announce_open = false;
+            self.refresh_lane();
             return Step::Emit(Out::Open);
         }
         if matches!(self.phase, Phase::Open | Phase::Closing) {

@@ -176,6 +176,24 @@ impl Ready {
     }
 }
 
+/// One more than the largest payload `single_frame` may take under `config`: within
+/// `max_frame_size` and `max_message_size`, and delivered whole; 0 when every message is
+/// streamed. The lane reads 7- and 16-bit lengths only; the bound stops at 65 535 so that it
+/// fits the two bytes `Connection` has spare, leaving the rare payload of exactly 65 535
+/// bytes to the general pipeline.
+pub(super) fn lane_end(config: &crate::Config) -> u16 {
+    let limit = config
+        .max_frame_size
+        .min(config.max_message_size)
+        .min(usize::from(u16::MAX) - 1);
+    let end = match config.delivery {
+        Delivery::Whole => limit + 1,
+        Delivery::StreamAbove(n) => limit.min(n) + 1,
+        Delivery::Streaming => 0,
+    };
+    u16::try_from(end).unwrap_or(u16::MAX)
+}
+
 pub(super) enum Step {
     Emit(Out),
     Continue,
@@ -207,11 +225,13 @@ impl Connection {
     /// LTO (BENCHMARKS.md, "Design measurements").
     #[inline(always)]
     pub(super) fn single_frame(&mut self) -> Option<Ready> {
+        debug_assert!(
+            self.lane_end == 0 || (self.extension.is_none() && !self.announce_open),
+            "the lane is shut while the open is unannounced and under an extension"
+        );
         if self.frame.is_some()
             || self.msg.is_some()
-            || self.extension.is_some()
             || !matches!(self.phase, Phase::Open | Phase::Closing)
-            || self.announce_open
         {
             return None;
         }
@@ -237,11 +257,7 @@ impl Connection {
             short => (usize::from(short), 2),
         };
         let n = if masked { at + 4 } else { at };
-        if buf.len() < n + len
-            || len > self.config.max_frame_size
-            || len > self.config.max_message_size
-            || self.config.delivery.streams(len)
-        {
+        if buf.len() < n + len || len >= usize::from(self.lane_end) {
             return None;
         }
         let s = self.rx.start() + n;
