@@ -17,6 +17,7 @@ use alloc::vec::Vec;
 
 use crate::frame::{MAX_HEADER_LEN, parse_header};
 use crate::mask::{apply_mask, apply_mask_ascii, mask_into_ascii};
+use crate::utf8::Ascii;
 
 /// Frames with a payload below this size end fused unmasking: the parser unmasks them in
 /// place, which costs less than following their boundaries during the copy (figures:
@@ -368,7 +369,7 @@ impl RecvBuf {
     }
 
     /// [`unmask_ascii`](Self::unmask_ascii) for a text payload, [`unmask`](Self::unmask) for
-    /// a binary one (which is never reported ASCII: no check waits on it).
+    /// a binary one (reported [`Ascii::Unknown`]: no check waits on it).
     #[inline(always)]
     pub(crate) fn unmask_payload(
         &mut self,
@@ -377,17 +378,17 @@ impl RecvBuf {
         n: usize,
         key: [u8; 4],
         offset: usize,
-    ) -> bool {
+    ) -> Ascii {
         if text {
             self.unmask_ascii(at, n, key, offset)
         } else {
             self.unmask(at, n, key, offset);
-            false
+            Ascii::Unknown
         }
     }
 
-    /// [`unmask`](Self::unmask) for text: also whether every one of the `n` bytes is ASCII,
-    /// known from the unmasking now or on the bytes' way in (`false` may also mean not known).
+    /// [`unmask`](Self::unmask) for text: also whether every one of the `n` bytes is ASCII, as
+    /// far as the unmasking now and on the bytes' way in tells.
     #[inline(always)]
     pub(crate) fn unmask_ascii(
         &mut self,
@@ -395,14 +396,21 @@ impl RecvBuf {
         n: usize,
         key: [u8; 4],
         offset: usize,
-    ) -> bool {
+    ) -> Ascii {
         if self.plain_until <= at {
-            apply_mask_ascii(&mut self.buf[at..at + n], key, offset)
+            if apply_mask_ascii(&mut self.buf[at..at + n], key, offset) {
+                Ascii::All
+            } else {
+                Ascii::NotAll
+            }
         } else {
             let skip = (self.plain_until - at).min(n);
             let known = self.ascii_from <= at;
-            let rest = apply_mask_ascii(&mut self.buf[at + skip..at + n], key, offset + skip);
-            known && rest
+            match apply_mask_ascii(&mut self.buf[at + skip..at + n], key, offset + skip) {
+                false => Ascii::NotAll,
+                true if known => Ascii::All,
+                true => Ascii::Unknown,
+            }
         }
     }
 

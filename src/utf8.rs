@@ -409,22 +409,38 @@ pub fn as_str(bytes: &[u8]) -> Option<&str> {
         // SAFETY: no byte has its high bit set: the bytes are ASCII, which is valid UTF-8.
         Some(unsafe { core::str::from_utf8_unchecked(bytes) })
     } else {
-        match crate::utf8_simd::is_valid(bytes) {
-            #[allow(unsafe_code)]
-            // SAFETY: `is_valid` returned `Some(true)`, which it does only when the bytes are
-            // valid UTF-8. It runs the lookup algorithm of Keiser and Lemire: its tables flag
-            // every pair of bytes that RFC 3629 never allows, the bytes two and three back say
-            // where two continuations in a row are due, and a code point cut by the end is
-            // refused; the
-            // `utf8_simd` module documentation derives the tables from the error classes,
-            // shows that these checks accept exactly UTF-8, and bounds every load. Its tests
-            // check the tables on every pair of bytes and compare the validator with
-            // `core::str::from_utf8` (every sequence of up to three bytes, every offset within
-            // and across 64-byte blocks, proptests), as does the `utf8_validator` fuzz target.
-            Some(true) => Some(unsafe { core::str::from_utf8_unchecked(bytes) }),
-            Some(false) => None,
-            None => simdutf8::basic::from_utf8(bytes).ok(),
-        }
+        long_as_str(bytes)
+    }
+}
+
+/// [`as_str`] for bytes known to hold a byte that is not ASCII: no scan for all-ASCII text.
+#[inline]
+fn mixed_as_str(bytes: &[u8]) -> Option<&str> {
+    if bytes.len() < SMALL {
+        short_as_str(bytes)
+    } else {
+        long_as_str(bytes)
+    }
+}
+
+/// [`as_str`] for text of at least [`SMALL`] bytes: the SIMD validator.
+#[inline]
+fn long_as_str(bytes: &[u8]) -> Option<&str> {
+    match crate::utf8_simd::is_valid(bytes) {
+        #[allow(unsafe_code)]
+        // SAFETY: `is_valid` returned `Some(true)`, which it does only when the bytes are
+        // valid UTF-8. It runs the lookup algorithm of Keiser and Lemire: its tables flag
+        // every pair of bytes that RFC 3629 never allows, the bytes two and three back say
+        // where two continuations in a row are due, and a code point cut by the end is
+        // refused; the
+        // `utf8_simd` module documentation derives the tables from the error classes,
+        // shows that these checks accept exactly UTF-8, and bounds every load. Its tests
+        // check the tables on every pair of bytes and compare the validator with
+        // `core::str::from_utf8` (every sequence of up to three bytes, every offset within
+        // and across 64-byte blocks, proptests), as does the `utf8_validator` fuzz target.
+        Some(true) => Some(unsafe { core::str::from_utf8_unchecked(bytes) }),
+        Some(false) => None,
+        None => simdutf8::basic::from_utf8(bytes).ok(),
     }
 }
 
@@ -470,6 +486,17 @@ pub(crate) fn expect_text(bytes: &[u8]) -> &str {
     as_str(bytes).expect("a span the parser checked is text")
 }
 
+/// What unmasking a text payload learnt of its bytes being ASCII.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ascii {
+    /// Every byte is ASCII.
+    All,
+    /// A byte is not ASCII.
+    NotAll,
+    /// Not known (bytes unmasked earlier, or not masked at all).
+    Unknown,
+}
+
 /// Proof that a run of bytes is complete, valid UTF-8: only validation makes one
 /// ([`Utf8Validator::finish`] after the bytes were fed in order, or [`ValidText::check`]), and
 /// it records how many bytes were validated. [`as_str`](ValidText::as_str) hands the bytes out
@@ -496,14 +523,19 @@ impl ValidText {
         ValidText { len: bytes.len() }
     }
 
-    /// [`ascii`](Self::ascii) for bytes the unmasking found to be ASCII (`ascii`), else
-    /// [`check`](Self::check).
+    /// The proof for `bytes` as far as the unmasking learnt whether they are ASCII: none
+    /// needed for ASCII, the validator without the scan for all-ASCII text when a byte is
+    /// known not to be, else [`check`](Self::check).
     #[inline]
-    pub(crate) fn check_unless_ascii(bytes: &[u8], ascii: bool) -> Option<ValidText> {
-        if ascii {
-            Some(Self::ascii(bytes))
-        } else {
-            Self::check(bytes)
+    pub(crate) fn check_unless_ascii(bytes: &[u8], ascii: Ascii) -> Option<ValidText> {
+        match ascii {
+            Ascii::All => Some(Self::ascii(bytes)),
+            Ascii::NotAll => {
+                #[cfg(test)]
+                checked::add(bytes.len());
+                mixed_as_str(bytes).map(|t| ValidText { len: t.len() })
+            }
+            Ascii::Unknown => Self::check(bytes),
         }
     }
 
@@ -1084,6 +1116,41 @@ mod tests {
         let mut long = "€".repeat(30).into_bytes();
         long[40] = 0xFF;
         assert_eq!(ValidText::check(&long), None);
+    }
+
+    /// Text known to hold a byte that is not ASCII skips the all-ASCII scan and is judged as
+    /// `from_utf8` judges it, at every length around the automaton's and the scan's bounds.
+    #[test]
+    fn text_known_not_to_be_ascii_is_judged_as_any_text() {
+        for len in [
+            1,
+            2,
+            SMALL - 1,
+            SMALL,
+            SMALL + 1,
+            125,
+            ASCII_SCAN - 1,
+            ASCII_SCAN,
+            2000,
+        ] {
+            let mut text = "é".repeat(len / 2 + 1).into_bytes();
+            text.truncate(len);
+            for (i, bad) in [(None, 0), (Some(len / 2), 0xFF), (Some(len - 1), 0xC3)] {
+                let mut bytes = text.clone();
+                if let Some(i) = i {
+                    bytes[i] = bad;
+                }
+                let want = core::str::from_utf8(&bytes).ok();
+                for ascii in [Ascii::NotAll, Ascii::Unknown] {
+                    let got = ValidText::check_unless_ascii(&bytes, ascii);
+                    assert_eq!(
+                        got.map(|v| v.as_str(&bytes)),
+                        want,
+                        "{len} bytes, {ascii:?}, {i:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

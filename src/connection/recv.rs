@@ -11,7 +11,7 @@ use crate::error::ProtocolError;
 use crate::event::Event;
 use crate::frame::{self, OpCode};
 use crate::state::Phase;
-use crate::utf8::{Utf8Validator, ValidText};
+use crate::utf8::{Ascii, Utf8Validator, ValidText};
 
 use super::{Connection, Ending, Role};
 
@@ -261,7 +261,7 @@ impl Connection {
             return None;
         }
         let s = self.rx.start() + n;
-        let mut ascii = false;
+        let mut ascii = Ascii::Unknown;
         if masked {
             // One four-byte load (indexing byte by byte builds the key with shifts).
             let key = buf[at..].first_chunk::<4>().copied().unwrap_or_default();
@@ -407,7 +407,9 @@ impl Connection {
     fn deliver_single(&mut self, text: bool, n: usize, len: usize, mask: Option<[u8; 4]>) -> Step {
         self.rx.consume(n);
         let s = self.rx.start();
-        let ascii = mask.is_some_and(|key| self.rx.unmask_payload(text, s, len, key, 0));
+        let ascii = mask.map_or(Ascii::Unknown, |key| {
+            self.rx.unmask_payload(text, s, len, key, 0)
+        });
         let out = if text {
             match ValidText::check_unless_ascii(self.rx.bytes(s, s + len), ascii) {
                 Some(valid) => Out::Text(s, s + len, valid),
@@ -456,7 +458,7 @@ impl Connection {
         offset: usize,
     ) -> bool {
         f.mask
-            .is_some_and(|key| self.rx.unmask_payload(text, start, n, key, offset))
+            .is_some_and(|key| self.rx.unmask_payload(text, start, n, key, offset) == Ascii::All)
     }
 
     fn read_control(&mut self, f: InFrame) -> Step {
