@@ -27,13 +27,19 @@ pub enum Delivery {
 }
 
 impl Delivery {
+    /// The longest message delivered whole (`usize::MAX` for any), or `None` when every
+    /// message is streamed.
+    pub(crate) fn largest_whole(self) -> Option<usize> {
+        match self {
+            Delivery::Whole => Some(usize::MAX),
+            Delivery::Streaming => None,
+            Delivery::StreamAbove(n) => Some(n),
+        }
+    }
+
     /// Whether a message known to be at least `len` bytes long is streamed.
     pub(crate) fn streams(self, len: usize) -> bool {
-        match self {
-            Delivery::Whole => false,
-            Delivery::Streaming => true,
-            Delivery::StreamAbove(n) => len > n,
-        }
+        self.largest_whole().is_none_or(|n| len > n)
     }
 }
 

@@ -402,30 +402,23 @@ impl Utf8Validator {
 /// automaton when short, SIMD when long) that yields the `&str`.
 #[inline]
 pub fn as_str(bytes: &[u8]) -> Option<&str> {
-    if bytes.len() < SMALL {
-        short_as_str(bytes)
-    } else if bytes.len() < ASCII_SCAN && all_ascii(bytes) {
+    if (SMALL..ASCII_SCAN).contains(&bytes.len()) && all_ascii(bytes) {
         #[allow(unsafe_code)]
         // SAFETY: no byte has its high bit set: the bytes are ASCII, which is valid UTF-8.
         Some(unsafe { core::str::from_utf8_unchecked(bytes) })
     } else {
-        long_as_str(bytes)
+        mixed_as_str(bytes)
     }
 }
 
-/// [`as_str`] for bytes known to hold a byte that is not ASCII: no scan for all-ASCII text.
+/// [`as_str`] without the scan for all-ASCII text, for bytes known to hold a byte that is
+/// not ASCII (or too short or too long for the scan to pay): the automaton below [`SMALL`]
+/// bytes, the SIMD validator from there.
 #[inline]
 fn mixed_as_str(bytes: &[u8]) -> Option<&str> {
     if bytes.len() < SMALL {
-        short_as_str(bytes)
-    } else {
-        long_as_str(bytes)
+        return short_as_str(bytes);
     }
-}
-
-/// [`as_str`] for text of at least [`SMALL`] bytes: the SIMD validator.
-#[inline]
-fn long_as_str(bytes: &[u8]) -> Option<&str> {
     match crate::utf8_simd::is_valid(bytes) {
         #[allow(unsafe_code)]
         // SAFETY: `is_valid` returned `Some(true)`, which it does only when the bytes are
@@ -510,9 +503,15 @@ pub(crate) struct ValidText {
 impl ValidText {
     /// Validate `bytes` as a whole text.
     pub(crate) fn check(bytes: &[u8]) -> Option<ValidText> {
+        Self::validate(bytes, as_str)
+    }
+
+    /// The proof for `bytes` if `validate` finds them to be text (counted in tests).
+    #[inline]
+    fn validate(bytes: &[u8], validate: fn(&[u8]) -> Option<&str>) -> Option<ValidText> {
         #[cfg(test)]
         checked::add(bytes.len());
-        as_str(bytes).map(|t| ValidText { len: t.len() })
+        validate(bytes).map(|t| ValidText { len: t.len() })
     }
 
     /// The proof for `bytes` found to be ASCII as they were unmasked (the OR of every byte has
@@ -530,11 +529,7 @@ impl ValidText {
     pub(crate) fn check_unless_ascii(bytes: &[u8], ascii: Ascii) -> Option<ValidText> {
         match ascii {
             Ascii::All => Some(Self::ascii(bytes)),
-            Ascii::NotAll => {
-                #[cfg(test)]
-                checked::add(bytes.len());
-                mixed_as_str(bytes).map(|t| ValidText { len: t.len() })
-            }
+            Ascii::NotAll => Self::validate(bytes, mixed_as_str),
             Ascii::Unknown => Self::check(bytes),
         }
     }

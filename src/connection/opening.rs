@@ -12,7 +12,7 @@ use crate::handshake::{
 };
 use crate::state::{Handshake, Phase};
 
-use super::{Connection, Ending, Role, recv};
+use super::{Connection, Ending, Role};
 
 impl Connection {
     /// Feed received bytes to the handshake, if it is reading a head; returns how many of them
@@ -113,17 +113,6 @@ impl Connection {
         self.install(negotiated, stage);
         self.announce_open = true;
         self.refresh_lane();
-    }
-
-    /// Set [`lane_end`](Self::lane_end) for the extension stage and `announce_open`, after
-    /// either changed: the one-step lane stays shut while the open is still to be announced,
-    /// and for good once an extension transforms payloads.
-    pub(super) fn refresh_lane(&mut self) {
-        self.lane_end = if self.extension.is_some() || self.announce_open {
-            0
-        } else {
-            recv::lane_end(&self.config)
-        };
     }
 
     /// Take what the handshake settled, and the extension stage for the negotiated extension

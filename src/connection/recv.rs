@@ -182,16 +182,13 @@ impl Ready {
 /// fits the two bytes `Connection` has spare, leaving the rare payload of exactly 65 535
 /// bytes to the general pipeline.
 pub(super) fn lane_end(config: &crate::Config) -> u16 {
-    let limit = config
-        .max_frame_size
-        .min(config.max_message_size)
-        .min(usize::from(u16::MAX) - 1);
-    let end = match config.delivery {
-        Delivery::Whole => limit + 1,
-        Delivery::StreamAbove(n) => limit.min(n) + 1,
-        Delivery::Streaming => 0,
-    };
-    u16::try_from(end).unwrap_or(u16::MAX)
+    config.delivery.largest_whole().map_or(0, |whole| {
+        let limit = whole
+            .min(config.max_frame_size)
+            .min(config.max_message_size)
+            .min(usize::from(u16::MAX) - 1);
+        u16::try_from(limit + 1).unwrap_or(u16::MAX)
+    })
 }
 
 pub(super) enum Step {
@@ -201,6 +198,23 @@ pub(super) enum Step {
 }
 
 impl Connection {
+    /// What [`lane_end`](Connection::lane_end) summarises, worked out afresh: shut while the
+    /// open is still to be announced, and for good once an extension transforms payloads;
+    /// else the bound `config` sets.
+    fn lane_bound(&self) -> u16 {
+        if self.extension.is_some() || self.announce_open {
+            0
+        } else {
+            lane_end(&self.config)
+        }
+    }
+
+    /// Set `lane_end` after the extension stage or `announce_open` changed (the
+    /// configuration never does).
+    pub(super) fn refresh_lane(&mut self) {
+        self.lane_end = self.lane_bound();
+    }
+
     /// One step of the receive pipeline.
     pub(super) fn read_frames(&mut self) -> Step {
         match self.frame {
@@ -225,9 +239,10 @@ impl Connection {
     /// LTO (BENCHMARKS.md, "Design measurements").
     #[inline(always)]
     pub(super) fn single_frame(&mut self) -> Option<Ready> {
-        debug_assert!(
-            self.lane_end == 0 || (self.extension.is_none() && !self.announce_open),
-            "the lane is shut while the open is unannounced and under an extension"
+        debug_assert_eq!(
+            self.lane_end,
+            self.lane_bound(),
+            "lane_end is refreshed wherever what it summarises changes"
         );
         if self.frame.is_some()
             || self.msg.is_some()
