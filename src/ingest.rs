@@ -686,6 +686,50 @@ mod tests {
         rx.commit(n);
     }
 
+    /// `unmask_ascii` says `All` only of text it saw entirely (unmasked now, or unmasked and
+    /// found ASCII on its way in), `NotAll` of text holding a byte that is not ASCII, and
+    /// `Unknown` where bytes unmasked on their way in were not judged; the bytes end up in
+    /// clear whatever it says.
+    #[test]
+    fn unmask_ascii_tells_all_not_all_or_unknown() {
+        let key = [0x9c, 0x01, 0x7f, 0xe3];
+        let ascii: Vec<u8> = (0..200u32).map(|i| b' ' + (i % 90) as u8).collect();
+        let mut mixed = ascii.clone();
+        mixed[150] = 0xc3;
+        // (payload, bytes already in clear, whether those were found ASCII, verdict)
+        let cases = [
+            (&ascii, 0, false, Ascii::All),
+            (&mixed, 0, false, Ascii::NotAll),
+            (&ascii, 64, true, Ascii::All),
+            (&ascii, 64, false, Ascii::Unknown),
+            (&mixed, 64, true, Ascii::NotAll),
+            (&mixed, 64, false, Ascii::NotAll),
+            (&ascii, 200, true, Ascii::All),
+            (&ascii, 200, false, Ascii::Unknown),
+            // The byte that is not ASCII was unmasked on its way in, unjudged.
+            (&mixed, 160, false, Ascii::Unknown),
+        ];
+        // The payload sits past a 6-byte header, as in a received frame.
+        let at = 6;
+        for (payload, clear, known, want) in cases {
+            let mut wire = vec![0u8; at];
+            let mut masked = payload.clone();
+            apply_mask(&mut masked, key, 0);
+            wire.extend_from_slice(&payload[..clear]);
+            wire.extend_from_slice(&masked[clear..]);
+            let mut rx = RecvBuf {
+                end: wire.len(),
+                buf: wire,
+                plain_until: at + clear,
+                ascii_from: if known { at } else { at + clear },
+                ..RecvBuf::default()
+            };
+            let got = rx.unmask_ascii(at, payload.len(), key, 0);
+            assert_eq!(got, want, "{clear} bytes in clear, judged: {known}");
+            assert!(rx.bytes(at, at + payload.len()) == &payload[..]);
+        }
+    }
+
     /// The buffered bytes stay where they are while the room holds the read and the rest of
     /// their frame; a long run is not moved while the buffer may double; at the limit, or for
     /// a short run, they move to the start.
