@@ -30,7 +30,7 @@ use alloc::vec::Vec;
 
 use core::fmt;
 
-use crate::http::{is_tchar, is_token};
+use crate::http::{is_tchar, is_token, tchar_bits};
 
 /// One extension as listed in a `Sec-WebSocket-Extensions` header: a client's offer, or (in a
 /// server's 101) the extension the server accepted.
@@ -180,9 +180,18 @@ const fn err(reason: &'static str) -> ExtensionError {
 struct Cursor<'a> {
     s: &'a [u8],
     pos: usize,
+    /// For a value of at most 64 bytes, bit `i` set where byte `i` is a tchar: a token's end
+    /// is then one bit scan, not a loop whose exit, at a different length for every token,
+    /// the processor cannot predict. 0 for a longer value.
+    tchars: u64,
 }
 
 impl<'a> Cursor<'a> {
+    fn new(s: &'a [u8]) -> Self {
+        let tchars = if s.len() <= 64 { tchar_bits(s) } else { 0 };
+        Cursor { s, pos: 0, tchars }
+    }
+
     fn peek(&self) -> Option<u8> {
         self.s.get(self.pos).copied()
     }
@@ -195,8 +204,14 @@ impl<'a> Cursor<'a> {
 
     fn token(&mut self) -> Option<&'a [u8]> {
         let start = self.pos;
-        while self.peek().is_some_and(is_tchar) {
-            self.pos += 1;
+        if self.s.len() <= 64 {
+            // The bits past the value are clear: the scan stops at its end at the latest.
+            let run = (!self.tchars.checked_shr(start as u32).unwrap_or(0)).trailing_zeros();
+            self.pos = (start + run as usize).min(self.s.len());
+        } else {
+            while self.peek().is_some_and(is_tchar) {
+                self.pos += 1;
+            }
         }
         Some(&self.s[start..self.pos]).filter(|t| !t.is_empty())
     }
@@ -282,7 +297,7 @@ enum Item<'a> {
 /// Walk one header value, calling `on` for each extension name and each of its parameters,
 /// in order, and stop at the first violation of the grammar.
 fn walk<'a>(value: &'a [u8], mut on: impl FnMut(Item<'a>)) -> Result<(), ExtensionError> {
-    let mut c = Cursor { s: value, pos: 0 };
+    let mut c = Cursor::new(value);
     loop {
         c.skip_ows();
         match c.peek() {
@@ -500,6 +515,44 @@ mod tests {
                 "{input:?}"
             );
         }
+    }
+
+    /// Values of up to 64 bytes find their tokens and spaces by bit scans, longer ones byte by
+    /// byte: both read every value alike, with tokens ending anywhere up to the 64th byte.
+    #[test]
+    fn short_and_long_values_are_read_alike() {
+        let mut values: Vec<String> = [
+            "",
+            " , ,",
+            "permessage-deflate; client_max_window_bits",
+            "a;x=1;y , b ;\tz = \"2\"",
+            "a; x=",
+            "a; x=1 2",
+            "\"a\"",
+            "a; x=y=z",
+            "a b",
+        ]
+        .map(String::from)
+        .into();
+        for n in 55..=66 {
+            let name = "n".repeat(n);
+            values.push(name.clone());
+            values.push(format!("{name};p"));
+            values.push(format!("x; {name} = v"));
+            values.push(format!("x;p={name}"));
+            values.push(format!("{name} ,{name}"));
+        }
+        for v in &values {
+            let long = format!("{v}{}", " ".repeat(70));
+            let got = check_extensions(v.as_bytes());
+            assert_eq!(got, check_extensions(long.as_bytes()), "{v:?}");
+            assert_eq!(got.ok(), parse_extensions(v).ok().map(|l| l.len()), "{v:?}");
+        }
+        assert_eq!(check_extensions("n".repeat(64).as_bytes()), Ok(1));
+        assert_eq!(
+            check_extensions(format!("{};p", "n".repeat(62)).as_bytes()),
+            Ok(1)
+        );
     }
 
     #[test]

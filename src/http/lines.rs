@@ -145,13 +145,38 @@ pub(super) fn value_end(s: &[u8]) -> (usize, bool) {
     (end + i, high_bits != 0 || high & HI != 0 || before >= 0x80)
 }
 
+/// Bit `i` set where byte `i` of `s` (at most 64 bytes) is a tchar: sixteen bytes at a time
+/// with SSE2 (every x86-64), the last sixteen overlapping the block before them; elsewhere,
+/// and for fewer than sixteen bytes, byte by byte.
+#[inline]
+pub(crate) fn tchar_bits(s: &[u8]) -> u64 {
+    debug_assert!(s.len() <= 64);
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    if s.len() >= 16 {
+        let mut bits = 0;
+        let mut at = 0;
+        while at + 16 <= s.len() {
+            bits |= u64::from(sse2::tchar_bytes(sse2::load(s, at))) << at;
+            at += 16;
+        }
+        if at < s.len() {
+            let last = s.len() - 16;
+            bits |= u64::from(sse2::tchar_bytes(sse2::load(s, last))) << last;
+        }
+        return bits;
+    }
+    s.iter().enumerate().fold(0, |bits, (i, &b)| {
+        bits | u64::from(super::syntax::is_tchar(b)) << i
+    })
+}
+
 /// The sixteen-byte blocks of [`name_end`] and [`value_end`]: a few SSE2 compares and one
 /// `pmovmskb` each. SSE2 is part of every x86-64 processor, so no run-time detection.
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 mod sse2 {
     use core::arch::x86_64::{
-        __m128i, _mm_and_si128, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_cmplt_epi8, _mm_min_epu8,
-        _mm_movemask_epi8, _mm_or_si128, _mm_set_epi64x, _mm_set1_epi8,
+        __m128i, _mm_and_si128, _mm_andnot_si128, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_cmplt_epi8,
+        _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set_epi64x, _mm_set1_epi8, _mm_sub_epi8,
     };
 
     /// The 16 bytes of `s` from `at`.
@@ -180,6 +205,16 @@ mod sse2 {
         // SAFETY: the function only needs SSE2, which this build enables (the module's cfg).
         unsafe {
             value_bytes_sse2(x)
+        }
+    }
+
+    /// One bit per byte of `x`: the tchars (RFC 9110 §5.6.2).
+    #[inline(always)]
+    pub(super) fn tchar_bytes(x: [u8; 16]) -> u16 {
+        #[allow(unsafe_code)]
+        // SAFETY: the function only needs SSE2, which this build enables (the module's cfg).
+        unsafe {
+            tchar_bytes_sse2(x)
         }
     }
 
@@ -212,6 +247,30 @@ mod sse2 {
             _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(letter, digit), dash)) as u32,
             _mm_movemask_epi8(colon) as u32,
         )
+    }
+
+    #[inline]
+    #[target_feature(enable = "sse2")]
+    fn tchar_bytes_sse2(x: [u8; 16]) -> u16 {
+        let x = vector(x);
+        // Visible ASCII but the delimiters `"(),/:;<=>?@[\]{}`, in three runs and five
+        // singles. Unsigned `lo <= x <= hi`: `x - lo` is at most `hi - lo`.
+        let within = |lo: u8, hi: u8| {
+            let t = _mm_sub_epi8(x, _mm_set1_epi8(lo as i8));
+            _mm_cmpeq_epi8(_mm_min_epu8(t, _mm_set1_epi8((hi - lo) as i8)), t)
+        };
+        let is = |c: u8| _mm_cmpeq_epi8(x, _mm_set1_epi8(c as i8));
+        let delimiter = _mm_or_si128(
+            _mm_or_si128(
+                _mm_or_si128(within(b':', b'@'), within(b'[', b']')),
+                _mm_or_si128(within(b'(', b')'), is(b'"')),
+            ),
+            _mm_or_si128(
+                _mm_or_si128(is(b','), is(b'/')),
+                _mm_or_si128(is(b'{'), is(b'}')),
+            ),
+        );
+        _mm_movemask_epi8(_mm_andnot_si128(delimiter, within(0x21, 0x7e))) as u16
     }
 
     #[inline]

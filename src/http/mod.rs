@@ -40,6 +40,7 @@ mod syntax;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use lines::tchar_bits;
 #[cfg(test)]
 use lines::work;
 use lines::{fast_field, find_lf, parse_header_line, parse_request_line, parse_status_line};

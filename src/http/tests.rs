@@ -247,6 +247,25 @@ fn prefix_scan_matches_bytewise() {
     }
 }
 
+/// The tchar mask has a bit for exactly the tchars, every byte value at every position of
+/// every length up to 64 (blocks of sixteen, the last overlapping, or bytewise).
+#[test]
+fn tchar_bits_match_bytewise() {
+    for &len in block_lengths(&[0, 1, 15, 16, 17, 31, 32, 43, 48, 63, 64]) {
+        for at in positions(len) {
+            for b in byte_values() {
+                let mut s: Vec<u8> = (0..len).map(|i| b"a;b=c, d\t\"e"[i % 11]).collect();
+                s[at] = b;
+                let expected = s
+                    .iter()
+                    .enumerate()
+                    .fold(0u64, |m, (i, &c)| m | u64::from(is_tchar(c)) << i);
+                assert_eq!(tchar_bits(&s), expected, "{len} {at} {b:#x}");
+            }
+        }
+    }
+}
+
 /// The fast path takes exactly the complete lines the general path accepts, with the same
 /// result, and never claims that bytes up to an LF hold none.
 #[test]
