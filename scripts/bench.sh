@@ -5,7 +5,7 @@
 # connection (benches/memory.rs) and server CPU per message end to end on loopback
 # (benches/e2e.rs).
 #
-#   scripts/bench.sh               run everything (about 35 minutes on 2 cores), then the tables;
+#   scripts/bench.sh               run everything (about 40 minutes on 2 cores), then the tables;
 #                                  the comparison runs twice: the bench profile (release) and
 #                                  bench-lto (fat LTO, one codegen unit)
 #   scripts/bench.sh decode_binary rerun only the comparison benchmarks matching a criterion
@@ -18,6 +18,10 @@
 #                                  the end-to-end table
 #   scripts/bench.sh --turns       rerun only the comparison in turns (COMPARE_TURNS, about a
 #                                  minute a build once built) and replace only its table
+#   scripts/bench.sh --handshake-orders
+#                                  rerun only the handshake against its floor relinked in
+#                                  HANDSHAKE_ORDERS (8) function orders under both profiles
+#                                  (about a minute once built) and replace only that table
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RERUN=()
@@ -45,6 +49,37 @@ handshake_interleaved() {
   HANDSHAKE_JSON=target/handshake-lto.json cargo bench --profile bench-lto --bench handshake
 }
 
+# The same, relinked by rust-lld with its sections (one a function) shuffled, once per seed: a
+# ratio of two implementations in one binary moves by several percent with where the linker
+# puts their functions alone, and the median over a few orders does not hang on one of them.
+# The binaries run in rounds, each in turn, so that a slow stretch of the machine falls on all.
+handshake_orders() {
+  local gccld
+  gccld="$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/bin/gcc-ld"
+  if [ ! -x "$gccld/ld.lld" ]; then
+    echo "bench.sh: no rust-lld in $gccld; the handshake across function orders is skipped" >&2
+    return
+  fi
+  local out=target/handshake-orders profile dir label seed exe round
+  rm -rf "$out"
+  mkdir -p "$out/bin"
+  for profile in bench bench-lto; do
+    dir=release label=release
+    [ "$profile" = bench-lto ] && dir=bench-lto label=lto
+    for seed in $(seq "${HANDSHAKE_ORDERS:-8}"); do
+      cargo rustc --profile "$profile" --bench handshake -- -C "link-arg=-B$gccld" \
+        -C link-arg=-fuse-ld=lld -C "link-arg=-Wl,--shuffle-sections=*=$seed"
+      exe=$(ls -t target/"$dir"/deps/handshake-* | grep -v '\.d$' | head -1)
+      cp "$exe" "$out/bin/$label-$seed"
+    done
+  done
+  for round in $(seq 9); do
+    for exe in "$out"/bin/*; do
+      HANDSHAKE_PAIRS=300 HANDSHAKE_JSON="$out/$(basename "$exe")-$round.json" "$exe"
+    done
+  done
+}
+
 if [ "${1:-}" = "--memory" ]; then
   cargo bench --bench memory
   exec python3 scripts/bench_table.py --memory-only \
@@ -64,6 +99,12 @@ elif [ "${1:-}" = "--turns" ]; then
     --turns target/turns.json \
     --output BENCHMARKS.md \
     --command "scripts/bench.sh --turns"
+elif [ "${1:-}" = "--handshake-orders" ]; then
+  handshake_orders
+  exec python3 scripts/bench_table.py --orders-only \
+    --orders target/handshake-orders \
+    --output BENCHMARKS.md \
+    --command "scripts/bench.sh --handshake-orders"
 elif [ "${1:-}" = "--table-only" ]; then
   shift
 elif [ $# -gt 0 ]; then
@@ -78,13 +119,14 @@ elif [ $# -gt 0 ]; then
 else
   # A full run replaces every figure: drop results of benchmarks that no longer exist.
   rm -rf target/criterion target/criterion-lto target/memory.json target/handshake*.json \
-    target/turns*.json
+    target/turns*.json target/handshake-orders
   cargo bench --bench compare -- "${CRITERION_ARGS[@]}"
   # The same comparison built with fat LTO and one codegen unit (profile bench-lto).
   CRITERION_HOME="$PWD/target/criterion-lto" \
     cargo bench --profile bench-lto --bench compare -- "${CRITERION_ARGS[@]}"
   turns
   handshake_interleaved
+  handshake_orders
   cargo bench --bench kernels -- "${CRITERION_ARGS[@]}" "$KERNELS"
   cargo bench --bench memory
   # End to end on loopback, with the mio example among the servers.
@@ -98,4 +140,4 @@ python3 scripts/bench_table.py "${RERUN[@]}" \
   --memory target/memory.json \
   --e2e target/e2e.json \
   --output BENCHMARKS.md \
-  --command "scripts/bench.sh  (= cargo bench --bench compare -- ${CRITERION_ARGS[*]}; the same with --profile bench-lto; both again with COMPARE_TURNS; cargo bench --bench handshake, and with --profile bench-lto; cargo bench --bench kernels -- ${CRITERION_ARGS[*]} '$KERNELS'; cargo bench --bench memory; cargo bench --bench e2e --features tokio)"
+  --command "scripts/bench.sh  (= cargo bench --bench compare -- ${CRITERION_ARGS[*]}; the same with --profile bench-lto; both again with COMPARE_TURNS; cargo bench --bench handshake, and with --profile bench-lto, and relinked in 8 function orders; cargo bench --bench kernels -- ${CRITERION_ARGS[*]} '$KERNELS'; cargo bench --bench memory; cargo bench --bench e2e --features tokio)"

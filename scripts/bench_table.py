@@ -236,6 +236,82 @@ def handshake_table(by_profile, interleaved=None):
     return lines
 
 
+ORDERS_TITLE = "### Handshake across function orders (`benches/handshake.rs`, relinked)"
+
+
+def load_orders(directory):
+    """The records benches/handshake.rs wrote for each function order and round, by build:
+    one record an order, its figures the medians over its rounds. Files are named
+    `<build>-<seed>-<round>.json`, the build `release` or `lto`."""
+    runs = {}
+    for file in sorted(pathlib.Path(directory).glob("*.json")):
+        label, seed, _round = (file.stem.split("-") + ["", ""])[:3]
+        profile = {"release": PROFILES[0], "lto": PROFILES[1]}.get(label)
+        if profile is None or not seed.isdigit():
+            continue
+        try:
+            rec = json.loads(file.read_text())
+        except (OSError, ValueError):
+            continue
+        runs.setdefault(profile, {}).setdefault(int(seed), []).append(rec)
+    by_profile = {}
+    for profile, seeds in runs.items():
+        for seed, recs in sorted(seeds.items()):
+            by_profile.setdefault(profile, []).append(
+                {
+                    "seed": seed,
+                    "rounds": len(recs),
+                    "pairs": recs[0]["pairs"],
+                    **{
+                        k: statistics.median(r[k] for r in recs)
+                        for k in ("wsmachine_ns", "floor_ns", "ratio_p50")
+                    },
+                }
+            )
+    return by_profile
+
+
+def orders_section(by_profile, command=None):
+    """The interleaved handshake measurement repeated with the binary relinked in several
+    function orders: the median of the orders' ratios and their range, per build."""
+    m = machine()
+    out = [
+        ORDERS_TITLE,
+        "",
+        "Where the linker puts each function moves a ratio of two implementations in one binary",
+        "by several percent (two copies of the same wsmachine, alternated in one program,",
+        "measured 0.95–1.08× each other over ten orders). Here the measurement above is",
+        "repeated with `benches/handshake.rs` relinked by rust-lld with its functions shuffled",
+        "(`--shuffle-sections`, one seed an order). The binaries run in rounds, each in turn",
+        "for a few hundred pairs, so that a slow stretch of the machine falls on every order;",
+        "an order's figures are the medians over its rounds (of its pairs' ratio medians), and",
+        "the table gives the median over the orders and their range.",
+        "",
+        f"Machine: {m['cpus']} CPUs, {m['model']} ({m['os']}); {m['rustc']}"
+        + (
+            f"; `{command}` ({datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC)."
+            if command
+            else "."
+        ),
+        "",
+        f"| build | orders | `wsmachine` | `{LOWER_BOUND}` | `wsmachine` ÷ `{LOWER_BOUND}`, "
+        "median | lowest–highest |",
+        "|---|---|---|---|---|---|",
+    ]
+    for profile in PROFILES:
+        recs = by_profile.get(profile)
+        if not recs:
+            continue
+        ratios = [r["ratio_p50"] for r in recs]
+        wsm = statistics.median(r["wsmachine_ns"] for r in recs)
+        floor = statistics.median(r["floor_ns"] for r in recs)
+        out.append(
+            f"| {profile} | {len(recs)} | {wsm:.0f} ns | {floor:.0f} ns "
+            f"| {statistics.median(ratios):.2f}× | {min(ratios):.2f}–{max(ratios):.2f}× |"
+        )
+    return out + [""]
+
+
 def kernel_table(results, prefix, funcs, baseline):
     """Throughput of each kernel function in the groups `prefix/<size>`, and its ratio to
     `baseline`."""
@@ -509,7 +585,15 @@ def section_text(text, title):
 
 
 def generate(
-    results, command, memory, lto=None, e2e=None, generated=None, handshake=None, turns=None
+    results,
+    command,
+    memory,
+    lto=None,
+    e2e=None,
+    generated=None,
+    handshake=None,
+    turns=None,
+    orders=None,
 ):
     m = machine()
     v = locked_versions({"tungstenite", "fastwebsockets", "criterion"})
@@ -548,6 +632,8 @@ def generate(
             by_profile.append((PROFILES[1], lto["handshake"]))
         out += ["### Handshake: browser upgrade request → 101", ""]
         out += handshake_table(by_profile, handshake) + [""]
+    if orders:
+        out += orders_section(orders)
     if memory:
         out += memory_section(memory)
     if e2e:
@@ -619,6 +705,16 @@ def main():
         help="replace only the table of ratios in turns, keeping the other figures as they are",
     )
     ap.add_argument(
+        "--orders",
+        default="target/handshake-orders",
+        help="benches/handshake.rs's output for each function order (scripts/bench.sh)",
+    )
+    ap.add_argument(
+        "--orders-only",
+        action="store_true",
+        help="replace only the table of the handshake across function orders",
+    )
+    ap.add_argument(
         "--e2e-only",
         action="store_true",
         help="replace only the end-to-end table, keeping the other figures as they are",
@@ -636,6 +732,13 @@ def main():
             raise SystemExit(f"no results in turns at {a.turns}")
         new = replace_section(
             path.read_text(), TURNS_TITLE, turns_section(turns, a.command), "table in turns"
+        )
+    elif a.orders_only:
+        orders = load_orders(a.orders)
+        if not orders:
+            raise SystemExit(f"no handshake results across function orders in {a.orders}")
+        new = replace_section(
+            path.read_text(), ORDERS_TITLE, orders_section(orders, a.command), "orders table"
         )
     elif a.memory_only:
         memory = json.loads(pathlib.Path(a.memory).read_text())
@@ -677,10 +780,13 @@ def main():
                 handshake[profile] = json.loads(pathlib.Path(file).read_text())
             except (OSError, ValueError):
                 pass
-        block = generate(results, a.command, memory, lto, e2e, generated, handshake, turns)
+        orders = load_orders(a.orders) if pathlib.Path(a.orders).is_dir() else None
+        block = generate(
+            results, a.command, memory, lto, e2e, generated, handshake, turns, orders
+        )
         if a.rerun:
             # The tables a filtered run does not touch stay as they were, notes included.
-            for title in (MEMORY_TITLE, E2E_TITLE, TURNS_TITLE):
+            for title in (MEMORY_TITLE, E2E_TITLE, TURNS_TITLE, ORDERS_TITLE):
                 kept = section_text(old, title)
                 if kept is not None:
                     block = replace_section(block, title, [kept.rstrip("\n"), ""], title)

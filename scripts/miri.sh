@@ -16,6 +16,7 @@ TESTS=(
   http::tests::request_head_and_trailing_bytes
   http::tests::value_end_matches_bytewise
   http::tests::prefix_scan_matches_bytewise
+  http::tests::tchar_bits_match_bytewise
   http::tests::fast_path_agrees_with_the_general_path
   # http/marks.rs: the AVX-512 marking's masked loads at every length of a last step, lines
   # either side of a word and the end of the marks.
