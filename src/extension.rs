@@ -517,8 +517,8 @@ mod tests {
         }
     }
 
-    /// Values of up to 64 bytes find their tokens and spaces by bit scans, longer ones byte by
-    /// byte: both read every value alike, with tokens ending anywhere up to the 64th byte.
+    /// Values of up to 64 bytes find their tokens' ends by bit scans, longer ones byte by byte:
+    /// both read every value alike, with tokens ending anywhere up to the 64th byte.
     #[test]
     fn short_and_long_values_are_read_alike() {
         let mut values: Vec<String> = [
