@@ -259,7 +259,6 @@ def load_orders(directory):
         for seed, recs in sorted(seeds.items()):
             by_profile.setdefault(profile, []).append(
                 {
-                    "seed": seed,
                     "rounds": len(recs),
                     "pairs": recs[0]["pairs"],
                     **{
@@ -275,17 +274,19 @@ def orders_section(by_profile, command=None):
     """The interleaved handshake measurement repeated with the binary relinked in several
     function orders: the median of the orders' ratios and their range, per build."""
     m = machine()
+    first = next(iter(by_profile.values()))[0]
     out = [
         ORDERS_TITLE,
         "",
         "Where the linker puts each function moves a ratio of two implementations in one binary",
-        "by several percent (two copies of the same wsmachine, alternated in one program,",
-        "measured 0.95–1.08× each other over ten orders). Here the measurement above is",
-        "repeated with `benches/handshake.rs` relinked by rust-lld with its functions shuffled",
-        "(`--shuffle-sections`, one seed an order). The binaries run in rounds, each in turn",
-        "for a few hundred pairs, so that a slow stretch of the machine falls on every order;",
-        "an order's figures are the medians over its rounds (of its pairs' ratio medians), and",
-        "the table gives the median over the orders and their range.",
+        "by several percent (\"Design measurements\": two builds compared over many function",
+        "orders). Here the measurement above is repeated with `benches/handshake.rs` relinked",
+        "by rust-lld with its functions shuffled (`--shuffle-sections`, one seed an order).",
+        f"The binaries run in {first['rounds']} rounds of {thousands(first['pairs'])} pairs, "
+        "each in turn, so that a slow stretch of",
+        "the machine falls on every order; an order's figures are the medians over its rounds",
+        "(of its pairs' ratio medians), and the table gives the median over the orders and",
+        "their range, which is how far placement alone moved the ratio.",
         "",
         f"Machine: {m['cpus']} CPUs, {m['model']} ({m['os']}); {m['rustc']}"
         + (

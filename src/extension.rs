@@ -182,13 +182,13 @@ struct Cursor<'a> {
     pos: usize,
     /// For a value of at most 64 bytes, bit `i` set where byte `i` is a tchar: a token's end
     /// is then one bit scan, not a loop whose exit, at a different length for every token,
-    /// the processor cannot predict. 0 for a longer value.
-    tchars: u64,
+    /// the processor cannot predict. `None` for a longer value, read byte by byte.
+    tchars: Option<u64>,
 }
 
 impl<'a> Cursor<'a> {
     fn new(s: &'a [u8]) -> Self {
-        let tchars = if s.len() <= 64 { tchar_bits(s) } else { 0 };
+        let tchars = (s.len() <= 64).then(|| tchar_bits(s));
         Cursor { s, pos: 0, tchars }
     }
 
@@ -204,13 +204,16 @@ impl<'a> Cursor<'a> {
 
     fn token(&mut self) -> Option<&'a [u8]> {
         let start = self.pos;
-        if self.s.len() <= 64 {
-            // The bits past the value are clear: the scan stops at its end at the latest.
-            let run = (!self.tchars.checked_shr(start as u32).unwrap_or(0)).trailing_zeros();
-            self.pos = (start + run as usize).min(self.s.len());
-        } else {
-            while self.peek().is_some_and(is_tchar) {
-                self.pos += 1;
+        match self.tchars {
+            Some(tchars) => {
+                // The bits past the value are clear: the scan stops at its end at the latest.
+                let run = (!tchars.checked_shr(start as u32).unwrap_or(0)).trailing_zeros();
+                self.pos = (start + run as usize).min(self.s.len());
+            }
+            None => {
+                while self.peek().is_some_and(is_tchar) {
+                    self.pos += 1;
+                }
             }
         }
         Some(&self.s[start..self.pos]).filter(|t| !t.is_empty())

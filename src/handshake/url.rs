@@ -15,12 +15,23 @@ const fn is_reg_name_byte(b: u8) -> bool {
         | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=' | b'%')
 }
 
-/// [`is_reg_name_byte`] of every byte value.
-static REG_NAME: [bool; 256] = {
-    let mut t = [false; 256];
+/// Set in [`HOST_CLASS`] for a `:`.
+const COLON: u8 = 1;
+/// Set in [`HOST_CLASS`] for a byte that is neither a `:` nor a reg-name byte other than `%`.
+const SECOND_LOOK: u8 = 2;
+
+/// For every byte value, 0 for a reg-name byte that needs no further look (any but `%`),
+/// [`COLON`] for `:`, [`SECOND_LOOK`] for any other byte: the one table of reg-name bytes,
+/// read by the host name check and by the `Host` value's one pass.
+static HOST_CLASS: [u8; 256] = {
+    let mut t = [SECOND_LOOK; 256];
     let mut b = 0;
     while b < 256 {
-        t[b] = is_reg_name_byte(b as u8);
+        if b == b':' as usize {
+            t[b] = COLON;
+        } else if b != b'%' as usize && is_reg_name_byte(b as u8) {
+            t[b] = 0;
+        }
         b += 1;
     }
     t
@@ -46,7 +57,8 @@ fn valid_host_name_bytes(b: &[u8]) -> bool {
             {
                 return false;
             }
-        } else if !REG_NAME[c as usize] {
+        } else if HOST_CLASS[c as usize] != 0 {
+            // Not a reg-name byte (`%` was taken above).
             return c == b':'
                 && b.iter()
                     .all(|&c| c.is_ascii_hexdigit() || c == b':' || c == b'.');
@@ -54,27 +66,6 @@ fn valid_host_name_bytes(b: &[u8]) -> bool {
     }
     true
 }
-
-/// Set in [`HOST_CLASS`] for a `:`.
-const COLON: u8 = 1;
-/// Set in [`HOST_CLASS`] for a byte that is neither a `:` nor a reg-name byte other than `%`.
-const SECOND_LOOK: u8 = 2;
-
-/// For every byte value, 0 for a reg-name byte that needs no further look (any but `%`),
-/// [`COLON`] for `:`, [`SECOND_LOOK`] for any other byte.
-static HOST_CLASS: [u8; 256] = {
-    let mut t = [SECOND_LOOK; 256];
-    let mut b = 0;
-    while b < 256 {
-        if b == b':' as usize {
-            t[b] = COLON;
-        } else if b != b'%' as usize && is_reg_name_byte(b as u8) {
-            t[b] = 0;
-        }
-        b += 1;
-    }
-    t
-};
 
 /// Whether `v` is a valid `Host` header value: `uri-host [ ":" port ]` (RFC 9110 §7.2).
 ///

@@ -6,7 +6,9 @@ use core::ops::Range;
 
 use memchr::memchr;
 
-use super::syntax::{CLASS, HI, LO, TARGET, TCHAR, check_value_bytes, is_field_value_byte, word};
+use super::syntax::{
+    CLASS, HI, LO, TARGET, TCHAR, check_value_bytes, is_field_value_byte, is_tchar, word,
+};
 use super::{Field, HeadError, Span, StartLine};
 
 /// Parse `HTTP/1.d` at the start of `s`; returns the minor digit and the rest.
@@ -165,9 +167,9 @@ pub(crate) fn tchar_bits(s: &[u8]) -> u64 {
         }
         return bits;
     }
-    s.iter().enumerate().fold(0, |bits, (i, &b)| {
-        bits | u64::from(super::syntax::is_tchar(b)) << i
-    })
+    s.iter()
+        .enumerate()
+        .fold(0, |bits, (i, &b)| bits | u64::from(is_tchar(b)) << i)
 }
 
 /// The sixteen-byte blocks of [`name_end`] and [`value_end`]: a few SSE2 compares and one
