@@ -71,9 +71,7 @@ fn valid_host_name_bytes(b: &[u8]) -> bool {
 ///
 /// Nearly every value is a name, perhaps with a port: one pass of table lookups over all its
 /// bytes, without a branch a byte, settles those; an escape, an IPv6 literal or a fault takes
-/// the byte-by-byte check. Out of line: called once a request, and inlined into the request
-/// parser by a fat-LTO build, it slowed the handshake there.
-#[inline(never)]
+/// the byte-by-byte check.
 pub(super) fn valid_host_header(v: &[u8]) -> bool {
     let class = v.iter().fold(0, |class, &c| class | HOST_CLASS[c as usize]);
     match class {
