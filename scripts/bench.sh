@@ -60,7 +60,7 @@ handshake_orders() {
     echo "bench.sh: no rust-lld in $gccld; the handshake across function orders is skipped" >&2
     return
   fi
-  local out=target/handshake-orders profile dir label seed exe round
+  local out=target/handshake-orders profile dir label seed exe pass
   rm -rf "$out"
   mkdir -p "$out/bin"
   for profile in bench bench-lto; do
@@ -73,9 +73,9 @@ handshake_orders() {
       cp "$exe" "$out/bin/$label-$seed"
     done
   done
-  for round in $(seq 9); do
+  for pass in $(seq 9); do
     for exe in "$out"/bin/*; do
-      HANDSHAKE_PAIRS=300 HANDSHAKE_JSON="$out/$(basename "$exe")-$round.json" "$exe"
+      HANDSHAKE_ROUNDS=300 HANDSHAKE_JSON="$out/$(basename "$exe")-$pass.json" "$exe"
     done
   done
 }
